@@ -1,0 +1,1 @@
+//! `spindle-runtime`: a minimal wasmtime embedding for running wasm plugins.
