@@ -1,0 +1,162 @@
+//! The one place that decides how stacks are switched on this target.
+//!
+//! Every backend implements [`Backend`]: it owns a small control block at the
+//! top of each fiber stack and three operations on it: `init` (make a fresh
+//! stack resumable), `resume` (parent -> fiber) and `suspend` (fiber ->
+//! parent). Everything above this module — values in flight, panics, forced
+//! unwinding, stacks — is written once, generically, in `fiber.rs`.
+//!
+//! | target                                   | backend                      |
+//! |------------------------------------------|------------------------------|
+//! | x86_64, unix (System V ABI; ELF, Mach-O) | [`Asm`], `x86_64.rs`         |
+//! | Linux/glibc, any architecture            | [`Ucontext`], `ucontext.rs`  |
+//! | anything else                            | [`Unsupported`]              |
+//!
+//! The cargo feature `fallback` makes [`Ucontext`] the native backend even
+//! where assembly exists, so the test suite can run on both.
+
+use core::fmt;
+
+mod unsupported;
+pub use unsupported::Unsupported;
+
+cfg_if::cfg_if! {
+    if #[cfg(all(target_arch = "x86_64", unix))] {
+        mod x86_64;
+        pub use self::x86_64::Asm;
+        pub(crate) mod x86_64_symbols {
+            pub(crate) use super::x86_64::SYMBOLS;
+        }
+    }
+}
+
+cfg_if::cfg_if! {
+    if #[cfg(all(target_os = "linux", target_env = "gnu"))] {
+        mod ucontext;
+        pub use self::ucontext::Ucontext;
+    }
+}
+
+cfg_if::cfg_if! {
+    if #[cfg(all(feature = "fallback", target_os = "linux", target_env = "gnu"))] {
+        /// The backend [`crate::Fiber`] uses unless told otherwise.
+        pub type Native = Ucontext;
+    } else if #[cfg(all(target_arch = "x86_64", unix))] {
+        /// The backend [`crate::Fiber`] uses unless told otherwise.
+        pub type Native = Asm;
+    } else if #[cfg(all(target_os = "linux", target_env = "gnu"))] {
+        /// The backend [`crate::Fiber`] uses unless told otherwise.
+        pub type Native = Ucontext;
+    } else {
+        /// The backend [`crate::Fiber`] uses unless told otherwise.
+        pub type Native = Unsupported;
+    }
+}
+
+/// Which stack-switching implementation a backend is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum BackendKind {
+    /// Spindle's own `global_asm!` switch for x86_64 (System V ABI).
+    X86_64Asm,
+    /// The operating system's `getcontext`/`makecontext`/`swapcontext`.
+    Ucontext,
+    /// No way to switch stacks on this target: `Fiber::new` returns
+    /// [`crate::Error::Unsupported`].
+    Unsupported,
+}
+
+impl BackendKind {
+    /// A short stable name: `x86_64-asm`, `ucontext` or `unsupported`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            BackendKind::X86_64Asm => "x86_64-asm",
+            BackendKind::Ucontext => "ucontext",
+            BackendKind::Unsupported => "unsupported",
+        }
+    }
+
+    /// Whether this backend is Spindle's hand-written assembly.
+    pub const fn is_asm(self) -> bool {
+        matches!(self, BackendKind::X86_64Asm)
+    }
+}
+
+impl fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The entry point a backend starts a fresh fiber in.
+///
+/// Called on the fiber's stack with the first message from the parent, the
+/// backend's control block and the start object that `fiber.rs` placed on the
+/// stack. It never returns: its last act is a final `suspend`.
+pub(crate) type EntryFn = unsafe extern "C" fn(msg: *mut u8, control: *mut u8, obj: *mut u8) -> !;
+
+mod sealed {
+    pub trait Sealed {}
+}
+pub(crate) use sealed::Sealed;
+
+/// A stack-switching implementation. Sealed: the set is [`Asm`] (where it
+/// exists), [`Ucontext`] (Linux/glibc) and [`Unsupported`].
+///
+/// # Safety
+///
+/// Implementations uphold the contracts written on each method; `fiber.rs`
+/// relies on them for memory safety.
+pub unsafe trait Backend: Sealed + Sized + 'static {
+    /// What this backend is.
+    const KIND: BackendKind;
+
+    /// Bytes reserved for the backend's control block at the very top of
+    /// every stack. A multiple of 16.
+    #[doc(hidden)]
+    const CONTROL_SIZE: usize;
+
+    /// Prepares a fresh stack so that the first `resume` calls
+    /// `entry(msg, control, obj)` on it.
+    ///
+    /// Returns the backend's resume handle (for the assembly backend the
+    /// fiber's saved stack pointer).
+    ///
+    /// # Safety
+    ///
+    /// `control` is `top - CONTROL_SIZE` of a stack whose usable memory is
+    /// `[limit, top)`; `obj` is 16-aligned and lies in `[limit, control]`;
+    /// everything below `obj` down to `limit` is free for the fiber to use.
+    #[doc(hidden)]
+    unsafe fn init(control: *mut u8, limit: *mut u8, obj: *mut u8, entry: EntryFn) -> *mut u8;
+
+    /// Switches from the calling (parent) context into the fiber, handing it
+    /// `msg`. Returns when the fiber suspends (or finishes), with the message
+    /// the fiber handed back; `handle` is updated for the next resume.
+    ///
+    /// # Safety
+    ///
+    /// `control`/`handle` come from `init` (and earlier resumes) of a fiber
+    /// that is suspended or not yet started, and is not finished.
+    #[doc(hidden)]
+    unsafe fn resume(control: *mut u8, handle: &mut *mut u8, msg: *mut u8) -> *mut u8;
+
+    /// Switches from the running fiber back to the context that resumed it,
+    /// handing it `msg`. Returns the message of the next resume.
+    ///
+    /// # Safety
+    ///
+    /// Must be called on the stack whose control block is `control`, while
+    /// that fiber is the one running.
+    #[doc(hidden)]
+    unsafe fn suspend(control: *mut u8, msg: *mut u8) -> *mut u8;
+}
+
+/// The backend compiled in as [`Native`]: what `Fiber::new` uses.
+///
+/// ```
+/// println!("fibers switch with {}", spindle_fiber::backend());
+/// ```
+pub fn backend() -> BackendKind {
+    Native::KIND
+}

@@ -1,0 +1,378 @@
+//! x86_64 System V stack switch (Linux, the BSDs, macOS).
+//!
+//! # Symbols
+//!
+//! Three routines live in `global_asm!` below, each a real symbol with global
+//! binding and hidden visibility (ELF: `.globl` + `.hidden` + `.type` +
+//! `.size`; Mach-O: `_` prefix, `.globl` + `.private_extern`), named
+//! `spindle_fiber_<version>_{resume,suspend,trampoline}`. Rust reaches them
+//! only through the `extern "C"` block with `#[link_name]` at the bottom of
+//! this file — a real call for `resume`, a `sym` operand for the other two —
+//! so every use is an ordinary symbol reference that LTO sees and keeps, and
+//! the `#[used]` static `KEEP_SWITCH_SYMBOLS` anchors all three in the rlib.
+//! Hidden visibility keeps them out of dynamic symbol tables; the version in
+//! the name lets two copies of the crate share one binary.
+//!
+//! # Why the switch is shaped this way (return-stack-buffer balance)
+//!
+//! CPUs predict `ret` targets with a small stack of the addresses pushed by
+//! recent `call`s. A switch that is `call`ed from both sides and ends in a
+//! `ret` on the other stack mispredicts twice per round trip (each `ret` lands
+//! on the other side's return address). Here every round trip is exactly one
+//! `call` answered by one `ret`:
+//!
+//! ```text
+//!   parent: call resume ──► resume saves the parent, jmp ──► fiber continues
+//!                                                               │
+//!   parent continues ◄── ret ◄── suspend restores parent ◄── jmp (fake call)
+//! ```
+//!
+//! * `resume` is called with a real `call`, which pushes the parent's return
+//!   address. It enters the fiber with an indirect `jmp`, pushing nothing.
+//! * The fiber leaves with inline asm in [`Asm::suspend`] that pushes its own
+//!   continuation address and `jmp`s (not `call`s) to `suspend`.
+//! * `suspend` ends with the `ret` that answers `resume`'s `call`.
+//! * A fresh fiber starts in `trampoline`, which enters the Rust entry
+//!   function with `push` + `jmp` for the same reason.
+//!
+//! # Register contract
+//!
+//! The parent's callee-saved registers (`rbx`, `rbp`, `r12`–`r15`) are saved
+//! by `resume` on the parent stack and restored by `suspend`; `resume` is a
+//! plain `extern "C"` function to its caller. On the fiber side the inline
+//! asm declares every register clobbered except `rbx`/`rbp` (which LLVM will
+//! not let asm clobber), which it pushes and pops itself; the compiler saves
+//! only what is live. The x87 control word and MXCSR are not switched: like
+//! every fiber library we know of, fibers share the thread's FP environment.
+
+use core::arch::{asm, global_asm};
+
+use super::{Backend, BackendKind, EntryFn, Sealed};
+
+/// Spindle's hand-written x86_64 System V switch.
+#[derive(Debug)]
+pub enum Asm {}
+
+impl Sealed for Asm {}
+
+/// Layout of the control block, the top 16 bytes of every stack:
+///
+/// ```text
+///            top ──► +----------------------+  (16-aligned, highest address)
+///                    | entry fn address     |  top - 8   read by trampoline
+///  control = link ─► +----------------------+
+///                    | parent link          |  top - 16  written by resume:
+///                    +----------------------+  the parent's stack pointer
+/// ```
+///
+/// The parent link always points at the parent's saved `rbp`, which sits
+/// right below the return address `resume`'s caller pushed, so the link slot
+/// is also a valid frame record for frame-pointer unwinders:
+///
+/// ```text
+///   parent stack while the fiber runs (high to low)
+///   +--------------------------+
+///   | return address into      |  pushed by `call resume`
+///   | Fiber::resume            |
+///   +--------------------------+  <── *link (X)
+///   | saved rbp                |  X
+///   | saved rbx                |  X - 8
+///   | saved r12                |  X - 16
+///   | saved r13                |  X - 24
+///   | saved r14                |  X - 32
+///   | saved r15                |  X - 40   <── parent rsp
+///   +--------------------------+
+/// ```
+const LINK_FROM_TOP: usize = 16;
+
+// SAFETY (of the symbols, for every `unsafe` use below): the contracts written
+// above each routine are what `Asm`'s Backend methods rely on.
+macro_rules! asm_name {
+    ($name:literal) => {
+        concat!(
+            "spindle_fiber_",
+            env!("SPINDLE_FIBER_SYMBOL_VERSION"),
+            "_",
+            $name
+        )
+    };
+}
+
+/// Declares a global, hidden, function-typed symbol and opens its CFI.
+#[cfg(not(target_vendor = "apple"))]
+macro_rules! asm_begin {
+    ($name:literal) => {
+        concat!(
+            ".p2align 4\n",
+            ".globl ",
+            asm_name!($name),
+            "\n",
+            ".hidden ",
+            asm_name!($name),
+            "\n",
+            ".type ",
+            asm_name!($name),
+            ", @function\n",
+            asm_name!($name),
+            ":\n",
+        )
+    };
+}
+#[cfg(not(target_vendor = "apple"))]
+macro_rules! asm_end {
+    ($name:literal) => {
+        concat!(".size ", asm_name!($name), ", . - ", asm_name!($name), "\n")
+    };
+}
+#[cfg(target_vendor = "apple")]
+macro_rules! asm_begin {
+    ($name:literal) => {
+        concat!(
+            ".p2align 4\n",
+            ".globl _",
+            asm_name!($name),
+            "\n",
+            ".private_extern _",
+            asm_name!($name),
+            "\n",
+            "_",
+            asm_name!($name),
+            ":\n",
+        )
+    };
+}
+#[cfg(target_vendor = "apple")]
+macro_rules! asm_end {
+    ($name:literal) => {
+        ""
+    };
+}
+
+// resume(msg: rdi, fiber_sp: rsi, link: rdx) -> (msg: rax, fiber_sp: rdx)
+//
+// Called by the parent with an ordinary `call` (System V C ABI, returning a
+// two-word struct in rax:rdx). Saves the parent's callee-saved registers on
+// the parent stack, records the parent's stack pointer in the fiber's link
+// slot, switches to the fiber's stack and jumps to the continuation address
+// found on top of it: the label after the inline asm in `Asm::suspend`, or
+// `trampoline` for a fresh fiber. rdi (message) and rdx (link) reach the
+// fiber unchanged. "Returns" only when the fiber jumps to `suspend`.
+global_asm!(
+    ".text",
+    asm_begin!("resume"),
+    ".cfi_startproc",
+    "push rbp",
+    ".cfi_adjust_cfa_offset 8",
+    ".cfi_rel_offset rbp, 0",
+    "mov qword ptr [rdx], rsp",
+    "push rbx",
+    ".cfi_adjust_cfa_offset 8",
+    ".cfi_rel_offset rbx, 0",
+    "push r12",
+    ".cfi_adjust_cfa_offset 8",
+    ".cfi_rel_offset r12, 0",
+    "push r13",
+    ".cfi_adjust_cfa_offset 8",
+    ".cfi_rel_offset r13, 0",
+    "push r14",
+    ".cfi_adjust_cfa_offset 8",
+    ".cfi_rel_offset r14, 0",
+    "push r15",
+    ".cfi_adjust_cfa_offset 8",
+    ".cfi_rel_offset r15, 0",
+    // From here rsp belongs to the fiber; the frame above is described by the
+    // fiber's own CFI (see trampoline), not by this routine's.
+    "lea rsp, [rsi + 8]",
+    ".cfi_undefined rip",
+    "jmp qword ptr [rsi]",
+    ".cfi_endproc",
+    asm_end!("resume"),
+);
+
+// suspend(msg: rdi, link: rsi)   -- custom convention, reached only by `jmp`
+//
+// Entered from the inline asm in `Asm::suspend` (and the entry function's
+// final suspend) with the fiber's continuation address on top of the fiber
+// stack. Hands the fiber's stack pointer and the message back as resume's
+// return values, restores the parent's callee-saved registers from the
+// parent stack (layout in LINK_FROM_TOP's diagram) and `ret`s: that `ret`
+// pops the return address pushed by the parent's `call resume`.
+global_asm!(
+    ".text",
+    asm_begin!("suspend"),
+    ".cfi_startproc",
+    ".cfi_undefined rip",
+    "mov rdx, rsp",
+    "mov rsp, qword ptr [rsi]",
+    "mov rbx, qword ptr [rsp - 8]",
+    "mov r12, qword ptr [rsp - 16]",
+    "mov r13, qword ptr [rsp - 24]",
+    "mov r14, qword ptr [rsp - 32]",
+    "mov r15, qword ptr [rsp - 40]",
+    "pop rbp",
+    "mov rax, rdi",
+    "ret",
+    ".cfi_endproc",
+    asm_end!("suspend"),
+);
+
+// trampoline   -- custom convention, reached only from `resume`'s `jmp`
+//
+// First code a fresh fiber runs. On entry: rsp = the start object (16-aligned,
+// see the diagram on `Asm::init`), rdi = the first message, rdx = link slot.
+// Calls `entry(msg, link, obj)` — as a `push` of a return address plus `jmp`,
+// so the return-stack buffer stays balanced — and never comes back: the
+// entry function ends with a final suspend.
+//
+// Its unwind info is what lets debuggers and `std::backtrace` walk from a
+// fiber into the code that resumed it. rbp holds the link slot address for
+// the whole life of the fiber (entry's frames preserve it as callee-saved,
+// and their CFI says where), so the parent's frame is found by reading the
+// link: CFA = *(rbp) + 16 (just above the return address pushed by the
+// parent's `call resume`), and the six callee-saved registers sit right
+// below it in the order `resume` pushed them.
+//
+// The frame is marked as a signal frame: GDB refuses backtraces whose frame
+// addresses are not monotonic unless a signal frame explains the jump, and
+// fiber stacks can live anywhere. A signal frame's return address is looked
+// up as is (not minus one), so it must point inside this routine: the `ud2`
+// after the `jmp` is never executed and exists for that.
+global_asm!(
+    ".text",
+    asm_begin!("trampoline"),
+    ".cfi_startproc",
+    ".cfi_signal_frame",
+    // DW_CFA_def_cfa_expression, 5 bytes: DW_OP_breg6 (rbp) 0, DW_OP_deref,
+    // DW_OP_plus_uconst 16.
+    ".cfi_escape 0x0f, 5, 0x76, 0x00, 0x06, 0x23, 0x10",
+    ".cfi_offset rip, -8",
+    ".cfi_offset rbp, -16",
+    ".cfi_offset rbx, -24",
+    ".cfi_offset r12, -32",
+    ".cfi_offset r13, -40",
+    ".cfi_offset r14, -48",
+    ".cfi_offset r15, -56",
+    "mov rbp, rdx",
+    "mov rsi, rdx",
+    "mov rdx, rsp",
+    "lea rax, [rip + 2f]",
+    "push rax",
+    "jmp qword ptr [rbp + 8]",
+    "2:",
+    "ud2",
+    ".cfi_endproc",
+    asm_end!("trampoline"),
+);
+
+/// What `resume` hands back in rax:rdx.
+#[repr(C)]
+struct Switched {
+    msg: *mut u8,
+    fiber_sp: *mut u8,
+}
+
+unsafe extern "C" {
+    #[link_name = asm_name!("resume")]
+    fn spindle_fiber_resume(msg: *mut u8, fiber_sp: *mut u8, link: *mut u8) -> Switched;
+    // Custom conventions: never called from Rust, only named by `sym`.
+    #[link_name = asm_name!("suspend")]
+    fn spindle_fiber_suspend();
+    #[link_name = asm_name!("trampoline")]
+    fn spindle_fiber_trampoline();
+}
+
+/// Keeps all three routines in the rlib's symbol table whatever LTO and the
+/// linker's dead-stripping do: a `#[used]` static is an unconditional
+/// reference from a data section that both LLVM and the linker must honour.
+#[used]
+static KEEP_SWITCH_SYMBOLS: (
+    unsafe extern "C" fn(*mut u8, *mut u8, *mut u8) -> Switched,
+    unsafe extern "C" fn(),
+    unsafe extern "C" fn(),
+) = (
+    spindle_fiber_resume,
+    spindle_fiber_suspend,
+    spindle_fiber_trampoline,
+);
+
+// SAFETY: each method follows the contract of the routine it calls, written
+// above the routine; see also `Backend`'s method docs.
+unsafe impl Backend for Asm {
+    const KIND: BackendKind = BackendKind::X86_64Asm;
+    const CONTROL_SIZE: usize = LINK_FROM_TOP;
+
+    /// Builds the initial stack:
+    ///
+    /// ```text
+    ///        top ──► +----------------------+
+    ///                | entry fn address     |  read by trampoline
+    ///    control ──► +----------------------+
+    ///                | parent link          |  filled in by every resume
+    ///                +----------------------+  <── obj (16-aligned)
+    ///                ~ start object         ~  placed by fiber.rs
+    ///        obj ──► +----------------------+
+    ///                | trampoline address   |  the first "continuation"
+    ///  handle(sp) ─► +----------------------+
+    ///                ~ free                 ~  down to limit
+    /// ```
+    unsafe fn init(control: *mut u8, _limit: *mut u8, obj: *mut u8, entry: EntryFn) -> *mut u8 {
+        debug_assert_eq!(obj as usize % 16, 0);
+        // SAFETY: the caller guarantees control + 16 == top and that both
+        // words above control and the word below obj are ours to write.
+        unsafe {
+            (control.add(8) as *mut usize).write(entry as *const () as usize);
+            let sp = obj.sub(8);
+            (sp as *mut usize).write(spindle_fiber_trampoline as *const () as usize);
+            sp
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn resume(control: *mut u8, handle: &mut *mut u8, msg: *mut u8) -> *mut u8 {
+        // SAFETY: `*handle` is the fiber's saved stack pointer with a
+        // continuation address on top (from `init` or a suspend), and
+        // `control` is its link slot; `resume` preserves our callee-saved
+        // registers as the C ABI requires.
+        let switched = unsafe { spindle_fiber_resume(msg, *handle, control) };
+        *handle = switched.fiber_sp;
+        switched.msg
+    }
+
+    #[inline(always)]
+    unsafe fn suspend(control: *mut u8, msg: *mut u8) -> *mut u8 {
+        let back: *mut u8;
+        // SAFETY: we run on the fiber whose link slot is `control`, so the
+        // slot holds the parent's stack pointer as `suspend` expects. We push
+        // rbx, rbp and our continuation address (asm without `nostack`, so the
+        // compiler keeps nothing in the red zone), and every other register
+        // is declared clobbered because the parent runs before we continue.
+        unsafe {
+            asm!(
+                "push rbp",
+                "push rbx",
+                "lea rax, [rip + 2f]",
+                "push rax",
+                "jmp {suspend}",
+                "2:",
+                "pop rbx",
+                "pop rbp",
+                suspend = sym spindle_fiber_suspend,
+                inlateout("rdi") msg => back,
+                in("rsi") control,
+                lateout("r12") _,
+                lateout("r13") _,
+                lateout("r14") _,
+                lateout("r15") _,
+                clobber_abi("C"),
+            );
+        }
+        back
+    }
+}
+
+/// Names of the symbols this backend defines, without any platform prefix.
+pub(crate) const SYMBOLS: [&str; 3] = [
+    asm_name!("resume"),
+    asm_name!("suspend"),
+    asm_name!("trampoline"),
+];

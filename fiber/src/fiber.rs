@@ -1,0 +1,564 @@
+//! `Fiber` and `Suspender`: everything above the stack switch, written once
+//! for all backends.
+//!
+//! # Messages
+//!
+//! Each switch carries one pointer (the backend's `msg`). It points at a
+//! value on the sender's stack, which the receiver moves out with
+//! `ptr::read` before it can switch again; the sender keeps the value in a
+//! `MaybeUninit` so it is never dropped twice. Parent -> fiber messages are
+//! [`ToFiber<I>`]; fiber -> parent messages are an [`Outgoing<T>`] whose tag
+//! says what `T` is (the yield type from `Suspender`, which does not know the
+//! return type; the return value, a panic payload or nothing from the entry
+//! function).
+//!
+//! # Life of a fiber
+//!
+//! ```text
+//!   Fresh --resume--> Running --suspend--> Suspended --resume--> Running ...
+//!                        |                     |
+//!                     returns/panics        dropped: forced unwind
+//!                        v                     v
+//!                     Finished <-------- entry catches ForcedUnwind
+//! ```
+
+use core::any::Any;
+use core::marker::PhantomData;
+use core::mem::{self, ManuallyDrop, MaybeUninit};
+use core::ptr;
+use std::panic::{self, AssertUnwindSafe};
+
+use crate::backend::{Backend, BackendKind, Native};
+use crate::stack::{DEFAULT_STACK_SIZE, FiberStack, Stack};
+use crate::{Error, abort_with, overflow};
+
+/// Smallest stack `Stack::new` maps, and the least room a fiber must have
+/// below its start object.
+pub(crate) const MIN_STACK_SIZE: usize = 16 * 1024;
+const MIN_FREE_STACK: usize = 4 * 1024;
+
+/// What [`Fiber::resume`] returns: the fiber either suspended with a value or
+/// returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FiberResult<Y, R> {
+    /// The fiber called [`Suspender::suspend`] with this value.
+    Yield(Y),
+    /// The fiber's function returned this value; the fiber is finished.
+    Return(R),
+}
+
+impl<Y, R> FiberResult<Y, R> {
+    /// The yielded value, if any.
+    pub fn into_yield(self) -> Option<Y> {
+        match self {
+            FiberResult::Yield(y) => Some(y),
+            FiberResult::Return(_) => None,
+        }
+    }
+
+    /// The returned value, if any.
+    pub fn into_return(self) -> Option<R> {
+        match self {
+            FiberResult::Yield(_) => None,
+            FiberResult::Return(r) => Some(r),
+        }
+    }
+}
+
+/// The panic payload Spindle uses to unwind a suspended fiber that is being
+/// dropped, so that the destructors of everything on its stack run.
+///
+/// Code inside a fiber that catches panics (`std::panic::catch_unwind`) must
+/// let this one go on: check with `payload.is::<ForcedUnwind>()` and
+/// re-raise it with `std::panic::resume_unwind(payload)`. A fiber that
+/// swallows it and suspends again cannot be unwound; Spindle then leaks its
+/// stack (nothing on it is freed or reused) and panics, or aborts if the
+/// thread is already panicking.
+#[derive(Debug)]
+pub struct ForcedUnwind {
+    _private: (),
+}
+
+enum ToFiber<I> {
+    Resume(I),
+    Unwind,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+enum Kind {
+    Yield,
+    Return,
+    Panic,
+    Unwound,
+}
+
+#[repr(C)]
+struct Outgoing<T> {
+    kind: Kind,
+    payload: MaybeUninit<T>,
+}
+
+type PanicPayload = Box<dyn Any + Send + 'static>;
+
+/// What a fresh fiber's stack holds until its first resume.
+struct Start<F> {
+    f: F,
+    top: usize,
+    limit: usize,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum State {
+    Fresh,
+    Suspended,
+    Running,
+    Finished,
+}
+
+/// Handed to a fiber's function; [`suspend`](Suspender::suspend) gives a
+/// value to whoever resumed the fiber and waits for the next resume.
+///
+/// `I` is what each resume passes in, `Y` what each suspend passes out. `B`
+/// is the stack-switching backend (the native one unless chosen otherwise).
+pub struct Suspender<I, Y, B: Backend = Native> {
+    control: *mut u8,
+    top: usize,
+    limit: usize,
+    _marker: PhantomData<(fn(Y) -> I, B, *mut ())>,
+}
+
+impl<I, Y, B: Backend> Suspender<I, Y, B> {
+    /// Suspends this fiber: `resume` returns `FiberResult::Yield(value)` to
+    /// the caller, and this call returns the value of the next `resume`.
+    ///
+    /// If the fiber is dropped instead of resumed, this call does not
+    /// return: it unwinds the fiber with [`ForcedUnwind`] so that destructors
+    /// run.
+    ///
+    /// # Panics
+    ///
+    /// If called anywhere but on this suspender's own fiber (for example from
+    /// a nested fiber that captured it).
+    #[inline]
+    pub fn suspend(&self, value: Y) -> I {
+        self.check_on_own_stack();
+        let mut out = Outgoing {
+            kind: Kind::Yield,
+            payload: MaybeUninit::new(value),
+        };
+        // SAFETY: we are on this suspender's fiber (checked above), which is
+        // running; the parent moves the payload out before resuming us.
+        let back = unsafe { B::suspend(self.control, ptr::addr_of_mut!(out).cast()) };
+        // SAFETY: the parent passed a live ToFiber<I> that it will not touch
+        // again (see the module docs).
+        match unsafe { ptr::read(back as *mut ToFiber<I>) } {
+            ToFiber::Resume(input) => input,
+            ToFiber::Unwind => panic::resume_unwind(Box::new(ForcedUnwind { _private: () })),
+        }
+    }
+
+    #[inline]
+    fn check_on_own_stack(&self) {
+        let probe = 0u8;
+        let here = ptr::addr_of!(probe) as usize;
+        if here < self.limit || here >= self.top {
+            panic!(
+                "Suspender::suspend called outside its own fiber (from another fiber or the \
+                 parent); a suspender can only suspend the fiber it was given to"
+            );
+        }
+    }
+}
+
+impl<I, Y, B: Backend> core::fmt::Debug for Suspender<I, Y, B> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Suspender")
+            .field("stack", &(self.limit as *const u8..self.top as *const u8))
+            .finish()
+    }
+}
+
+/// A stackful coroutine: a function running on its own stack that can
+/// suspend itself with a value and be resumed with another.
+///
+/// ```
+/// use spindle_fiber::{Fiber, FiberResult, Suspender};
+/// let mut fiber = Fiber::new(|first: u64, s: &Suspender<u64, u64>| -> u64 {
+///     let second = s.suspend(first + 1);
+///     first + second
+/// })?;
+/// assert_eq!(fiber.resume(1), FiberResult::Yield(2));
+/// assert_eq!(fiber.resume(10), FiberResult::Return(11));
+/// # Ok::<(), spindle_fiber::Error>(())
+/// ```
+///
+/// * `I`: the value passed in by each [`resume`](Fiber::resume) (the first one
+///   becomes the function's first argument).
+/// * `Y`: the value passed out by each [`Suspender::suspend`].
+/// * `R`: the function's return value.
+/// * `S`: the stack ([`Stack`] by default; anything implementing
+///   [`FiberStack`]).
+/// * `B`: the switching backend ([`Native`] by default).
+///
+/// A panic in the fiber propagates out of `resume`. Dropping a suspended
+/// fiber unwinds its stack (see [`ForcedUnwind`]). Fibers are neither `Send`
+/// nor `Sync`: the stack may hold anything the function created, including
+/// thread-bound values.
+pub struct Fiber<'a, I, Y, R, S: FiberStack = Stack, B: Backend = Native> {
+    stack: ManuallyDrop<S>,
+    /// The backend's control block at the top of the stack.
+    control: *mut u8,
+    /// The backend's resume handle (saved stack pointer for asm).
+    handle: *mut u8,
+    /// The start object while Fresh.
+    start: *mut u8,
+    drop_start: unsafe fn(*mut u8),
+    state: State,
+    _marker: PhantomData<(Box<dyn FnOnce() + 'a>, fn(I) -> (Y, R), I, Y, R, B, *mut ())>,
+}
+
+impl<'a, I, Y, R> Fiber<'a, I, Y, R, Stack, Native> {
+    /// A fiber running `f` on a fresh [`Stack`] of
+    /// [`DEFAULT_STACK_SIZE`] bytes, with the native backend.
+    ///
+    /// Nothing runs until the first [`resume`](Fiber::resume), whose value
+    /// becomes `f`'s first argument.
+    pub fn new<F>(f: F) -> Result<Self, Error>
+    where
+        F: FnOnce(I, &Suspender<I, Y, Native>) -> R + 'a,
+    {
+        Self::with_stack(Self::native_stack(DEFAULT_STACK_SIZE)?, f)
+    }
+
+    /// Like [`new`](Fiber::new) with at least `stack_size` usable bytes.
+    pub fn with_stack_size<F>(stack_size: usize, f: F) -> Result<Self, Error>
+    where
+        F: FnOnce(I, &Suspender<I, Y, Native>) -> R + 'a,
+    {
+        Self::with_stack(Self::native_stack(stack_size)?, f)
+    }
+
+    fn native_stack(size: usize) -> Result<Stack, Error> {
+        unsupported_check::<Native>()?;
+        Stack::new(size)
+    }
+}
+
+fn unsupported_check<B: Backend>() -> Result<(), Error> {
+    if B::KIND == BackendKind::Unsupported {
+        return Err(Error::Unsupported {
+            what: "stack switching (no assembly backend and no ucontext on this target)",
+        });
+    }
+    Ok(())
+}
+
+impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
+    /// A fiber running `f` on `stack`, which it owns until
+    /// [`into_stack`](Fiber::into_stack) gives it back.
+    ///
+    /// The backend is chosen by the suspender type of `f`'s second argument:
+    /// `&Suspender<I, Y>` for the native one, `&Suspender<I, Y, Ucontext>`
+    /// for the portable one.
+    pub fn with_stack<F>(stack: S, f: F) -> Result<Self, Error>
+    where
+        F: FnOnce(I, &Suspender<I, Y, B>) -> R + 'a,
+    {
+        unsupported_check::<B>()?;
+        let top = stack.top() as usize;
+        let limit = stack.limit() as usize;
+        if top % 16 != 0 || top <= limit {
+            return Err(Error::BadStack {
+                reason: "top must be 16-byte aligned and above limit",
+            });
+        }
+        let align = mem::align_of::<Start<F>>().max(16);
+        let needed = B::CONTROL_SIZE + mem::size_of::<Start<F>>() + align + MIN_FREE_STACK;
+        let control = top - B::CONTROL_SIZE;
+        let obj = control
+            .checked_sub(mem::size_of::<Start<F>>())
+            .map(|a| a & !(align - 1))
+            .filter(|&obj| obj >= limit && obj - limit >= MIN_FREE_STACK)
+            .ok_or(Error::StackTooSmall {
+                needed,
+                available: top - limit,
+            })?;
+        let (control, obj) = (control as *mut u8, obj as *mut u8);
+        // SAFETY: [limit, top) is ours (FiberStack contract) and obj is a
+        // suitably aligned slot for Start<F> between limit and control.
+        unsafe { ptr::write(obj as *mut Start<F>, Start { f, top, limit }) };
+        // SAFETY: the arguments satisfy `Backend::init`'s layout contract.
+        let handle = unsafe { B::init(control, limit as *mut u8, obj, entry::<F, I, Y, R, B>) };
+        Ok(Fiber {
+            stack: ManuallyDrop::new(stack),
+            control,
+            handle,
+            start: obj,
+            drop_start: drop_start::<F>,
+            state: State::Fresh,
+            _marker: PhantomData,
+        })
+    }
+
+    /// Runs the fiber until it suspends or returns.
+    ///
+    /// The first call starts the function with `input` as its first argument;
+    /// later calls make the pending [`Suspender::suspend`] return `input`.
+    ///
+    /// # Panics
+    ///
+    /// Re-raises a panic from inside the fiber (the fiber is then finished),
+    /// and panics if the fiber already returned or panicked.
+    pub fn resume(&mut self, input: I) -> FiberResult<Y, R> {
+        if self.state == State::Finished {
+            panic!("Fiber::resume called on a fiber that has already returned or panicked");
+        }
+        debug_assert!(self.state != State::Running);
+        let mut msg = MaybeUninit::new(ToFiber::Resume(input));
+        // SAFETY: the message lives until the fiber has read it.
+        let back = unsafe { self.switch_in(msg.as_mut_ptr().cast()) };
+        // SAFETY: `back` points at an Outgoing<_> whose type its kind names.
+        match unsafe { self.receive(back) } {
+            Received::Yield(y) => FiberResult::Yield(y),
+            Received::Return(r) => FiberResult::Return(r),
+            Received::Panic(payload) => panic::resume_unwind(payload),
+            Received::Unwound => unreachable!("fiber unwound without being asked to"),
+        }
+    }
+
+    /// Whether the function has returned (or panicked).
+    pub fn is_finished(&self) -> bool {
+        self.state == State::Finished
+    }
+
+    /// Whether the function has started running.
+    pub fn is_started(&self) -> bool {
+        self.state != State::Fresh
+    }
+
+    /// The stack the fiber runs on.
+    pub fn stack(&self) -> &S {
+        &self.stack
+    }
+
+    /// Gives back the stack for reuse. A suspended fiber is first unwound
+    /// (its destructors run), exactly as if it were dropped.
+    ///
+    /// # Panics
+    ///
+    /// If the fiber cannot be unwound (see [`ForcedUnwind`]; always the case
+    /// for a suspended fiber under `panic = "abort"`, which then aborts).
+    pub fn into_stack(mut self) -> S {
+        self.release();
+        if self.start == LEAKED {
+            panic!(
+                "Fiber::into_stack: the suspended fiber could not be unwound, so its stack was leaked"
+            );
+        }
+        // SAFETY: `release` returned, so nothing lives on the stack any more
+        // and nothing else will touch it; `self` is forgotten right after so
+        // the stack is not dropped twice.
+        let stack = unsafe { ManuallyDrop::take(&mut self.stack) };
+        mem::forget(self);
+        stack
+    }
+
+    /// # Safety
+    ///
+    /// `msg` must point at a `ToFiber<I>` that stays valid until the fiber
+    /// has read it (i.e. until this call returns).
+    unsafe fn switch_in(&mut self, msg: *mut u8) -> *mut u8 {
+        self.state = State::Running;
+        let guard = self.stack.guard_range();
+        let previous = overflow::enter(guard.start as usize, guard.end as usize);
+        // SAFETY: the fiber is Fresh or Suspended (checked by callers), so
+        // control/handle are a valid resume target.
+        let back = unsafe { B::resume(self.control, &mut self.handle, msg) };
+        overflow::leave(previous);
+        back
+    }
+
+    /// # Safety
+    ///
+    /// `back` is the message pointer a switch into this fiber returned.
+    unsafe fn receive(&mut self, back: *mut u8) -> Received<Y, R> {
+        // SAFETY: every Outgoing<T> starts with its Kind (repr(C)), and the
+        // kind tells which T the sender used; the sender never touches the
+        // payload again.
+        unsafe {
+            let kind = *(back as *const Kind);
+            self.state = match kind {
+                Kind::Yield => State::Suspended,
+                _ => State::Finished,
+            };
+            match kind {
+                Kind::Yield => {
+                    Received::Yield((*(back as *mut Outgoing<Y>)).payload.assume_init_read())
+                }
+                Kind::Return => {
+                    Received::Return((*(back as *mut Outgoing<R>)).payload.assume_init_read())
+                }
+                Kind::Panic => Received::Panic(
+                    (*(back as *mut Outgoing<PanicPayload>))
+                        .payload
+                        .assume_init_read(),
+                ),
+                Kind::Unwound => Received::Unwound,
+            }
+        }
+    }
+
+    /// Brings the fiber to a state where its stack holds nothing alive:
+    /// drops a never-started function, unwinds a suspended one.
+    ///
+    /// If that is impossible (the fiber swallowed its forced unwind, or the
+    /// crate is built with `panic = "abort"`), the stack is leaked — never
+    /// freed or reused, so nothing on it is invalidated — and this panics
+    /// (or aborts if the thread is already panicking).
+    fn release(&mut self) {
+        match self.state {
+            State::Fresh => {
+                self.state = State::Finished;
+                // SAFETY: a fresh fiber's start object was never read.
+                unsafe { (self.drop_start)(self.start) };
+            }
+            State::Finished => {}
+            State::Running => unreachable!("a running fiber cannot be dropped"),
+            State::Suspended => self.force_unwind(),
+        }
+    }
+
+    #[cfg(panic = "unwind")]
+    fn force_unwind(&mut self) {
+        let mut msg = MaybeUninit::new(ToFiber::<I>::Unwind);
+        // SAFETY: the fiber is suspended; the message outlives the switch.
+        let back = unsafe { self.switch_in(msg.as_mut_ptr().cast()) };
+        // SAFETY: as in `resume`.
+        match unsafe { self.receive(back) } {
+            Received::Unwound | Received::Return(_) => {}
+            Received::Panic(payload) => {
+                // A destructor panicked while the stack unwound; the fiber is
+                // finished and its stack is free.
+                if std::thread::panicking() {
+                    drop(payload);
+                } else {
+                    panic::resume_unwind(payload);
+                }
+            }
+            Received::Yield(_) => self.leak_and_fail(
+                "a fiber caught its ForcedUnwind and suspended again, so it cannot be unwound; \
+                 its stack has been leaked. Code that catches panics inside a fiber must \
+                 re-raise spindle_fiber::ForcedUnwind",
+            ),
+        }
+    }
+
+    #[cfg(not(panic = "unwind"))]
+    fn force_unwind(&mut self) {
+        // Without unwinding, the frames on the stack can never be destroyed;
+        // leaking the stack is the only sound way to let go of the fiber.
+        self.state = State::Finished;
+        self.leak_stack();
+    }
+
+    fn leak_and_fail(&mut self, message: &str) {
+        self.state = State::Finished;
+        self.leak_stack();
+        if std::thread::panicking() {
+            abort_with(&format!(
+                "spindle-fiber: {message} (while already panicking)"
+            ));
+        }
+        panic!("{message}");
+    }
+
+    /// Makes sure the stack is never freed, even by `into_stack`'s caller.
+    fn leak_stack(&mut self) {
+        // Replace the stack with nothing we would free: the ManuallyDrop is
+        // simply never taken or dropped. `LEAKED` tells Drop/into_stack.
+        self.start = LEAKED;
+    }
+}
+
+/// Marker in `Fiber::start` meaning the stack must never be released.
+const LEAKED: *mut u8 = ptr::dangling_mut::<u8>();
+
+enum Received<Y, R> {
+    Yield(Y),
+    Return(R),
+    Panic(PanicPayload),
+    Unwound,
+}
+
+impl<I, Y, R, S: FiberStack, B: Backend> Drop for Fiber<'_, I, Y, R, S, B> {
+    fn drop(&mut self) {
+        self.release();
+        if self.start != LEAKED {
+            // SAFETY: release() returned without leaking, so nothing lives on
+            // the stack; it is dropped exactly once, here.
+            unsafe { ManuallyDrop::drop(&mut self.stack) };
+        }
+    }
+}
+
+impl<I, Y, R, S: FiberStack, B: Backend> core::fmt::Debug for Fiber<'_, I, Y, R, S, B> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Fiber")
+            .field("state", &self.state)
+            .field("backend", &B::KIND)
+            .field("stack", &(self.stack.limit()..self.stack.top()))
+            .finish()
+    }
+}
+
+unsafe fn drop_start<F>(obj: *mut u8) {
+    // SAFETY: the caller passes the never-read start object of type Start<F>.
+    unsafe { ptr::drop_in_place(obj as *mut Start<F>) }
+}
+
+/// The first Rust code on a fiber's stack (entered from the backend).
+unsafe extern "C" fn entry<F, I, Y, R, B>(msg: *mut u8, control: *mut u8, obj: *mut u8) -> !
+where
+    F: FnOnce(I, &Suspender<I, Y, B>) -> R,
+    B: Backend,
+{
+    // SAFETY: `with_stack` wrote a Start<F> at obj, and the first resume
+    // passed a ToFiber<I>; both are read exactly once, here.
+    let (start, first) = unsafe {
+        (
+            ptr::read(obj as *mut Start<F>),
+            ptr::read(msg as *mut ToFiber<I>),
+        )
+    };
+    let suspender = Suspender::<I, Y, B> {
+        control,
+        top: start.top,
+        limit: start.limit,
+        _marker: PhantomData,
+    };
+    let f = start.f;
+    let outcome = match first {
+        ToFiber::Resume(input) => panic::catch_unwind(AssertUnwindSafe(|| f(input, &suspender))),
+        // Never sent to a fresh fiber (its start object is dropped instead).
+        ToFiber::Unwind => Err(Box::new(ForcedUnwind { _private: () }) as PanicPayload),
+    };
+    // Each arm hands the parent an Outgoing<T> for its own T and never comes
+    // back: a finished fiber is not resumed again.
+    match outcome {
+        Ok(value) => finish::<R, B>(control, Kind::Return, value),
+        Err(payload) if payload.is::<ForcedUnwind>() => finish::<(), B>(control, Kind::Unwound, ()),
+        Err(payload) => finish::<PanicPayload, B>(control, Kind::Panic, payload),
+    }
+}
+
+fn finish<T, B: Backend>(control: *mut u8, kind: Kind, value: T) -> ! {
+    let mut out = Outgoing {
+        kind,
+        payload: MaybeUninit::new(value),
+    };
+    // SAFETY: we are the running fiber of `control`. Nothing on this stack
+    // needs dropping any more: `out`'s payload is moved out by the parent.
+    unsafe { B::suspend(control, ptr::addr_of_mut!(out).cast()) };
+    abort_with("spindle-fiber: a finished fiber was resumed")
+}

@@ -1,0 +1,305 @@
+//! Fiber stacks: the [`FiberStack`] trait, Spindle's own mmap-backed
+//! [`Stack`], [`RawStack`] for memory owned by someone else, and
+//! [`StackPool`] so that creating a fiber needs no system call.
+
+use core::ops::Range;
+use core::ptr::NonNull;
+
+use crate::Error;
+
+/// Default usable size of a [`Stack`] made by `Fiber::new`: 256 KiB.
+///
+/// Pages are only committed when touched, so a generous default costs address
+/// space, not memory.
+pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
+
+/// Memory a fiber can run on.
+///
+/// The fiber uses `[limit, top)`, growing down from `top`. Implement this for
+/// stacks that come from elsewhere (a pooling allocator, a runtime's own
+/// stack cache); Spindle's [`Stack`] and [`RawStack`] implement it.
+///
+/// # Safety
+///
+/// For as long as the value lives (and a fiber may run on it):
+/// - `[limit(), top())` is readable and writable memory used by nothing else,
+///   at least 4 KiB long, and `top()` is 16-byte aligned;
+/// - `top()`, `limit()` and `guard_range()` return the same values every time;
+/// - `guard_range()`, if not empty, is inaccessible memory directly below
+///   `limit()` (a fault there is reported as a fiber stack overflow).
+pub unsafe trait FiberStack {
+    /// One past the highest usable byte; the stack grows down from here.
+    fn top(&self) -> *mut u8;
+    /// The lowest usable byte.
+    fn limit(&self) -> *mut u8;
+    /// The inaccessible region below `limit`, or an empty range if none.
+    fn guard_range(&self) -> Range<*mut u8>;
+
+    /// Usable bytes.
+    fn size(&self) -> usize {
+        self.top() as usize - self.limit() as usize
+    }
+}
+
+fn page_size() -> usize {
+    cfg_if::cfg_if! {
+        if #[cfg(unix)] {
+            // SAFETY: sysconf has no preconditions.
+            let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+            if size > 0 { size as usize } else { 4096 }
+        } else {
+            4096
+        }
+    }
+}
+
+/// A stack mapped with `mmap`: `size` usable bytes (rounded up to whole
+/// pages) above one inaccessible guard page. Unmapped on drop.
+///
+/// ```text
+///   top ──► +-------------------+  base + guard + size
+///           | usable stack      |  read/write, committed on first touch
+/// limit ──► +-------------------+  base + guard
+///           | guard page        |  PROT_NONE: an overflow faults here
+///  base ──► +-------------------+
+/// ```
+#[derive(Debug)]
+pub struct Stack {
+    base: NonNull<u8>,
+    guard: usize,
+    size: usize,
+}
+
+impl Stack {
+    /// Maps a stack with at least `size` usable bytes plus a guard page.
+    pub fn new(size: usize) -> Result<Stack, Error> {
+        Self::map(size)
+    }
+
+    #[cfg(unix)]
+    fn map(size: usize) -> Result<Stack, Error> {
+        let page = page_size();
+        let size = size
+            .max(crate::fiber::MIN_STACK_SIZE)
+            .checked_next_multiple_of(page)
+            .ok_or(Error::StackTooLarge { requested: size })?;
+        let total = size
+            .checked_add(page)
+            .ok_or(Error::StackTooLarge { requested: size })?;
+        // SAFETY: an anonymous private mapping with no address hint has no
+        // preconditions; we check the result.
+        let base = unsafe {
+            libc::mmap(
+                core::ptr::null_mut(),
+                total,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(Error::StackAllocation(std::io::Error::last_os_error()));
+        }
+        // SAFETY: [base + page, base + total) lies inside the mapping we
+        // just made; on failure we unmap the whole of it.
+        unsafe {
+            let usable = (base as *mut u8).add(page);
+            if libc::mprotect(usable.cast(), size, libc::PROT_READ | libc::PROT_WRITE) != 0 {
+                let err = std::io::Error::last_os_error();
+                libc::munmap(base, total);
+                return Err(Error::StackAllocation(err));
+            }
+        }
+        Ok(Stack {
+            // SAFETY: mmap succeeded, so base is not null.
+            base: unsafe { NonNull::new_unchecked(base as *mut u8) },
+            guard: page,
+            size,
+        })
+    }
+
+    #[cfg(not(unix))]
+    fn map(_size: usize) -> Result<Stack, Error> {
+        Err(Error::Unsupported {
+            what: "mmap-backed stacks",
+        })
+    }
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const MAP_NORESERVE: libc::c_int = libc::MAP_NORESERVE;
+#[cfg(all(unix, not(any(target_os = "linux", target_os = "android"))))]
+const MAP_NORESERVE: libc::c_int = 0;
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        // SAFETY: we own the whole mapping and nothing runs on it any more
+        // (a Fiber gives its stack back only when nothing lives on it).
+        unsafe {
+            libc::munmap(self.base.as_ptr().cast(), self.guard + self.size);
+        }
+    }
+}
+
+// SAFETY: a Stack is plain memory that we exclusively own.
+unsafe impl Send for Stack {}
+// SAFETY: shared access exposes only addresses.
+unsafe impl Sync for Stack {}
+
+// SAFETY: the mapping is [guard | size], read/write above the guard page,
+// owned by this value until drop; mmap returns page-aligned memory and sizes
+// are whole pages, so top is 16-aligned.
+unsafe impl FiberStack for Stack {
+    fn top(&self) -> *mut u8 {
+        // SAFETY: in bounds of the mapping.
+        unsafe { self.base.as_ptr().add(self.guard + self.size) }
+    }
+    fn limit(&self) -> *mut u8 {
+        // SAFETY: in bounds of the mapping.
+        unsafe { self.base.as_ptr().add(self.guard) }
+    }
+    fn guard_range(&self) -> Range<*mut u8> {
+        self.base.as_ptr()..self.limit()
+    }
+}
+
+/// A stack in memory that someone else owns and frees, such as a region
+/// handed out by a pooling allocator laid out as `[guard | stack]`.
+///
+/// Spindle never frees it; the owner must keep it alive while a fiber runs
+/// on it.
+#[derive(Debug)]
+pub struct RawStack {
+    top: *mut u8,
+    limit: *mut u8,
+    guard: Range<*mut u8>,
+}
+
+impl RawStack {
+    /// Describes `[base, base + guard_size)` as the guard and
+    /// `[base + guard_size, base + guard_size + len)` as the usable stack.
+    /// `top` is rounded down to 16 bytes.
+    ///
+    /// # Safety
+    ///
+    /// The memory must satisfy [`FiberStack`]'s contract for as long as the
+    /// returned value (or a fiber using it) lives; the guard part, if
+    /// `guard_size > 0`, must be inaccessible.
+    pub unsafe fn from_raw_parts(base: *mut u8, guard_size: usize, len: usize) -> RawStack {
+        let limit = base.wrapping_add(guard_size);
+        let top_addr = (limit as usize + len) & !15;
+        RawStack {
+            top: limit.wrapping_add(top_addr - limit as usize),
+            limit,
+            guard: base..limit,
+        }
+    }
+}
+
+// SAFETY: forwarded from from_raw_parts' contract.
+unsafe impl FiberStack for RawStack {
+    fn top(&self) -> *mut u8 {
+        self.top
+    }
+    fn limit(&self) -> *mut u8 {
+        self.limit
+    }
+    fn guard_range(&self) -> Range<*mut u8> {
+        self.guard.clone()
+    }
+}
+
+// SAFETY: a `&mut` to a stack is as good as owning it for the borrow.
+unsafe impl<T: FiberStack + ?Sized> FiberStack for &mut T {
+    fn top(&self) -> *mut u8 {
+        (**self).top()
+    }
+    fn limit(&self) -> *mut u8 {
+        (**self).limit()
+    }
+    fn guard_range(&self) -> Range<*mut u8> {
+        (**self).guard_range()
+    }
+}
+
+// SAFETY: forwarded to the boxed stack, which the box owns.
+unsafe impl<T: FiberStack + ?Sized> FiberStack for Box<T> {
+    fn top(&self) -> *mut u8 {
+        (**self).top()
+    }
+    fn limit(&self) -> *mut u8 {
+        (**self).limit()
+    }
+    fn guard_range(&self) -> Range<*mut u8> {
+        (**self).guard_range()
+    }
+}
+
+/// A free list of equally sized [`Stack`]s, so that creating a fiber costs
+/// no `mmap`/`munmap` once the pool is warm.
+///
+/// ```
+/// use spindle_fiber::{Fiber, FiberResult, StackPool, Suspender};
+/// let mut pool = StackPool::new(64 * 1024);
+/// for i in 0..3u32 {
+///     let stack = pool.take()?;
+///     let mut fiber = Fiber::with_stack(stack, |x: u32, _: &Suspender<u32, ()>| x * 2)?;
+///     assert!(matches!(fiber.resume(i), FiberResult::Return(r) if r == i * 2));
+///     pool.give(fiber.into_stack());
+/// }
+/// assert_eq!(pool.len(), 1); // one stack, reused three times
+/// # Ok::<(), spindle_fiber::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct StackPool {
+    stack_size: usize,
+    max_idle: usize,
+    idle: Vec<Stack>,
+}
+
+impl StackPool {
+    /// A pool of stacks with at least `stack_size` usable bytes each, keeping
+    /// up to 1024 idle stacks.
+    pub fn new(stack_size: usize) -> StackPool {
+        StackPool {
+            stack_size,
+            max_idle: 1024,
+            idle: Vec::new(),
+        }
+    }
+
+    /// Sets how many idle stacks the pool keeps; extra ones are unmapped.
+    pub fn with_max_idle(mut self, max_idle: usize) -> StackPool {
+        self.max_idle = max_idle;
+        self.idle.truncate(max_idle);
+        self
+    }
+
+    /// An idle stack, or a freshly mapped one if none is idle.
+    pub fn take(&mut self) -> Result<Stack, Error> {
+        match self.idle.pop() {
+            Some(stack) => Ok(stack),
+            None => Stack::new(self.stack_size),
+        }
+    }
+
+    /// Returns a stack to the pool (unmapping it if the pool is full or the
+    /// stack is smaller than the pool's size).
+    pub fn give(&mut self, stack: Stack) {
+        if self.idle.len() < self.max_idle && stack.size() >= self.stack_size {
+            self.idle.push(stack);
+        }
+    }
+
+    /// Number of idle stacks.
+    pub fn len(&self) -> usize {
+        self.idle.len()
+    }
+
+    /// Whether no stack is idle.
+    pub fn is_empty(&self) -> bool {
+        self.idle.is_empty()
+    }
+}
