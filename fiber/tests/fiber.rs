@@ -1,0 +1,678 @@
+//! The behaviour every backend must have, run once per backend compiled for
+//! this target (the assembly one and the portable ucontext one on
+//! x86_64-linux), plus the tests that only make sense for one of them.
+//!
+//! Tests that must crash (stack overflow, aborts) run this same binary as a
+//! child process: see `run_child` and the `#[ignore]`d `child_*` tests.
+
+use std::cell::{Cell, RefCell};
+use std::panic::{self, AssertUnwindSafe};
+use std::process::Command;
+use std::rc::Rc;
+
+use spindle_fiber::{Backend, Fiber, FiberResult, FiberStack, Stack, Suspender};
+
+/// Debug builds copy large values several times per switch: be generous.
+const STACK: usize = 256 * 1024;
+
+/// Counts drops, to prove destructors ran (or did not).
+struct DropCounter(Rc<Cell<usize>>);
+impl Drop for DropCounter {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() + 1);
+    }
+}
+
+/// Creates a fiber on a fresh stack with backend `B`.
+fn fiber_on<'a, B: Backend, I, Y, R>(
+    f: impl FnOnce(I, &Suspender<I, Y, B>) -> R + 'a,
+) -> Fiber<'a, I, Y, R, Stack, B> {
+    Fiber::with_stack(Stack::new(STACK).unwrap(), f).unwrap()
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "<non-string panic>".to_string()
+    }
+}
+
+/// Mapped memory of this process, in bytes (VmSize).
+fn mapped_bytes() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmSize:")).unwrap();
+    let kib: usize = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kib * 1024
+}
+
+/// Runs the `#[ignore]`d test `name` of this binary in a child process with
+/// `SPINDLE_CHILD` set, and returns its output.
+fn run_child(name: &str) -> std::process::Output {
+    Command::new(std::env::current_exe().unwrap())
+        .args([
+            name,
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("SPINDLE_CHILD", name)
+        .output()
+        .unwrap()
+}
+
+fn in_child(name: &str) -> bool {
+    std::env::var("SPINDLE_CHILD").as_deref() == Ok(name)
+}
+
+macro_rules! backend_tests {
+    ($module:ident, $backend:ty) => {
+        mod $module {
+            use super::*;
+            type B = $backend;
+
+            #[test]
+            fn ping_pong_u64() {
+                let mut fiber = fiber_on::<B, u64, u64, u64>(|first, s| {
+                    let mut sum = first;
+                    for i in 0..100 {
+                        sum += s.suspend(sum + i);
+                    }
+                    sum
+                });
+                // `sum` mirrors the fiber's running total: every resume adds
+                // its input, every yield reports total + round.
+                let mut sum = 0;
+                let mut input = 1;
+                for i in 0..100 {
+                    sum += input;
+                    match fiber.resume(input) {
+                        FiberResult::Yield(y) => assert_eq!(y, sum + i),
+                        FiberResult::Return(_) => panic!("returned early"),
+                    }
+                    input = i * 3;
+                }
+                assert_eq!(fiber.resume(7), FiberResult::Return(sum + 7));
+                assert!(fiber.is_finished());
+            }
+
+            #[test]
+            fn ping_pong_non_copy_values() {
+                let mut fiber = fiber_on::<B, String, Vec<String>, Box<str>>(|first, s| {
+                    let mut seen = vec![first];
+                    loop {
+                        let next = s.suspend(seen.clone());
+                        if next == "stop" {
+                            return seen.join("+").into_boxed_str();
+                        }
+                        seen.push(next);
+                    }
+                });
+                assert_eq!(fiber.resume("a".into()).into_yield().unwrap(), ["a"]);
+                assert_eq!(fiber.resume("b".into()).into_yield().unwrap(), ["a", "b"]);
+                assert_eq!(&*fiber.resume("stop".into()).into_return().unwrap(), "a+b");
+            }
+
+            #[test]
+            fn ping_pong_zero_sized_values() {
+                let count = Cell::new(0);
+                let mut fiber = fiber_on::<B, (), (), ()>(|(), s| {
+                    for _ in 0..3 {
+                        count.set(count.get() + 1);
+                        s.suspend(());
+                    }
+                });
+                for _ in 0..3 {
+                    assert_eq!(fiber.resume(()), FiberResult::Yield(()));
+                }
+                assert_eq!(fiber.resume(()), FiberResult::Return(()));
+                assert_eq!(count.get(), 3);
+            }
+
+            #[test]
+            fn ping_pong_large_values() {
+                // 8 KiB each way, more than fits in registers or a red zone.
+                let mut fiber = fiber_on::<B, [u64; 1024], [u64; 1024], u64>(|first, s| {
+                    let mut doubled = first;
+                    doubled.iter_mut().for_each(|x| *x *= 2);
+                    let back = s.suspend(doubled);
+                    back.iter().sum()
+                });
+                let input: [u64; 1024] = core::array::from_fn(|i| i as u64);
+                let out = fiber.resume(input).into_yield().unwrap();
+                assert!(out.iter().enumerate().all(|(i, &x)| x == 2 * i as u64));
+                assert_eq!(fiber.resume([1; 1024]), FiberResult::Return(1024));
+            }
+
+            #[test]
+            fn over_aligned_closure_state() {
+                #[repr(align(64))]
+                struct Aligned([u8; 64]);
+                let state = Aligned([7; 64]);
+                let mut fiber = fiber_on::<B, (), usize, u8>(move |(), s| {
+                    s.suspend(&state as *const Aligned as usize % 64);
+                    state.0[63]
+                });
+                assert_eq!(fiber.resume(()), FiberResult::Yield(0));
+                assert_eq!(fiber.resume(()), FiberResult::Return(7));
+            }
+
+            #[test]
+            fn borrows_from_the_caller_without_static() {
+                let mut log = Vec::new();
+                {
+                    let log = &mut log;
+                    let mut fiber = fiber_on::<B, i32, (), ()>(move |x, s| {
+                        log.push(x);
+                        let y = s.suspend(());
+                        log.push(y);
+                    });
+                    fiber.resume(1);
+                    fiber.resume(2);
+                }
+                assert_eq!(log, [1, 2]);
+            }
+
+            #[test]
+            fn nested_fibers() {
+                let mut outer = fiber_on::<B, u32, u32, u32>(|x, outer_s| {
+                    let mut inner = fiber_on::<B, u32, u32, u32>(|y, inner_s| {
+                        let z = inner_s.suspend(y * 10);
+                        z * 100
+                    });
+                    let a = inner.resume(x).into_yield().unwrap();
+                    let b = outer_s.suspend(a);
+                    let c = inner.resume(b).into_return().unwrap();
+                    c + 1
+                });
+                assert_eq!(outer.resume(2), FiberResult::Yield(20));
+                assert_eq!(outer.resume(3), FiberResult::Return(301));
+            }
+
+            #[test]
+            fn thousands_of_live_fibers() {
+                const N: u64 = 5_000;
+                let mut fibers: Vec<_> = (0..N)
+                    .map(|i| {
+                        fiber_on::<B, u64, u64, u64>(move |x, s| {
+                            let y = s.suspend(x + i);
+                            y * 2 + i
+                        })
+                    })
+                    .collect();
+                for (i, f) in fibers.iter_mut().enumerate() {
+                    assert_eq!(f.resume(1), FiberResult::Yield(1 + i as u64));
+                }
+                // Resume in reverse order: each fiber's stack kept its state.
+                for (i, f) in fibers.iter_mut().enumerate().rev() {
+                    assert_eq!(f.resume(i as u64), FiberResult::Return(3 * i as u64));
+                }
+            }
+
+            #[test]
+            fn panic_propagates_out_of_resume() {
+                let mut fiber = fiber_on::<B, u32, u32, u32>(|x, s| {
+                    let y = s.suspend(x);
+                    if y == 13 {
+                        panic!("unlucky {y}");
+                    }
+                    y
+                });
+                assert_eq!(fiber.resume(1), FiberResult::Yield(1));
+                let err = panic::catch_unwind(AssertUnwindSafe(|| fiber.resume(13))).unwrap_err();
+                assert_eq!(panic_message(&*err), "unlucky 13");
+                assert!(fiber.is_finished());
+                // The caller's stack is intact and the fiber stays finished.
+                let again = panic::catch_unwind(AssertUnwindSafe(|| fiber.resume(1))).unwrap_err();
+                assert!(panic_message(&*again).contains("already returned or panicked"));
+            }
+
+            #[test]
+            fn panic_on_first_resume_keeps_payload_type() {
+                struct Custom(u32);
+                let mut fiber =
+                    fiber_on::<B, (), (), ()>(|(), _| panic::panic_any(Custom(99)));
+                let err = panic::catch_unwind(AssertUnwindSafe(|| fiber.resume(()))).unwrap_err();
+                assert_eq!(err.downcast_ref::<Custom>().map(|c| c.0), Some(99));
+            }
+
+            #[test]
+            fn resume_after_return_is_a_clear_panic() {
+                let mut fiber = fiber_on::<B, (), (), u8>(|(), _| 5);
+                assert_eq!(fiber.resume(()), FiberResult::Return(5));
+                let err = panic::catch_unwind(AssertUnwindSafe(|| fiber.resume(()))).unwrap_err();
+                assert_eq!(
+                    panic_message(&*err),
+                    "Fiber::resume called on a fiber that has already returned or panicked"
+                );
+            }
+
+            #[test]
+            fn dropping_a_suspended_fiber_runs_destructors() {
+                let drops = Rc::new(Cell::new(0));
+                let after_suspend = Rc::new(Cell::new(false));
+                {
+                    let d = drops.clone();
+                    let after = after_suspend.clone();
+                    let mut fiber = fiber_on::<B, (), (), ()>(move |(), s| {
+                        let _a = DropCounter(d.clone());
+                        let _b = vec![DropCounter(d.clone()), DropCounter(d.clone())];
+                        s.suspend(());
+                        after.set(true); // never reached: the fiber is dropped
+                    });
+                    fiber.resume(());
+                    assert_eq!(drops.get(), 0);
+                }
+                assert_eq!(drops.get(), 3, "every value on the fiber's stack was dropped");
+                assert!(!after_suspend.get());
+            }
+
+            #[test]
+            fn dropping_a_fresh_fiber_drops_its_closure() {
+                let drops = Rc::new(Cell::new(0));
+                let captured = DropCounter(drops.clone());
+                let ran = Cell::new(false);
+                let fiber = fiber_on::<B, (), (), ()>(|(), _| {
+                    ran.set(true);
+                    drop(captured);
+                });
+                drop(fiber);
+                assert_eq!(drops.get(), 1);
+                assert!(!ran.get());
+            }
+
+            #[test]
+            fn into_stack_unwinds_and_the_stack_is_reusable() {
+                let drops = Rc::new(Cell::new(0));
+                let d = drops.clone();
+                let mut fiber = fiber_on::<B, (), u8, ()>(move |(), s| {
+                    let _guard = DropCounter(d);
+                    loop {
+                        s.suspend(1);
+                    }
+                });
+                fiber.resume(());
+                let stack = fiber.into_stack();
+                assert_eq!(drops.get(), 1);
+                let top = stack.top();
+                let mut again = Fiber::<_, _, _, _, B>::with_stack(stack, |x: u8, _: &Suspender<u8, (), B>| x + 1).unwrap();
+                assert_eq!(again.resume(1), FiberResult::Return(2));
+                assert_eq!(again.into_stack().top(), top);
+            }
+
+            #[test]
+            fn forced_unwind_caught_and_resumed_by_user_code() {
+                // Code that catches panics inside a fiber and re-raises
+                // ForcedUnwind lets the fiber unwind normally.
+                let drops = Rc::new(Cell::new(0));
+                let d = drops.clone();
+                let mut fiber = fiber_on::<B, (), (), ()>(move |(), s| {
+                    let _outer = DropCounter(d.clone());
+                    let r = panic::catch_unwind(AssertUnwindSafe(|| {
+                        let _inner = DropCounter(d.clone());
+                        s.suspend(());
+                    }));
+                    if let Err(payload) = r {
+                        assert!(payload.is::<spindle_fiber::ForcedUnwind>());
+                        panic::resume_unwind(payload);
+                    }
+                });
+                fiber.resume(());
+                drop(fiber);
+                assert_eq!(drops.get(), 2);
+            }
+
+            #[test]
+            fn swallowed_forced_unwind_is_a_clear_panic_and_leaks_the_stack() {
+                let mut fiber = fiber_on::<B, (), (), ()>(|(), s| loop {
+                    // Swallows everything, including ForcedUnwind.
+                    let _ = panic::catch_unwind(AssertUnwindSafe(|| s.suspend(())));
+                });
+                fiber.resume(());
+                let err = panic::catch_unwind(AssertUnwindSafe(|| drop(fiber))).unwrap_err();
+                assert!(
+                    panic_message(&*err).contains("caught its ForcedUnwind and suspended again"),
+                    "{}",
+                    panic_message(&*err)
+                );
+            }
+
+            #[test]
+            fn suspender_used_from_another_fiber_panics() {
+                let mut outer = fiber_on::<B, (), (), String>(|(), outer_s| {
+                    let mut inner = fiber_on::<B, (), (), ()>(|(), _| {
+                        outer_s.suspend(());
+                    });
+                    let err = panic::catch_unwind(AssertUnwindSafe(|| inner.resume(()))).unwrap_err();
+                    panic_message(&*err)
+                });
+                let msg = outer.resume(()).into_return().unwrap();
+                assert!(msg.contains("outside its own fiber"), "{msg}");
+            }
+
+            /// In a child process: other tests' fibers would move VmSize.
+            #[test]
+            fn many_create_resume_drop_cycles_do_not_grow_mapped_memory() {
+                let name = concat!(stringify!($module), "::child_cycles_without_growth");
+                let out = run_child(name);
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr)
+                );
+                assert!(String::from_utf8_lossy(&out.stdout).contains("1 passed"));
+            }
+
+            #[test]
+            #[ignore = "run as a child process by many_create_resume_drop_cycles_do_not_grow_mapped_memory"]
+            fn child_cycles_without_growth() {
+                if !in_child(concat!(stringify!($module), "::child_cycles_without_growth")) {
+                    return;
+                }
+                let cycle = |i: u64| {
+                    let mut f = fiber_on::<B, u64, u64, u64>(|x, s| s.suspend(x) + 1);
+                    assert_eq!(f.resume(i), FiberResult::Yield(i));
+                    if i % 2 == 0 {
+                        assert_eq!(f.resume(i), FiberResult::Return(i + 1));
+                    } // odd: dropped while suspended (forced unwind)
+                };
+                for i in 0..1_000 {
+                    cycle(i);
+                }
+                let before = mapped_bytes();
+                for i in 0..100_000 {
+                    cycle(i);
+                }
+                let after = mapped_bytes();
+                assert!(
+                    after <= before + 1024 * 1024,
+                    "mapped memory grew from {before} to {after} bytes over 10^5 fibers"
+                );
+            }
+
+            #[test]
+            fn user_supplied_stack_memory() {
+                // Memory owned by someone else: a heap buffer, no guard page.
+                let mut buffer = vec![0u128; 8 * 1024]; // 128 KiB, 16-aligned
+                let range = buffer.as_mut_ptr_range();
+                let len = range.end as usize - range.start as usize;
+                // SAFETY: the buffer outlives the fiber and nothing else uses it.
+                let stack = unsafe { spindle_fiber::RawStack::from_raw_parts(range.start.cast(), 0, len) };
+                let mut fiber = Fiber::<_, _, _, _, B>::with_stack(stack, |x: u32, s: &Suspender<u32, u32, B>| {
+                    let local = [x; 16];
+                    let y = s.suspend(local.iter().sum());
+                    y + 1
+                })
+                .unwrap();
+                assert_eq!(fiber.resume(2), FiberResult::Yield(32));
+                assert_eq!(fiber.resume(9), FiberResult::Return(10));
+                drop(fiber);
+                assert!(buffer.iter().any(|&w| w != 0), "the fiber really ran on the buffer");
+            }
+
+            #[test]
+            fn stack_too_small_is_an_error() {
+                let mut buffer = vec![0u128; 64];
+                let range = buffer.as_mut_ptr_range();
+                let len = range.end as usize - range.start as usize;
+                // SAFETY: as above; the fiber is never created.
+                let stack = unsafe { spindle_fiber::RawStack::from_raw_parts(range.start.cast(), 0, len) };
+                let err = Fiber::<_, _, _, _, B>::with_stack(stack, |(): (), _: &Suspender<(), (), B>| ()).unwrap_err();
+                assert!(matches!(err, spindle_fiber::Error::StackTooSmall { .. }), "{err}");
+                assert!(err.to_string().contains("fiber stack too small"));
+            }
+
+            #[test]
+            fn values_are_not_dropped_twice_or_leaked() {
+                let drops = Rc::new(Cell::new(0));
+                let mut fiber = fiber_on::<B, DropCounter, DropCounter, DropCounter>(|first, s| {
+                    let second = s.suspend(first);
+                    drop(second);
+                    DropCounter(Rc::new(Cell::new(0)))
+                });
+                let y = fiber.resume(DropCounter(drops.clone())).into_yield().unwrap();
+                assert_eq!(drops.get(), 0);
+                drop(y);
+                assert_eq!(drops.get(), 1);
+                let _ = fiber.resume(DropCounter(drops.clone()));
+                assert_eq!(drops.get(), 2);
+            }
+
+            #[test]
+            fn recursion_on_the_fiber_stack() {
+                fn depth(n: u64) -> u64 {
+                    let pad = std::hint::black_box([n; 8]);
+                    if n == 0 { pad[0] } else { depth(n - 1) + pad[7] - n + 1 }
+                }
+                let mut fiber = fiber_on::<B, u64, (), u64>(|n, _| depth(n));
+                assert_eq!(fiber.resume(500), FiberResult::Return(500));
+            }
+
+            #[test]
+            fn shared_state_through_refcell() {
+                let shared = RefCell::new(Vec::new());
+                let mut a = fiber_on::<B, (), (), ()>(|(), s| {
+                    shared.borrow_mut().push("a1");
+                    s.suspend(());
+                    shared.borrow_mut().push("a2");
+                });
+                let mut b = fiber_on::<B, (), (), ()>(|(), s| {
+                    shared.borrow_mut().push("b1");
+                    s.suspend(());
+                    shared.borrow_mut().push("b2");
+                });
+                a.resume(());
+                b.resume(());
+                b.resume(());
+                a.resume(());
+                drop((a, b));
+                assert_eq!(*shared.borrow(), ["a1", "b1", "b2", "a2"]);
+            }
+        }
+    };
+}
+
+#[cfg(all(target_arch = "x86_64", unix))]
+backend_tests!(asm, spindle_fiber::Asm);
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+backend_tests!(ucontext, spindle_fiber::Ucontext);
+
+#[test]
+fn backend_reports_what_is_compiled_in() {
+    let kind = spindle_fiber::backend();
+    if cfg!(feature = "fallback") {
+        assert_eq!(kind, spindle_fiber::BackendKind::Ucontext);
+    } else if cfg!(target_arch = "x86_64") {
+        assert_eq!(kind, spindle_fiber::BackendKind::X86_64Asm);
+        assert_eq!(kind.to_string(), "x86_64-asm");
+    }
+    assert_eq!(<spindle_fiber::Native as Backend>::KIND, kind);
+}
+
+#[test]
+fn the_documented_minimal_api() {
+    use spindle_fiber::{Fiber, FiberResult, Suspender};
+    let mut fiber =
+        Fiber::new(|first: u64, s: &Suspender<u64, u64>| -> u64 { s.suspend(first + 1) }).unwrap();
+    match fiber.resume(1) {
+        FiberResult::Yield(y) => assert_eq!(y, 2),
+        FiberResult::Return(_) => panic!("expected a yield"),
+    }
+    assert_eq!(fiber.resume(5), FiberResult::Return(5));
+}
+
+#[test]
+fn unsupported_backend_is_an_error_not_a_link_failure() {
+    let stack = Stack::new(STACK).unwrap();
+    let err = Fiber::<_, _, _, _, spindle_fiber::Unsupported>::with_stack(
+        stack,
+        |(): (), _: &Suspender<(), (), spindle_fiber::Unsupported>| (),
+    )
+    .unwrap_err();
+    assert!(matches!(err, spindle_fiber::Error::Unsupported { .. }));
+    assert!(
+        err.to_string().contains("not supported on this target"),
+        "{err}"
+    );
+}
+
+#[test]
+fn stack_sizes_round_up_to_pages_with_a_guard() {
+    let stack = Stack::new(10_000).unwrap();
+    assert_eq!(stack.size() % 4096, 0);
+    assert!(
+        stack.size() >= 16 * 1024,
+        "small requests get the minimum size"
+    );
+    let guard = stack.guard_range();
+    assert_eq!(guard.end, stack.limit());
+    assert!(guard.end as usize - guard.start as usize >= 4096);
+    assert_eq!(stack.top() as usize % 16, 0);
+}
+
+#[test]
+fn stack_pool_reuses_stacks() {
+    let mut pool = spindle_fiber::StackPool::new(STACK);
+    let first = pool.take().unwrap();
+    let top = first.top();
+    pool.give(first);
+    let mut fiber =
+        Fiber::with_stack(pool.take().unwrap(), |x: u8, _: &Suspender<u8, ()>| x).unwrap();
+    assert_eq!(fiber.resume(3), FiberResult::Return(3));
+    let stack = fiber.into_stack();
+    assert_eq!(stack.top(), top, "the same mapping came back");
+    pool.give(stack);
+    assert_eq!(pool.len(), 1);
+}
+
+/// A backtrace taken inside a fiber continues, through the trampoline's
+/// unwind info, into the function that resumed the fiber.
+#[cfg(all(target_arch = "x86_64", unix))]
+#[test]
+fn backtrace_walks_from_fiber_into_resumer() {
+    use spindle_fiber::Asm;
+    #[inline(never)]
+    fn spindle_test_resumer_frame(fiber: &mut Fiber<'_, (), String, (), Stack, Asm>) -> String {
+        let out = fiber.resume(()).into_yield().unwrap();
+        std::hint::black_box(out)
+    }
+    #[inline(never)]
+    fn spindle_test_inside_fiber_frame() -> String {
+        std::backtrace::Backtrace::force_capture().to_string()
+    }
+    let stack = Stack::new(STACK).unwrap();
+    let mut fiber = Fiber::with_stack(stack, |(), s: &Suspender<(), String, Asm>| {
+        let trace = spindle_test_inside_fiber_frame();
+        s.suspend(trace);
+    })
+    .unwrap();
+    let trace = spindle_test_resumer_frame(&mut fiber);
+    let inside = trace.find("spindle_test_inside_fiber_frame");
+    let resumer = trace.find("spindle_test_resumer_frame");
+    assert!(
+        inside.is_some() && resumer.is_some(),
+        "backtrace did not cross the switch:\n{trace}"
+    );
+    assert!(inside < resumer, "frames out of order:\n{trace}");
+    // And further up, to this test function itself.
+    assert!(
+        trace.contains("backtrace_walks_from_fiber_into_resumer"),
+        "{trace}"
+    );
+    println!("{trace}");
+}
+
+#[test]
+fn stack_overflow_is_reported_clearly() {
+    let out = run_child("child_stack_overflow");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("fatal runtime error: fiber stack overflow, aborting"),
+        "child stderr:\n{stderr}"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(
+            out.status.signal(),
+            Some(libc_sigabrt()),
+            "{:?}",
+            out.status
+        );
+    }
+}
+
+fn libc_sigabrt() -> i32 {
+    6
+}
+
+#[test]
+#[ignore = "run as a child process by stack_overflow_is_reported_clearly"]
+fn child_stack_overflow() {
+    if !in_child("child_stack_overflow") {
+        return;
+    }
+    spindle_fiber::install_overflow_handler().unwrap();
+    #[inline(never)]
+    #[allow(unconditional_recursion)]
+    fn recurse(n: u64) -> u64 {
+        let pad = std::hint::black_box([n; 64]);
+        recurse(n + 1) + pad[3]
+    }
+    let mut fiber = Fiber::with_stack_size(32 * 1024, |(): (), _: &Suspender<(), ()>| {
+        recurse(0);
+    })
+    .unwrap();
+    fiber.resume(());
+    unreachable!("the fiber overflowed");
+}
+
+#[test]
+fn overflow_handler_chains_to_the_previous_handler() {
+    let out = run_child("child_foreign_fault");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(42), "child stderr:\n{stderr}");
+    assert!(
+        stderr.contains("previous handler saw the fault"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("fiber stack overflow"), "{stderr}");
+}
+
+#[test]
+#[ignore = "run as a child process by overflow_handler_chains_to_the_previous_handler"]
+fn child_foreign_fault() {
+    if !in_child("child_foreign_fault") {
+        return;
+    }
+    extern "C" fn previous(_: i32) {
+        let msg = b"previous handler saw the fault\n";
+        // SAFETY: write and _exit are async-signal-safe.
+        unsafe {
+            libc::write(2, msg.as_ptr().cast(), msg.len());
+            libc::_exit(42);
+        }
+    }
+    // SAFETY: installing a plain handler; the test process is ours.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = previous as *const () as usize;
+        libc::sigaction(libc::SIGSEGV, &action, std::ptr::null_mut());
+    }
+    spindle_fiber::install_overflow_handler().unwrap();
+    // A fault that is not a fiber overflow: an inaccessible page of our own,
+    // touched while a fiber runs (so the handler's guard check is live).
+    let page = Stack::new(STACK).unwrap();
+    let guard = page.guard_range().start;
+    let mut fiber = Fiber::new(move |(): (), _: &Suspender<(), ()>| {
+        // SAFETY: deliberately faulting on a PROT_NONE page we mapped.
+        unsafe { std::ptr::read_volatile(guard) };
+    })
+    .unwrap();
+    fiber.resume(());
+    unreachable!("the read faulted");
+}
