@@ -1,0 +1,146 @@
+//! The LTO proof: the probe binary is built under every LTO mode
+//! (`off`, `false` = thin-local, `thin`, `fat`) × codegen-units {1, 16} for
+//! each target, its symbol table is read with the `object` crate (each
+//! versioned switch routine must be a defined, global text symbol with no
+//! undefined entry of the same name), and it is run where it can run.
+//!
+//! The table it prints is the one in README.md; it is also written to
+//! `target/lto-matrix/REPORT.md`.
+
+use spindle_tests::{Cell, LtoMode, Target, switch_symbols, workspace_root};
+
+fn targets() -> Vec<Target> {
+    vec![Target::host()]
+}
+
+#[test]
+fn lto_matrix() {
+    let symbols = switch_symbols(spindle_fiber::SYMBOL_VERSION);
+    let mut rows = Vec::new();
+    let mut failures = Vec::new();
+    let mut outputs = Vec::new();
+    for target in targets() {
+        for lto in LtoMode::ALL {
+            for codegen_units in [1, 16] {
+                let cell = Cell {
+                    target: target.clone(),
+                    lto,
+                    codegen_units,
+                };
+                match cell.check("spindle-lto-probe", "spindle-lto-probe", &symbols) {
+                    Ok(outcome) => {
+                        let ran = match (&outcome.ran, outcome.not_run_reason) {
+                            (Some(line), _) => {
+                                outputs.push(line.clone());
+                                if line.starts_with("spindle-lto-probe ok:") {
+                                    "ran ✓".to_string()
+                                } else {
+                                    failures.push(format!("{cell}: unexpected output {line:?}"));
+                                    "ran ✗".to_string()
+                                }
+                            }
+                            (None, Some(reason)) => format!("not run ({reason})"),
+                            (None, None) => "not run".to_string(),
+                        };
+                        if !outcome.inspection.anchor_present {
+                            failures.push(format!(
+                                "{cell}: the #[used] anchor KEEP_SWITCH_SYMBOLS is missing"
+                            ));
+                        }
+                        println!("{cell}: {:.1?}\n{}", outcome.build_time, outcome.inspection);
+                        rows.push(format!(
+                            "| {} | {} | {} | linked ✓ | inspected ✓ ({}, {}) | {} |",
+                            target.triple,
+                            lto,
+                            codegen_units,
+                            outcome.inspection.format,
+                            outcome.inspection.architecture,
+                            ran
+                        ));
+                    }
+                    Err(e) => {
+                        rows.push(format!(
+                            "| {} | {} | {} | ✗ | ✗ | ✗ |",
+                            target.triple, lto, codegen_units
+                        ));
+                        failures.push(format!("{e:#}"));
+                    }
+                }
+            }
+        }
+    }
+    // Every cell that ran computed the same thing.
+    outputs.dedup();
+    if outputs.len() > 1 {
+        failures.push(format!("probe outputs differ between cells: {outputs:#?}"));
+    }
+    let mut report = String::from(
+        "| target | LTO | codegen-units | link | symbol table | run |\n|---|---|---|---|---|---|\n",
+    );
+    for row in &rows {
+        report.push_str(row);
+        report.push('\n');
+    }
+    println!("\n{report}");
+    let dir = workspace_root().join("target").join("lto-matrix");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("REPORT.md"), &report).unwrap();
+    assert!(
+        failures.is_empty(),
+        "LTO matrix failures:\n{}",
+        failures.join("\n\n")
+    );
+}
+
+/// Negative controls: the inspection must be able to fail. On a real probe
+/// binary it must report (a) a switch symbol that is absent (here: the name a
+/// different crate version would use) and (b) a function that exists only as
+/// a local symbol — what a never-`.globl` label leaves behind.
+#[test]
+fn inspection_reports_absent_and_local_symbols() {
+    use object::{Object, ObjectSymbol, SymbolKind};
+    let cell = Cell {
+        target: Target::host(),
+        lto: LtoMode::Off,
+        codegen_units: 16,
+    };
+    let binary = cell
+        .build("spindle-lto-probe", "spindle-lto-probe")
+        .unwrap();
+    let data = std::fs::read(&binary).unwrap();
+
+    let absent = switch_symbols("9_9_9");
+    let inspection = spindle_tests::inspect_bytes(&data, &absent, false).unwrap();
+    let verdict = inspection.verdict().unwrap_err();
+    assert!(
+        verdict.contains("`spindle_fiber_9_9_9_resume` is not defined"),
+        "{verdict}"
+    );
+
+    let file = object::File::parse(&*data).unwrap();
+    let local_fn = file
+        .symbols()
+        .find(|s| {
+            s.kind() == SymbolKind::Text
+                && s.is_local()
+                && !s.is_undefined()
+                && matches!(s.flags(), object::SymbolFlags::Elf { st_other, .. } if st_other & 3 == 0)
+                && s.name().is_ok_and(|n| n.starts_with("_ZN"))
+        })
+        .expect("a release Rust binary has local text symbols");
+    let name = local_fn.name().unwrap().to_string();
+    let inspection =
+        spindle_tests::inspect_bytes(&data, std::slice::from_ref(&name), false).unwrap();
+    let verdict = inspection.verdict().unwrap_err();
+    assert!(
+        verdict.contains("defined only as a local symbol"),
+        "{verdict}"
+    );
+
+    // And the real switch symbols pass on the same bytes.
+    let real = switch_symbols(spindle_fiber::SYMBOL_VERSION);
+    spindle_tests::inspect_bytes(&data, &real, false)
+        .unwrap()
+        .verdict()
+        .unwrap();
+}
