@@ -1,1 +1,42 @@
 //! `spindle-runtime`: a minimal wasmtime embedding for running wasm plugins.
+//!
+//! ```no_run
+//! use spindle_runtime::{Ctx, Host, Limits};
+//! use std::time::Duration;
+//!
+//! # fn main() -> Result<(), spindle_runtime::Error> {
+//! let host = Host::<Vec<String>>::builder()
+//!     .func("host", "log", |mut cx: Ctx<'_, Vec<String>>, ptr: u32, len: u32| {
+//!         let line = cx.read_str(ptr, len)?.to_string();
+//!         cx.state_mut().push(line);
+//!         Ok::<(), spindle_runtime::BoxError>(())
+//!     })
+//!     .limits(Limits::new().deadline(Duration::from_millis(100)).max_memory_bytes(16 << 20))
+//!     .build()?;
+//! let plugin = host.load_file("plugin.wasm")?; // every import problem reported at once
+//! let mut instance = plugin.instantiate(Vec::new())?;
+//! let sum: i32 = instance.call::<(i32, i32), i32>("add", (2, 3))?;
+//! # let _ = sum; Ok(()) }
+//! ```
+//!
+//! See `runtime/README.md` for the design and the wasmtime features used.
+
+mod cache;
+mod error;
+mod host;
+mod hostfn;
+mod instance;
+mod link;
+mod plugin;
+mod types;
+
+pub use error::{Backtrace, BoxError, Error, Frame, TrapCode};
+pub use host::{Host, HostBuilder};
+pub use hostfn::{Ctx, HostFn, HostReturn, MemoryAccessError};
+pub use instance::{CancelHandle, Func, Instance, Limits, State};
+pub use link::{LinkError, LinkProblem};
+pub use plugin::Plugin;
+pub use types::{Signature, Val, Values};
+
+/// The wasmtime this crate is built on, for code that needs the raw API.
+pub use wasmtime;

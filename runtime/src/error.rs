@@ -1,0 +1,379 @@
+//! The one error type of spindle-runtime.
+//!
+//! Every failure a plugin can cause is a distinct variant so that an
+//! application can `match` on it (retry on a deadline, blame the plugin on a
+//! trap, fix its host on a link error), and its `Display` is written for the
+//! person who has to fix the plugin.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::link::LinkError;
+use crate::types::Signature;
+
+/// A boxed error returned by a host function.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Trap codes, re-exported from wasmtime (e.g. `TrapCode::UnreachableCodeReached`).
+pub use wasmtime::Trap as TrapCode;
+
+/// Everything that can go wrong loading, instantiating or calling a plugin.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// A plugin file could not be read.
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The bytes are not a valid wasm module (or the text is not valid WAT).
+    InvalidModule {
+        /// Plugin name (file name or the name given when loading).
+        plugin: String,
+        /// What is wrong, with byte offset or line/column when known.
+        reason: String,
+    },
+    /// The plugin's imports or exports do not fit this host. Every problem is
+    /// listed, not just the first.
+    Link(LinkError),
+    /// A call named an export the plugin does not have (or that is not a function).
+    MissingExport {
+        /// The name that was asked for.
+        name: String,
+        /// The plugin's function exports, nearest names first.
+        available: Vec<String>,
+    },
+    /// A call's Rust types do not match the export's wasm signature.
+    ExportSignature {
+        /// Export name.
+        name: String,
+        /// What the call's Rust types ask for.
+        expected: Signature,
+        /// What the plugin exports.
+        found: Signature,
+    },
+    /// The call used up its fuel budget.
+    OutOfFuel {
+        /// The budget the call started with.
+        fuel: u64,
+        /// Where the plugin was when it ran out.
+        backtrace: Backtrace,
+    },
+    /// The call ran past its wall-clock deadline.
+    DeadlineExceeded {
+        /// The configured deadline.
+        deadline: Duration,
+        /// Where the plugin was when it was stopped.
+        backtrace: Backtrace,
+    },
+    /// The call was cancelled through a [`CancelHandle`](crate::CancelHandle).
+    Cancelled {
+        /// Where the plugin was when it was stopped.
+        backtrace: Backtrace,
+    },
+    /// The plugin exhausted its wasm stack (e.g. unbounded recursion).
+    StackOverflow {
+        /// The innermost frames.
+        backtrace: Backtrace,
+    },
+    /// The plugin tried to grow a memory past the instance's cap.
+    MemoryLimit {
+        /// Bytes the memory would have had after growing.
+        requested: usize,
+        /// The cap in bytes.
+        limit: usize,
+        /// Where the plugin was, if it was running code.
+        backtrace: Backtrace,
+    },
+    /// The plugin tried to grow a table past the instance's cap.
+    TableLimit {
+        /// Elements the table would have had after growing.
+        requested: usize,
+        /// The cap in elements.
+        limit: usize,
+        /// Where the plugin was, if it was running code.
+        backtrace: Backtrace,
+    },
+    /// Any other trap raised by wasm code (unreachable, division by zero,
+    /// out-of-bounds memory access, ...).
+    Trap {
+        /// The trap code.
+        code: TrapCode,
+        /// Where it happened.
+        backtrace: Backtrace,
+    },
+    /// A host function returned an error.
+    HostFunction {
+        /// `"module::name"` of the host function.
+        function: String,
+        /// The error it returned.
+        error: BoxError,
+        /// The wasm frames that led to the host call.
+        backtrace: Backtrace,
+    },
+    /// A host function panicked. The panic was caught at the wasm boundary;
+    /// the host and other instances are unaffected.
+    HostPanic {
+        /// `"module::name"` of the host function.
+        function: String,
+        /// The panic message.
+        message: String,
+        /// The wasm frames that led to the host call.
+        backtrace: Backtrace,
+    },
+    /// A host or instance setting is inconsistent (e.g. a fuel limit on a host
+    /// built without fuel metering).
+    Config(String),
+    /// A failure inside wasmtime that none of the above describes.
+    Wasmtime(wasmtime::Error),
+}
+
+impl Error {
+    /// The wasm backtrace carried by this error, if any.
+    pub fn backtrace(&self) -> Option<&Backtrace> {
+        match self {
+            Error::OutOfFuel { backtrace, .. }
+            | Error::DeadlineExceeded { backtrace, .. }
+            | Error::Cancelled { backtrace }
+            | Error::StackOverflow { backtrace }
+            | Error::MemoryLimit { backtrace, .. }
+            | Error::TableLimit { backtrace, .. }
+            | Error::Trap { backtrace, .. }
+            | Error::HostFunction { backtrace, .. }
+            | Error::HostPanic { backtrace, .. } => Some(backtrace),
+            _ => None,
+        }
+    }
+
+    /// The link report, if this is a load-time import/export problem.
+    pub fn as_link(&self) -> Option<&LinkError> {
+        match self {
+            Error::Link(l) => Some(l),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io { path, source } => write!(f, "cannot read plugin {}: {source}", path.display()),
+            Error::InvalidModule { plugin, reason } => {
+                write!(f, "plugin `{plugin}` is not a valid wasm module: {reason}")
+            }
+            Error::Link(l) => l.fmt(f),
+            Error::MissingExport { name, available } => {
+                write!(f, "plugin has no exported function `{name}`")?;
+                match available.as_slice() {
+                    [] => write!(f, " (it exports no functions)"),
+                    names => write!(f, "; it exports: {}", names.join(", ")),
+                }
+            }
+            Error::ExportSignature { name, expected, found } => write!(
+                f,
+                "export `{name}` has a different signature than the call expects\n  \
+                 call expects:    {expected}\n  plugin exports:  {found}"
+            ),
+            Error::OutOfFuel { fuel, backtrace } => {
+                write!(f, "plugin ran out of fuel ({fuel} units per call){backtrace}")
+            }
+            Error::DeadlineExceeded { deadline, backtrace } => {
+                write!(f, "plugin call exceeded its {deadline:?} deadline{backtrace}")
+            }
+            Error::Cancelled { backtrace } => write!(f, "plugin call was cancelled{backtrace}"),
+            Error::StackOverflow { backtrace } => {
+                write!(f, "plugin overflowed its wasm stack (runaway recursion?){backtrace}")
+            }
+            Error::MemoryLimit { requested, limit, backtrace } => write!(
+                f,
+                "plugin tried to grow its memory to {requested} bytes, over the {limit}-byte limit{backtrace}"
+            ),
+            Error::TableLimit { requested, limit, backtrace } => write!(
+                f,
+                "plugin tried to grow a table to {requested} elements, over the {limit}-element limit{backtrace}"
+            ),
+            Error::Trap { code, backtrace } => {
+                let desc = code.to_string();
+                let desc = desc.strip_prefix("wasm trap: ").unwrap_or(&desc);
+                write!(f, "plugin trapped: {desc}{backtrace}")
+            }
+            Error::HostFunction { function, error, backtrace } => {
+                write!(f, "host function `{function}` failed: {error}{backtrace}")
+            }
+            Error::HostPanic { function, message, backtrace } => {
+                write!(f, "host function `{function}` panicked: {message}{backtrace}")
+            }
+            Error::Config(msg) => write!(f, "invalid configuration: {msg}"),
+            Error::Wasmtime(e) => write!(f, "{e:#}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            Error::Link(l) => Some(l),
+            Error::HostFunction { error, .. } => Some(&**error),
+            _ => None,
+        }
+    }
+}
+
+impl From<LinkError> for Error {
+    fn from(e: LinkError) -> Self {
+        Error::Link(e)
+    }
+}
+
+/// One wasm frame of a [`Backtrace`].
+#[derive(Clone, Debug)]
+pub struct Frame {
+    /// Module name from the name section, if any.
+    pub module: Option<String>,
+    /// Function index within the module.
+    pub func_index: u32,
+    /// Function name (demangled) from the name section, if any.
+    pub func_name: Option<String>,
+    /// Byte offset of the instruction in the module, if known.
+    pub module_offset: Option<usize>,
+}
+
+/// The wasm frames active when an error happened, innermost first.
+#[derive(Clone, Debug, Default)]
+pub struct Backtrace {
+    frames: Vec<Frame>,
+}
+
+impl Backtrace {
+    /// Frames, innermost first.
+    pub fn frames(&self) -> &[Frame] {
+        &self.frames
+    }
+
+    /// Whether any frame is the named function.
+    pub fn contains(&self, func_name: &str) -> bool {
+        self.frames.iter().any(|f| f.func_name.as_deref() == Some(func_name))
+    }
+
+    fn from_wasmtime(bt: &wasmtime::WasmBacktrace) -> Self {
+        Backtrace {
+            frames: bt
+                .frames()
+                .iter()
+                .map(|f| Frame {
+                    module: f.module().name().map(str::to_string),
+                    func_index: f.func_index(),
+                    func_name: f.func_name().map(str::to_string),
+                    module_offset: f.module_offset(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Renders as a newline-prefixed block so it can follow any message, and as
+/// nothing when there are no frames.
+impl fmt::Display for Backtrace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.frames.is_empty() {
+            return Ok(());
+        }
+        f.write_str("\nwasm backtrace:")?;
+        for (i, fr) in self.frames.iter().enumerate() {
+            write!(f, "\n  {i:>2}: ")?;
+            if let Some(m) = &fr.module {
+                write!(f, "{m}!")?;
+            }
+            match &fr.func_name {
+                Some(n) => write!(f, "{n}")?,
+                None => write!(f, "<func {}>", fr.func_index)?,
+            }
+            if let Some(off) = fr.module_offset {
+                write!(f, " @ {off:#x}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Errors spindle raises from inside wasm execution (limiter, epoch callback,
+/// host function wrappers). They travel through wasmtime as `wasmtime::Error`
+/// and are turned back into [`Error`] variants by [`classify`].
+#[derive(Debug)]
+pub(crate) enum Internal {
+    Deadline,
+    Cancelled,
+    MemoryLimit { requested: usize, limit: usize },
+    TableLimit { requested: usize, limit: usize },
+    HostReturned { function: Arc<str>, error: BoxError },
+    HostPanicked { function: Arc<str>, message: String },
+}
+
+impl fmt::Display for Internal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Only seen if an Internal escapes classification, e.g. in wasmtime logs.
+        write!(f, "spindle: {self:?}")
+    }
+}
+
+impl std::error::Error for Internal {}
+
+/// What the call was allowed, so limit errors can say it.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct CallBudget {
+    pub fuel: Option<u64>,
+    pub deadline: Option<Duration>,
+}
+
+/// Turns a wasmtime error from instantiation or a call into a matchable [`Error`].
+pub(crate) fn classify(err: wasmtime::Error, budget: CallBudget) -> Error {
+    let backtrace = err
+        .downcast_ref::<wasmtime::WasmBacktrace>()
+        .map(Backtrace::from_wasmtime)
+        .unwrap_or_default();
+    if let Some(code) = err.downcast_ref::<wasmtime::Trap>().copied() {
+        return match code {
+            TrapCode::OutOfFuel => Error::OutOfFuel {
+                fuel: budget.fuel.unwrap_or(0),
+                backtrace,
+            },
+            TrapCode::StackOverflow => Error::StackOverflow { backtrace },
+            code => Error::Trap { code, backtrace },
+        };
+    }
+    match err.downcast::<Internal>() {
+        Ok(internal) => match internal {
+            Internal::Deadline => Error::DeadlineExceeded {
+                deadline: budget.deadline.unwrap_or_default(),
+                backtrace,
+            },
+            Internal::Cancelled => Error::Cancelled { backtrace },
+            Internal::MemoryLimit { requested, limit } => Error::MemoryLimit {
+                requested,
+                limit,
+                backtrace,
+            },
+            Internal::TableLimit { requested, limit } => Error::TableLimit {
+                requested,
+                limit,
+                backtrace,
+            },
+            Internal::HostReturned { function, error } => Error::HostFunction {
+                function: function.to_string(),
+                error,
+                backtrace,
+            },
+            Internal::HostPanicked { function, message } => Error::HostPanic {
+                function: function.to_string(),
+                message,
+                backtrace,
+            },
+        },
+        Err(other) => Error::Wasmtime(other),
+    }
+}

@@ -1,0 +1,363 @@
+//! The host: engine, host functions and defaults, built once and shared.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, Linker, Module, PoolingAllocationConfig};
+
+use crate::cache::Cache;
+use crate::error::Error;
+use crate::hostfn::HostFn;
+use crate::instance::{Limits, State};
+use crate::link::{self, HostFuncs};
+use crate::plugin::Plugin;
+use crate::types::{Signature, Values};
+
+type Definer<T> = Box<dyn FnOnce(&mut Linker<State<T>>) -> wasmtime::Result<()> + Send>;
+
+/// Configures a [`Host`]. Everything here is fixed once the host is built.
+pub struct HostBuilder<T: 'static> {
+    config: Config,
+    defs: Vec<(String, String, Signature, Definer<T>)>,
+    required_exports: Vec<(String, Signature)>,
+    limits: Limits,
+    fuel: bool,
+    tick: Duration,
+    cache_dir: Option<PathBuf>,
+    pooling: Option<u32>,
+}
+
+impl<T: 'static> Default for HostBuilder<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: 'static> HostBuilder<T> {
+    /// A builder with wasmtime's defaults, no host functions and no limits.
+    pub fn new() -> Self {
+        HostBuilder {
+            config: Config::new(),
+            defs: Vec::new(),
+            required_exports: Vec::new(),
+            limits: Limits::default(),
+            fuel: false,
+            tick: Duration::from_millis(10),
+            cache_dir: None,
+            pooling: None,
+        }
+    }
+
+    /// Registers host function `module`.`name`. Its wasm signature comes from
+    /// the closure's Rust types.
+    pub fn func<Args, R>(mut self, module: &str, name: &str, f: impl HostFn<T, Args, R>) -> Self {
+        fn sig<T, Args, R, F: HostFn<T, Args, R>>(_: &F) -> Signature {
+            F::signature()
+        }
+        let signature = sig(&f);
+        let (m, n) = (module.to_string(), name.to_string());
+        self.defs.push((
+            m.clone(),
+            n.clone(),
+            signature,
+            Box::new(move |linker| f.define(linker, &m, &n)),
+        ));
+        self
+    }
+
+    /// Requires every plugin to export function `name` with signature `P -> R`;
+    /// a plugin without it fails to load, in the same report as its imports.
+    pub fn require_export<P: Values, R: Values>(mut self, name: &str) -> Self {
+        self.required_exports.push((name.to_string(), Signature::of::<P, R>()));
+        self
+    }
+
+    /// Default limits for instances created with [`Plugin::instantiate`].
+    /// Setting fuel here turns on fuel metering.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.fuel |= limits.fuel.is_some();
+        self.limits = limits;
+        self
+    }
+
+    /// Turns on fuel metering, so instances can have fuel limits. Costs some
+    /// speed in every plugin, which is why it is off unless asked for.
+    pub fn enable_fuel(mut self) -> Self {
+        self.fuel = true;
+        self
+    }
+
+    /// Maximum wasm stack per call, in bytes (wasmtime's default: 512 KiB).
+    pub fn max_wasm_stack(mut self, bytes: usize) -> Self {
+        self.config.max_wasm_stack(bytes);
+        self
+    }
+
+    /// How often the shared ticker advances the epoch (default 10 ms): the
+    /// precision of deadlines and the latency of cancellation.
+    pub fn epoch_tick(mut self, tick: Duration) -> Self {
+        self.tick = tick;
+        self
+    }
+
+    /// Keeps compiled modules in `dir`, so a plugin compiles once per engine
+    /// configuration and wasmtime version. `dir` must be trusted.
+    pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// Uses wasmtime's pooling allocator with room for `max_instances` live
+    /// instances: instantiation reuses pre-reserved slots instead of mapping
+    /// fresh memory. Memory and table slots are sized from the default limits
+    /// ([`Limits::max_memory_bytes`], [`Limits::max_table_elements`]) when set.
+    pub fn pooling(mut self, max_instances: u32) -> Self {
+        self.pooling = Some(max_instances);
+        self
+    }
+
+    /// Escape hatch: adjust the wasmtime [`Config`] directly. Epoch
+    /// interruption and fuel are set by spindle at build time and win.
+    pub fn wasmtime_config(mut self, f: impl FnOnce(&mut Config)) -> Self {
+        f(&mut self.config);
+        self
+    }
+
+    /// Builds the engine, links the host functions and starts the epoch ticker.
+    pub fn build(mut self) -> Result<Host<T>, Error> {
+        self.config.epoch_interruption(true);
+        self.config.consume_fuel(self.fuel);
+        if let Some(n) = self.pooling {
+            let mut pool = PoolingAllocationConfig::default();
+            pool.total_core_instances(n).total_memories(n).total_tables(n);
+            if let Some(bytes) = self.limits.max_memory_bytes {
+                pool.max_memory_size(bytes);
+            }
+            if let Some(elems) = self.limits.max_table_elements {
+                pool.table_elements(elems);
+            }
+            self.config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        }
+        let engine = Engine::new(&self.config).map_err(Error::Wasmtime)?;
+        let mut linker = Linker::new(&engine);
+        let mut funcs = HostFuncs::new();
+        for (module, name, sig, define) in self.defs {
+            if funcs.insert((module.clone(), name.clone()), sig).is_some() {
+                return Err(Error::Config(format!(
+                    "host function {module:?} {name:?} is registered twice"
+                )));
+            }
+            define(&mut linker).map_err(Error::Wasmtime)?;
+        }
+        let ticker = Ticker::start(engine.clone(), self.tick);
+        Ok(Host {
+            inner: Arc::new(HostInner {
+                engine,
+                linker,
+                funcs,
+                required_exports: self.required_exports,
+                limits: self.limits,
+                fuel: self.fuel,
+                tick: self.tick,
+                cache: self.cache_dir.map(Cache::new),
+                _ticker: ticker,
+            }),
+        })
+    }
+}
+
+pub(crate) struct HostInner<T: 'static> {
+    pub(crate) engine: Engine,
+    pub(crate) linker: Linker<State<T>>,
+    pub(crate) funcs: HostFuncs,
+    pub(crate) required_exports: Vec<(String, Signature)>,
+    pub(crate) limits: Limits,
+    pub(crate) fuel: bool,
+    pub(crate) tick: Duration,
+    pub(crate) cache: Option<Cache>,
+    _ticker: Ticker,
+}
+
+/// A configured plugin host: one engine, its host functions and defaults.
+/// Cheap to clone and shareable across threads.
+pub struct Host<T: 'static> {
+    pub(crate) inner: Arc<HostInner<T>>,
+}
+
+impl<T: 'static> Clone for Host<T> {
+    fn clone(&self) -> Self {
+        Host {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<T: 'static> Host<T> {
+    /// Starts configuring a host whose instances carry user state `T`.
+    pub fn builder() -> HostBuilder<T> {
+        HostBuilder::new()
+    }
+
+    /// The underlying wasmtime engine.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// Loads a plugin from a file: WebAssembly text if it ends in `.wat`,
+    /// a binary module otherwise.
+    pub fn load_file(&self, path: impl AsRef<Path>) -> Result<Plugin<T>, Error> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let name = path.display().to_string();
+        if path.extension().is_some_and(|e| e == "wat") {
+            let text = String::from_utf8(bytes).map_err(|e| Error::InvalidModule {
+                plugin: name.clone(),
+                reason: format!("WAT file is not UTF-8: {e}"),
+            })?;
+            self.load_wat(&name, &text)
+        } else {
+            self.load_bytes(&name, &bytes)
+        }
+    }
+
+    /// Loads a plugin from WebAssembly text.
+    pub fn load_wat(&self, name: &str, text: &str) -> Result<Plugin<T>, Error> {
+        let binary = wat::parse_str(text).map_err(|mut e| {
+            e.set_path(Path::new(name));
+            Error::InvalidModule {
+                plugin: name.to_string(),
+                reason: format!("WAT syntax error: {e}"),
+            }
+        })?;
+        self.load_bytes(name, &binary)
+    }
+
+    /// Loads a plugin from a binary wasm module.
+    pub fn load_bytes(&self, name: &str, bytes: &[u8]) -> Result<Plugin<T>, Error> {
+        check_header(name, bytes)?;
+        let (module, cached) = self.compile(name, bytes)?;
+        link::check(name, &module, &self.inner.funcs, &self.inner.required_exports)?;
+        let pre = self.inner.linker.instantiate_pre(&module).map_err(Error::Wasmtime)?;
+        Ok(Plugin::new(self.clone(), name.to_string(), module, pre, cached))
+    }
+
+    fn compile(&self, name: &str, bytes: &[u8]) -> Result<(Module, bool), Error> {
+        let engine = &self.inner.engine;
+        let key = self.inner.cache.as_ref().map(|_| Cache::key(engine, bytes));
+        if let (Some(cache), Some(key)) = (&self.inner.cache, key)
+            && let Some(module) = cache.load(engine, key)
+        {
+            return Ok((module, true));
+        }
+        let module = Module::from_binary(engine, bytes).map_err(|e| Error::InvalidModule {
+            plugin: name.to_string(),
+            reason: format!("{e:#}"),
+        })?;
+        if let (Some(cache), Some(key)) = (&self.inner.cache, key) {
+            // A cache write failure (read-only dir, full disk) only means the
+            // next load compiles again; the plugin itself is fine.
+            let _ = cache.store(key, &module);
+        }
+        Ok((module, false))
+    }
+
+    /// Where the cache keeps (or would keep) the compiled form of `bytes`.
+    pub fn cache_path(&self, bytes: &[u8]) -> Option<PathBuf> {
+        let cache = self.inner.cache.as_ref()?;
+        Some(cache.path(Cache::key(&self.inner.engine, bytes)))
+    }
+}
+
+/// Rejects what is obviously not a core wasm module with a precise reason
+/// before the parser reports a less readable one.
+fn check_header(name: &str, bytes: &[u8]) -> Result<(), Error> {
+    let fail = |reason: String| {
+        Err(Error::InvalidModule {
+            plugin: name.to_string(),
+            reason,
+        })
+    };
+    let text_like = bytes
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|&b| b == b'(' || b == b';');
+    if bytes.len() >= 4 && &bytes[..4] != b"\0asm" || bytes.is_empty() {
+        let shown: Vec<String> = bytes.iter().take(4).map(|b| format!("{b:02x}")).collect();
+        let mut reason = format!(
+            "wrong magic number: expected `00 61 73 6d` (\"\\0asm\"), found `{}`",
+            shown.join(" ")
+        );
+        if text_like {
+            reason.push_str("; this looks like WebAssembly text: load it with `load_wat` or give the file a `.wat` extension");
+        }
+        return fail(reason);
+    }
+    if bytes.len() < 8 {
+        return fail(format!(
+            "truncated: {} bytes, shorter than the 8-byte module header",
+            bytes.len()
+        ));
+    }
+    if bytes[4..8] != [1, 0, 0, 0] {
+        return fail(format!(
+            "unsupported binary version {:02x?}: only core modules (version 1) are supported, not components",
+            &bytes[4..8]
+        ));
+    }
+    Ok(())
+}
+
+/// One background thread per host advancing the engine's epoch, which drives
+/// every deadline and cancellation check of every instance of that host.
+struct Ticker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Ticker {
+    fn start(engine: Engine, tick: Duration) -> Ticker {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("spindle-epoch".into())
+            .spawn(move || {
+                let mut next = Instant::now() + tick;
+                while !flag.load(Ordering::Acquire) {
+                    let now = Instant::now();
+                    if now < next {
+                        // park_timeout can wake early (or be unparked to
+                        // stop); re-check rather than tick early.
+                        std::thread::park_timeout(next - now);
+                        continue;
+                    }
+                    engine.increment_epoch();
+                    next += tick;
+                    if next < now {
+                        // We fell behind (suspended machine): don't burst.
+                        next = now + tick;
+                    }
+                }
+            })
+            .expect("spawning the epoch ticker thread");
+        Ticker {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(t) = self.thread.take() {
+            t.thread().unpark();
+            let _ = t.join();
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! Typed host functions and the per-instance context they receive.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use wasmtime::{Caller, Linker, Memory};
+
+use crate::error::{BoxError, Internal};
+use crate::instance::State;
+use crate::types::{Signature, Val, Values};
+
+/// What a host function sees while a plugin calls it: the instance's user
+/// state and its linear memory.
+pub struct Ctx<'a, T: 'static> {
+    caller: Caller<'a, State<T>>,
+}
+
+/// An out-of-bounds or otherwise impossible guest memory access by the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryAccessError {
+    /// Guest address.
+    pub ptr: u64,
+    /// Length of the access.
+    pub len: u64,
+    /// Size of the guest memory (0 when the plugin exports none).
+    pub memory_size: usize,
+}
+
+impl std::fmt::Display for MemoryAccessError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.memory_size == 0 {
+            write!(f, "plugin exports no memory named \"memory\"")
+        } else {
+            write!(
+                f,
+                "guest memory access [{:#x}, +{}) is outside its {} bytes",
+                self.ptr, self.len, self.memory_size
+            )
+        }
+    }
+}
+
+impl std::error::Error for MemoryAccessError {}
+
+impl<'a, T: 'static> Ctx<'a, T> {
+    /// The instance's user state.
+    pub fn state(&self) -> &T {
+        &self.caller.data().user
+    }
+
+    /// The instance's user state, mutably.
+    pub fn state_mut(&mut self) -> &mut T {
+        &mut self.caller.data_mut().user
+    }
+
+    fn mem(&mut self) -> Option<Memory> {
+        // Cached after instantiation; during a start function the cache is
+        // still empty, so fall back to looking the export up.
+        if let Some(m) = self.caller.data().memory {
+            return Some(m);
+        }
+        self.caller.get_export("memory").and_then(|e| e.into_memory())
+    }
+
+    /// The plugin's exported `memory` (empty if it exports none).
+    pub fn memory(&mut self) -> &[u8] {
+        match self.mem() {
+            Some(m) => m.data(&self.caller),
+            None => &[],
+        }
+    }
+
+    /// The plugin's exported `memory`, mutably, together with the user state.
+    pub fn memory_and_state(&mut self) -> (&mut [u8], &mut T) {
+        match self.mem() {
+            Some(m) => {
+                let (mem, state) = m.data_and_store_mut(&mut self.caller);
+                (mem, &mut state.user)
+            }
+            None => (&mut [], &mut self.caller.data_mut().user),
+        }
+    }
+
+    /// `len` bytes of guest memory at `ptr`, bounds-checked.
+    pub fn read(&mut self, ptr: u32, len: u32) -> Result<&[u8], MemoryAccessError> {
+        let mem = self.memory();
+        range(ptr, len, mem.len()).map(|r| &mem[r])
+    }
+
+    /// A UTF-8 string in guest memory; invalid UTF-8 is an error too.
+    pub fn read_str(&mut self, ptr: u32, len: u32) -> Result<&str, BoxError> {
+        Ok(std::str::from_utf8(self.read(ptr, len)?)?)
+    }
+
+    /// Copies `bytes` into guest memory at `ptr`, bounds-checked.
+    pub fn write(&mut self, ptr: u32, bytes: &[u8]) -> Result<(), MemoryAccessError> {
+        let len = u32::try_from(bytes.len()).map_err(|_| MemoryAccessError {
+            ptr: ptr.into(),
+            len: bytes.len() as u64,
+            memory_size: 0,
+        })?;
+        let (mem, _) = self.memory_and_state();
+        let r = range(ptr, len, mem.len())?;
+        mem[r].copy_from_slice(bytes);
+        Ok(())
+    }
+}
+
+fn range(ptr: u32, len: u32, size: usize) -> Result<std::ops::Range<usize>, MemoryAccessError> {
+    let start = ptr as usize;
+    match start.checked_add(len as usize) {
+        Some(end) if end <= size && size > 0 => Ok(start..end),
+        _ => Err(MemoryAccessError {
+            ptr: ptr.into(),
+            len: len.into(),
+            memory_size: size,
+        }),
+    }
+}
+
+/// What a host function may return: values, or `Result<values, E>` where an
+/// `Err` ends the plugin call with [`Error::HostFunction`](crate::Error::HostFunction).
+pub trait HostReturn {
+    /// The wasm results.
+    type Values: Values;
+    #[doc(hidden)]
+    fn into_result(self) -> Result<Self::Values, BoxError>;
+}
+
+impl<V: Values> HostReturn for V {
+    type Values = V;
+    fn into_result(self) -> Result<V, BoxError> {
+        Ok(self)
+    }
+}
+
+impl<V: Values, E: Into<BoxError>> HostReturn for Result<V, E> {
+    type Values = V;
+    fn into_result(self) -> Result<V, BoxError> {
+        self.map_err(Into::into)
+    }
+}
+
+/// A Rust closure usable as a host function: `Fn(Ctx<'_, T>, A1, .., An) -> R`
+/// with up to 8 [`Val`] arguments and a [`HostReturn`] result.
+///
+/// Like wasmtime's `func_wrap`, closures need their argument types written
+/// out: `|cx: Ctx<'_, MyState>, ptr: u32, len: u32| { .. }`.
+pub trait HostFn<T, Args, R>: Send + Sync + 'static {
+    #[doc(hidden)]
+    fn signature() -> Signature;
+    #[doc(hidden)]
+    fn define(self, linker: &mut Linker<State<T>>, module: &str, name: &str) -> wasmtime::Result<()>;
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "<non-string panic payload>".to_string()
+    }
+}
+
+macro_rules! host_fn {
+    ($($a:ident)*) => {
+        impl<T, F, R, $($a,)*> HostFn<T, ($($a,)*), R> for F
+        where
+            T: 'static,
+            F: Fn(Ctx<'_, T>, $($a),*) -> R + Send + Sync + 'static,
+            R: HostReturn,
+            $($a: Val,)*
+        {
+            fn signature() -> Signature {
+                Signature::new(vec![$($a::val_type()),*], R::Values::val_types())
+            }
+
+            #[allow(non_snake_case)]
+            fn define(self, linker: &mut Linker<State<T>>, module: &str, name: &str) -> wasmtime::Result<()> {
+                let function: Arc<str> = format!("{module}::{name}").into();
+                linker.func_wrap(
+                    module,
+                    name,
+                    move |caller: Caller<'_, State<T>>, $($a: $a),*| -> wasmtime::Result<R::Values> {
+                        // A panic must not unwind through wasm frames into the
+                        // embedder; catch it here and end only this call.
+                        match catch_unwind(AssertUnwindSafe(|| (self)(Ctx { caller }, $($a),*))) {
+                            Ok(ret) => ret.into_result().map_err(|error| {
+                                wasmtime::Error::new(Internal::HostReturned { function: function.clone(), error })
+                            }),
+                            Err(payload) => Err(wasmtime::Error::new(Internal::HostPanicked {
+                                function: function.clone(),
+                                message: panic_message(payload),
+                            })),
+                        }
+                    },
+                )?;
+                Ok(())
+            }
+        }
+    };
+}
+host_fn!();
+host_fn!(A1);
+host_fn!(A1 A2);
+host_fn!(A1 A2 A3);
+host_fn!(A1 A2 A3 A4);
+host_fn!(A1 A2 A3 A4 A5);
+host_fn!(A1 A2 A3 A4 A5 A6);
+host_fn!(A1 A2 A3 A4 A5 A6 A7);
+host_fn!(A1 A2 A3 A4 A5 A6 A7 A8);

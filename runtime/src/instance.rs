@@ -1,0 +1,324 @@
+//! Instances: a store plus the limits and cancellation flag of one plugin instance.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use wasmtime::{ExternType, Memory, Module, ResourceLimiter, Store, TypedFunc, UpdateDeadline};
+
+use crate::error::{Backtrace, CallBudget, Error, Internal, classify};
+use crate::link::nearest;
+use crate::types::{Signature, Values};
+
+/// Per-instance limits. `None` means unlimited.
+///
+/// Fuel and the deadline apply to each call separately (and to the plugin's
+/// start function at instantiation): a long-lived instance is not starved by
+/// the calls it already served.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Fuel per call (roughly one unit per wasm instruction). Needs a host
+    /// with fuel metering, which [`HostBuilder::limits`](crate::HostBuilder::limits)
+    /// turns on when its default limits set fuel.
+    pub fuel: Option<u64>,
+    /// Wall-clock time per call, enforced within one epoch tick.
+    pub deadline: Option<Duration>,
+    /// Cap on each linear memory, in bytes.
+    pub max_memory_bytes: Option<usize>,
+    /// Cap on each table, in elements.
+    pub max_table_elements: Option<usize>,
+}
+
+impl Limits {
+    /// No limits.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets [`Limits::fuel`].
+    pub fn fuel(mut self, fuel: u64) -> Self {
+        self.fuel = Some(fuel);
+        self
+    }
+    /// Sets [`Limits::deadline`].
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+    /// Sets [`Limits::max_memory_bytes`].
+    pub fn max_memory_bytes(mut self, bytes: usize) -> Self {
+        self.max_memory_bytes = Some(bytes);
+        self
+    }
+    /// Sets [`Limits::max_table_elements`].
+    pub fn max_table_elements(mut self, elements: usize) -> Self {
+        self.max_table_elements = Some(elements);
+        self
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Limiter {
+    memory: Option<usize>,
+    table: Option<usize>,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+        match self.memory {
+            // An error (rather than `Ok(false)`, which makes `memory.grow`
+            // return -1) ends the call with a distinct error instead of letting
+            // a plugin spin on failed grows or abort with a vague trap.
+            Some(limit) if desired > limit => Err(Internal::MemoryLimit {
+                requested: desired,
+                limit,
+            }
+            .into()),
+            _ => Ok(true),
+        }
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+        match self.table {
+            Some(limit) if desired > limit => Err(Internal::TableLimit {
+                requested: desired,
+                limit,
+            }
+            .into()),
+            _ => Ok(true),
+        }
+    }
+}
+
+/// Store data: the user's state plus what spindle tracks per instance.
+#[doc(hidden)]
+pub struct State<T> {
+    pub(crate) user: T,
+    pub(crate) memory: Option<Memory>,
+    limiter: Limiter,
+    ticks_left: Option<u64>,
+    cancel: Arc<AtomicBool>,
+}
+
+/// Cancels the running call of one instance from any thread.
+#[derive(Clone, Debug)]
+pub struct CancelHandle(Arc<AtomicBool>);
+
+impl CancelHandle {
+    /// Ends the instance's current call with [`Error::Cancelled`] within one
+    /// epoch tick; if no call is running, the next call fails at once. Each
+    /// `cancel` stops one call.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
+/// How a call is armed, fixed at instantiation.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Arming {
+    pub fuel_metering: bool,
+    pub budget: CallBudget,
+    pub deadline_ticks: Option<u64>,
+}
+
+impl Arming {
+    pub(crate) fn new(limits: &Limits, fuel_metering: bool, tick: Duration) -> Result<Self, Error> {
+        if limits.fuel.is_some() && !fuel_metering {
+            return Err(Error::Config(
+                "a fuel limit needs a host with fuel metering (HostBuilder::enable_fuel)".into(),
+            ));
+        }
+        // The first tick after arming may come at any moment, so one extra
+        // tick guarantees the plugin gets at least the full deadline; it is
+        // stopped at most one tick late.
+        let deadline_ticks = limits
+            .deadline
+            .map(|d| d.as_nanos().div_ceil(tick.as_nanos().max(1)) as u64 + 1);
+        Ok(Arming {
+            fuel_metering,
+            budget: CallBudget {
+                fuel: limits.fuel,
+                deadline: limits.deadline,
+            },
+            deadline_ticks,
+        })
+    }
+
+    /// Resets the per-call budgets. Kept small: it runs before every call.
+    #[inline]
+    pub(crate) fn arm<T>(&self, store: &mut Store<State<T>>) -> Result<(), Error> {
+        let data = store.data_mut();
+        if data.cancel.load(Ordering::Relaxed) && data.cancel.swap(false, Ordering::Acquire) {
+            return Err(Error::Cancelled {
+                backtrace: Backtrace::default(),
+            });
+        }
+        data.ticks_left = self.deadline_ticks;
+        if self.fuel_metering {
+            store
+                .set_fuel(self.budget.fuel.unwrap_or(u64::MAX))
+                .map_err(Error::Wasmtime)?;
+        }
+        store.set_epoch_deadline(1);
+        Ok(())
+    }
+}
+
+pub(crate) fn new_store<T: 'static>(engine: &wasmtime::Engine, user: T, limits: &Limits) -> Store<State<T>> {
+    let mut store = Store::new(
+        engine,
+        State {
+            user,
+            memory: None,
+            limiter: Limiter {
+                memory: limits.max_memory_bytes,
+                table: limits.max_table_elements,
+            },
+            ticks_left: None,
+            cancel: Arc::new(AtomicBool::new(false)),
+        },
+    );
+    store.limiter(|s| &mut s.limiter);
+    // Runs once per epoch tick while this store executes wasm: one shared
+    // ticker thread drives every deadline and cancellation, no thread per call.
+    store.epoch_deadline_callback(|mut cx| {
+        let data = cx.data_mut();
+        if data.cancel.swap(false, Ordering::Acquire) {
+            return Err(Internal::Cancelled.into());
+        }
+        match &mut data.ticks_left {
+            Some(n) if *n <= 1 => Err(Internal::Deadline.into()),
+            Some(n) => {
+                *n -= 1;
+                Ok(UpdateDeadline::Continue(1))
+            }
+            None => Ok(UpdateDeadline::Continue(1)),
+        }
+    });
+    store
+}
+
+/// A running plugin instance with its own state, memory and limits.
+pub struct Instance<T: 'static> {
+    pub(crate) store: Store<State<T>>,
+    pub(crate) instance: wasmtime::Instance,
+    pub(crate) module: Module,
+    pub(crate) arming: Arming,
+}
+
+impl<T: 'static> Instance<T> {
+    pub(crate) fn finish(mut store: Store<State<T>>, instance: wasmtime::Instance, module: Module, arming: Arming) -> Self {
+        let memory = instance.get_memory(&mut store, "memory");
+        store.data_mut().memory = memory;
+        Instance {
+            store,
+            instance,
+            module,
+            arming,
+        }
+    }
+
+    /// Calls export `name` with typed arguments:
+    /// `instance.call::<(i32, i32), i32>("add", (2, 3))`.
+    ///
+    /// Looks the export up on every call; for hot loops use [`Instance::func`].
+    pub fn call<P: Values, R: Values>(&mut self, name: &str, args: P) -> Result<R, Error> {
+        let func = self.typed_func::<P, R>(name)?;
+        self.arming.arm(&mut self.store)?;
+        func.call(&mut self.store, args)
+            .map_err(|e| classify(e, self.arming.budget))
+    }
+
+    /// Looks export `name` up once and checks its signature, for repeated calls.
+    pub fn func<P: Values, R: Values>(&mut self, name: &str) -> Result<Func<'_, T, P, R>, Error> {
+        let func = self.typed_func::<P, R>(name)?;
+        Ok(Func {
+            instance: self,
+            func,
+            _marker: PhantomData,
+        })
+    }
+
+    fn typed_func<P: Values, R: Values>(&mut self, name: &str) -> Result<TypedFunc<P, R>, Error> {
+        let Some(func) = self.instance.get_func(&mut self.store, name) else {
+            return Err(Error::MissingExport {
+                name: name.to_string(),
+                available: self.function_exports_near(name),
+            });
+        };
+        func.typed::<P, R>(&self.store).map_err(|_| Error::ExportSignature {
+            name: name.to_string(),
+            expected: Signature::of::<P, R>(),
+            found: Signature::from_func_type(&func.ty(&self.store)),
+        })
+    }
+
+    fn function_exports_near(&self, name: &str) -> Vec<String> {
+        let all: Vec<String> = self
+            .module
+            .exports()
+            .filter(|e| matches!(e.ty(), ExternType::Func(_)))
+            .map(|e| e.name().to_string())
+            .collect();
+        let near = nearest(name, all.iter().cloned());
+        let rest: Vec<String> = all.into_iter().filter(|n| !near.contains(n)).collect();
+        near.into_iter().chain(rest).collect()
+    }
+
+    /// The instance's user state.
+    pub fn state(&self) -> &T {
+        &self.store.data().user
+    }
+
+    /// The instance's user state, mutably.
+    pub fn state_mut(&mut self) -> &mut T {
+        &mut self.store.data_mut().user
+    }
+
+    /// The plugin's exported `memory` (empty if it exports none).
+    pub fn memory(&self) -> &[u8] {
+        match self.store.data().memory {
+            Some(m) => m.data(&self.store),
+            None => &[],
+        }
+    }
+
+    /// A handle that cancels this instance's calls from another thread.
+    pub fn cancel_handle(&self) -> CancelHandle {
+        CancelHandle(self.store.data().cancel.clone())
+    }
+
+    /// Fuel left from the last call, if the host meters fuel.
+    pub fn fuel_left(&self) -> Option<u64> {
+        self.store.get_fuel().ok()
+    }
+
+    /// The raw wasmtime store and instance, for what spindle does not wrap.
+    pub fn raw(&mut self) -> (&mut Store<State<T>>, &wasmtime::Instance) {
+        (&mut self.store, &self.instance)
+    }
+}
+
+/// An export looked up and type-checked once, callable many times.
+pub struct Func<'i, T: 'static, P, R> {
+    instance: &'i mut Instance<T>,
+    func: TypedFunc<P, R>,
+    _marker: PhantomData<fn(P) -> R>,
+}
+
+impl<T: 'static, P: Values, R: Values> Func<'_, T, P, R> {
+    /// Calls the export.
+    #[inline]
+    pub fn call(&mut self, args: P) -> Result<R, Error> {
+        self.instance.arming.arm(&mut self.instance.store)?;
+        self.func
+            .call(&mut self.instance.store, args)
+            .map_err(|e| classify(e, self.instance.arming.budget))
+    }
+
+    /// The instance this export belongs to.
+    pub fn instance(&mut self) -> &mut Instance<T> {
+        self.instance
+    }
+}
