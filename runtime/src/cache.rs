@@ -73,7 +73,8 @@ impl Cache {
             std::process::id(),
             SEQ.fetch_add(1, Ordering::Relaxed)
         ));
-        let result = write_envelope(&tmp, key, &payload).and_then(|()| std::fs::rename(&tmp, self.path(key)));
+        let result = write_envelope(&tmp, key, &payload)
+            .and_then(|()| std::fs::rename(&tmp, self.path(key)));
         if result.is_err() {
             let _ = std::fs::remove_file(&tmp);
         }
@@ -97,5 +98,6 @@ fn unwrap_envelope(bytes: &[u8], key: u64) -> Option<&[u8]> {
     }
     let word = |i: usize| u64::from_le_bytes(bytes[i..i + 8].try_into().expect("8 bytes"));
     let payload = &bytes[HEADER..];
-    (word(8) == key && word(24) == payload.len() as u64 && word(16) == hash_bytes(payload)).then_some(payload)
+    (word(8) == key && word(24) == payload.len() as u64 && word(16) == hash_bytes(payload))
+        .then_some(payload)
 }

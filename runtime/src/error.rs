@@ -161,7 +161,9 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Io { path, source } => write!(f, "cannot read plugin {}: {source}", path.display()),
+            Error::Io { path, source } => {
+                write!(f, "cannot read plugin {}: {source}", path.display())
+            }
             Error::InvalidModule { plugin, reason } => {
                 write!(f, "plugin `{plugin}` is not a valid wasm module: {reason}")
             }
@@ -173,26 +175,50 @@ impl fmt::Display for Error {
                     names => write!(f, "; it exports: {}", names.join(", ")),
                 }
             }
-            Error::ExportSignature { name, expected, found } => write!(
+            Error::ExportSignature {
+                name,
+                expected,
+                found,
+            } => write!(
                 f,
                 "export `{name}` has a different signature than the call expects\n  \
                  call expects:    {expected}\n  plugin exports:  {found}"
             ),
             Error::OutOfFuel { fuel, backtrace } => {
-                write!(f, "plugin ran out of fuel ({fuel} units per call){backtrace}")
+                write!(
+                    f,
+                    "plugin ran out of fuel ({fuel} units per call){backtrace}"
+                )
             }
-            Error::DeadlineExceeded { deadline, backtrace } => {
-                write!(f, "plugin call exceeded its {deadline:?} deadline{backtrace}")
+            Error::DeadlineExceeded {
+                deadline,
+                backtrace,
+            } => {
+                write!(
+                    f,
+                    "plugin call exceeded its {deadline:?} deadline{backtrace}"
+                )
             }
             Error::Cancelled { backtrace } => write!(f, "plugin call was cancelled{backtrace}"),
             Error::StackOverflow { backtrace } => {
-                write!(f, "plugin overflowed its wasm stack (runaway recursion?){backtrace}")
+                write!(
+                    f,
+                    "plugin overflowed its wasm stack (runaway recursion?){backtrace}"
+                )
             }
-            Error::MemoryLimit { requested, limit, backtrace } => write!(
+            Error::MemoryLimit {
+                requested,
+                limit,
+                backtrace,
+            } => write!(
                 f,
                 "plugin tried to grow its memory to {requested} bytes, over the {limit}-byte limit{backtrace}"
             ),
-            Error::TableLimit { requested, limit, backtrace } => write!(
+            Error::TableLimit {
+                requested,
+                limit,
+                backtrace,
+            } => write!(
                 f,
                 "plugin tried to grow a table to {requested} elements, over the {limit}-element limit{backtrace}"
             ),
@@ -201,11 +227,22 @@ impl fmt::Display for Error {
                 let desc = desc.strip_prefix("wasm trap: ").unwrap_or(&desc);
                 write!(f, "plugin trapped: {desc}{backtrace}")
             }
-            Error::HostFunction { function, error, backtrace } => {
+            Error::HostFunction {
+                function,
+                error,
+                backtrace,
+            } => {
                 write!(f, "host function `{function}` failed: {error}{backtrace}")
             }
-            Error::HostPanic { function, message, backtrace } => {
-                write!(f, "host function `{function}` panicked: {message}{backtrace}")
+            Error::HostPanic {
+                function,
+                message,
+                backtrace,
+            } => {
+                write!(
+                    f,
+                    "host function `{function}` panicked: {message}{backtrace}"
+                )
             }
             Error::Config(msg) => write!(f, "invalid configuration: {msg}"),
             Error::Wasmtime(e) => write!(f, "{e:#}"),
@@ -257,7 +294,9 @@ impl Backtrace {
 
     /// Whether any frame is the named function.
     pub fn contains(&self, func_name: &str) -> bool {
-        self.frames.iter().any(|f| f.func_name.as_deref() == Some(func_name))
+        self.frames
+            .iter()
+            .any(|f| f.func_name.as_deref() == Some(func_name))
     }
 
     fn from_wasmtime(bt: &wasmtime::WasmBacktrace) -> Self {

@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, Linker, Module, PoolingAllocationConfig};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, Linker, Module, PoolingAllocationConfig,
+};
 
 use crate::cache::Cache;
 use crate::error::Error;
@@ -71,7 +73,8 @@ impl<T: 'static> HostBuilder<T> {
     /// Requires every plugin to export function `name` with signature `P -> R`;
     /// a plugin without it fails to load, in the same report as its imports.
     pub fn require_export<P: Values, R: Values>(mut self, name: &str) -> Self {
-        self.required_exports.push((name.to_string(), Signature::of::<P, R>()));
+        self.required_exports
+            .push((name.to_string(), Signature::of::<P, R>()));
         self
     }
 
@@ -132,14 +135,17 @@ impl<T: 'static> HostBuilder<T> {
         self.config.consume_fuel(self.fuel);
         if let Some(n) = self.pooling {
             let mut pool = PoolingAllocationConfig::default();
-            pool.total_core_instances(n).total_memories(n).total_tables(n);
+            pool.total_core_instances(n)
+                .total_memories(n)
+                .total_tables(n);
             if let Some(bytes) = self.limits.max_memory_bytes {
                 pool.max_memory_size(bytes);
             }
             if let Some(elems) = self.limits.max_table_elements {
                 pool.table_elements(elems);
             }
-            self.config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+            self.config
+                .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         }
         let engine = Engine::new(&self.config).map_err(Error::Wasmtime)?;
         let mut linker = Linker::new(&engine);
@@ -242,9 +248,24 @@ impl<T: 'static> Host<T> {
     pub fn load_bytes(&self, name: &str, bytes: &[u8]) -> Result<Plugin<T>, Error> {
         check_header(name, bytes)?;
         let (module, cached) = self.compile(name, bytes)?;
-        link::check(name, &module, &self.inner.funcs, &self.inner.required_exports)?;
-        let pre = self.inner.linker.instantiate_pre(&module).map_err(Error::Wasmtime)?;
-        Ok(Plugin::new(self.clone(), name.to_string(), module, pre, cached))
+        link::check(
+            name,
+            &module,
+            &self.inner.funcs,
+            &self.inner.required_exports,
+        )?;
+        let pre = self
+            .inner
+            .linker
+            .instantiate_pre(&module)
+            .map_err(Error::Wasmtime)?;
+        Ok(Plugin::new(
+            self.clone(),
+            name.to_string(),
+            module,
+            pre,
+            cached,
+        ))
     }
 
     fn compile(&self, name: &str, bytes: &[u8]) -> Result<(Module, bool), Error> {

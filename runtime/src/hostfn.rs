@@ -59,7 +59,9 @@ impl<'a, T: 'static> Ctx<'a, T> {
         if let Some(m) = self.caller.data().memory {
             return Some(m);
         }
-        self.caller.get_export("memory").and_then(|e| e.into_memory())
+        self.caller
+            .get_export("memory")
+            .and_then(|e| e.into_memory())
     }
 
     /// The plugin's exported `memory` (empty if it exports none).
@@ -150,7 +152,12 @@ pub trait HostFn<T, Args, R>: Send + Sync + 'static {
     #[doc(hidden)]
     fn signature() -> Signature;
     #[doc(hidden)]
-    fn define(self, linker: &mut Linker<State<T>>, module: &str, name: &str) -> wasmtime::Result<()>;
+    fn define(
+        self,
+        linker: &mut Linker<State<T>>,
+        module: &str,
+        name: &str,
+    ) -> wasmtime::Result<()>;
 }
 
 fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {

@@ -65,7 +65,12 @@ pub(crate) struct Limiter {
 }
 
 impl ResourceLimiter for Limiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         match self.memory {
             // An error (rather than `Ok(false)`, which makes `memory.grow`
             // return -1) ends the call with a distinct error instead of letting
@@ -79,7 +84,12 @@ impl ResourceLimiter for Limiter {
         }
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         match self.table {
             Some(limit) if desired > limit => Err(Internal::TableLimit {
                 requested: desired,
@@ -165,7 +175,11 @@ impl Arming {
     }
 }
 
-pub(crate) fn new_store<T: 'static>(engine: &wasmtime::Engine, user: T, limits: &Limits) -> Store<State<T>> {
+pub(crate) fn new_store<T: 'static>(
+    engine: &wasmtime::Engine,
+    user: T,
+    limits: &Limits,
+) -> Store<State<T>> {
     let mut store = Store::new(
         engine,
         State {
@@ -208,7 +222,12 @@ pub struct Instance<T: 'static> {
 }
 
 impl<T: 'static> Instance<T> {
-    pub(crate) fn finish(mut store: Store<State<T>>, instance: wasmtime::Instance, module: Module, arming: Arming) -> Self {
+    pub(crate) fn finish(
+        mut store: Store<State<T>>,
+        instance: wasmtime::Instance,
+        module: Module,
+        arming: Arming,
+    ) -> Self {
         let memory = instance.get_memory(&mut store, "memory");
         store.data_mut().memory = memory;
         Instance {
@@ -247,11 +266,12 @@ impl<T: 'static> Instance<T> {
                 available: self.function_exports_near(name),
             });
         };
-        func.typed::<P, R>(&self.store).map_err(|_| Error::ExportSignature {
-            name: name.to_string(),
-            expected: Signature::of::<P, R>(),
-            found: Signature::from_func_type(&func.ty(&self.store)),
-        })
+        func.typed::<P, R>(&self.store)
+            .map_err(|_| Error::ExportSignature {
+                name: name.to_string(),
+                expected: Signature::of::<P, R>(),
+                found: Signature::from_func_type(&func.ty(&self.store)),
+            })
     }
 
     fn function_exports_near(&self, name: &str) -> Vec<String> {

@@ -10,7 +10,7 @@ use std::fmt;
 
 use wasmtime::{ExternType, Module};
 
-use crate::types::{Signature, extern_kind, extern_wat};
+use crate::types::{Signature, extern_wat};
 
 /// One thing wrong between a plugin and the host it is loaded into.
 #[derive(Clone, Debug)]
@@ -185,7 +185,7 @@ pub(crate) fn check(
             (Some(have), other) => problems.push(LinkProblem::ImportType {
                 module: m.into(),
                 name: n.into(),
-                plugin_wants: format!("{} {}", extern_kind(other), extern_wat(other)),
+                plugin_wants: extern_wat(other),
                 host_has: have.clone(),
             }),
             (None, _) => {
@@ -217,7 +217,7 @@ pub(crate) fn check(
             Some(other) => problems.push(LinkProblem::ExportType {
                 name: name.clone(),
                 expected: expected.clone(),
-                found: format!("{} {}", extern_kind(&other), extern_wat(&other)),
+                found: extern_wat(&other),
             }),
             None => problems.push(LinkProblem::MissingExport {
                 name: name.clone(),
@@ -288,13 +288,15 @@ pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 best = best.min(d[i - 2][j - 2] + 1);
             }

@@ -31,7 +31,13 @@ impl<T: 'static> Clone for Plugin<T> {
 }
 
 impl<T: 'static> Plugin<T> {
-    pub(crate) fn new(host: Host<T>, name: String, module: Module, pre: InstancePre<State<T>>, from_cache: bool) -> Self {
+    pub(crate) fn new(
+        host: Host<T>,
+        name: String,
+        module: Module,
+        pre: InstancePre<State<T>>,
+        from_cache: bool,
+    ) -> Self {
         Plugin {
             inner: Arc::new(PluginInner {
                 host,
@@ -75,6 +81,11 @@ impl<T: 'static> Plugin<T> {
             .pre
             .instantiate(&mut store)
             .map_err(|e| classify(e, arming.budget))?;
-        Ok(Instance::finish(store, instance, self.inner.module.clone(), arming))
+        Ok(Instance::finish(
+            store,
+            instance,
+            self.inner.module.clone(),
+            arming,
+        ))
     }
 }

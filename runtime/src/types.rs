@@ -172,13 +172,3 @@ pub(crate) fn extern_wat(ty: &ExternType) -> String {
         ExternType::Tag(_) => "(tag)".to_string(),
     }
 }
-
-pub(crate) fn extern_kind(ty: &ExternType) -> &'static str {
-    match ty {
-        ExternType::Func(_) => "function",
-        ExternType::Memory(_) => "memory",
-        ExternType::Table(_) => "table",
-        ExternType::Global(_) => "global",
-        ExternType::Tag(_) => "tag",
-    }
-}

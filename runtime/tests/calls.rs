@@ -1,0 +1,123 @@
+//! Typed calls, host functions with state and guest memory, plugin loading
+//! from every source.
+
+mod common;
+use common::*;
+use spindle_runtime::{BoxError, Ctx, Host};
+
+#[test]
+fn typed_calls_and_host_state() {
+    let host = host();
+    let plugin = host.load_wat("good", GOOD).unwrap();
+    let mut a = plugin.instantiate(Journal::default()).unwrap();
+    let mut b = plugin
+        .instantiate(Journal {
+            lines: vec![],
+            total: 100,
+        })
+        .unwrap();
+    assert_eq!(a.call::<(i32, i32), i32>("add", (2, 3)).unwrap(), 5);
+    assert_eq!(a.call::<(u32, u32), u32>("add", (u32::MAX, 2)).unwrap(), 1);
+    // Per-instance state: b started at 100.
+    assert_eq!(a.call::<i64, i64>("bump", 1).unwrap(), 1);
+    assert_eq!(b.call::<i64, i64>("bump", 1).unwrap(), 101);
+    b.state_mut().total = 0;
+    assert_eq!(b.call::<i64, i64>("bump", 2).unwrap(), 2);
+    assert_eq!(&a.memory()[16..31], b"hello from wasm");
+
+    let mut add = a.func::<(i32, i32), i32>("add").unwrap();
+    let sum: i32 = (0..1000).map(|i| add.call((i, 1)).unwrap()).sum();
+    assert_eq!(sum, (1..=1000).sum());
+}
+
+#[test]
+fn host_writes_into_guest_memory() {
+    let host = Host::<u32>::builder()
+        .func(
+            "host",
+            "fill",
+            |mut cx: Ctx<'_, u32>, ptr: u32, len: u32| {
+                let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+                cx.write(ptr, &data)?;
+                *cx.state_mut() += len;
+                Ok::<u32, BoxError>(len)
+            },
+        )
+        .build()
+        .unwrap();
+    let plugin = host
+        .load_wat(
+            "fill",
+            r#"(module
+                (import "host" "fill" (func $fill (param i32 i32) (result i32)))
+                (memory (export "memory") 1)
+                (func (export "run") (param i32 i32) (result i32)
+                  (call $fill (local.get 0) (local.get 1)))
+                (func (export "sum") (param i32 i32) (result i32) (local $acc i32)
+                  (block $done (loop $l
+                    (br_if $done (i32.eqz (local.get 1)))
+                    (local.set $acc (i32.add (local.get $acc) (i32.load8_u (local.get 0))))
+                    (local.set 0 (i32.add (local.get 0) (i32.const 1)))
+                    (local.set 1 (i32.sub (local.get 1) (i32.const 1)))
+                    (br $l)))
+                  (local.get $acc)))"#,
+        )
+        .unwrap();
+    let mut inst = plugin.instantiate(0).unwrap();
+    assert_eq!(
+        inst.call::<(u32, u32), u32>("run", (1000, 300)).unwrap(),
+        300
+    );
+    let expected: u32 = (0..300u32).map(|i| i % 251).sum();
+    assert_eq!(
+        inst.call::<(u32, u32), u32>("sum", (1000, 300)).unwrap(),
+        expected
+    );
+    assert_eq!(*inst.state(), 300);
+    // Past the end of memory: refused, memory untouched.
+    assert!(inst.call::<(u32, u32), u32>("run", (65_000, 1000)).is_err());
+    assert_eq!(inst.memory()[65_000], 0);
+}
+
+#[test]
+fn load_from_file_text_and_binary() {
+    let host = host();
+    let dir = scratch_dir("files");
+    let wat_path = dir.join("good.wat");
+    std::fs::write(&wat_path, GOOD).unwrap();
+    let wasm_path = dir.join("good.wasm");
+    std::fs::write(&wasm_path, wat::parse_str(GOOD).unwrap()).unwrap();
+    for path in [&wat_path, &wasm_path] {
+        let plugin = host.load_file(path).unwrap();
+        assert_eq!(plugin.name(), path.display().to_string());
+        let mut inst = plugin.instantiate(Journal::default()).unwrap();
+        assert_eq!(inst.call::<(i32, i32), i32>("add", (1, 1)).unwrap(), 2);
+    }
+    let missing = dir.join("nope.wasm");
+    let err = host.load_file(&missing).err().unwrap();
+    assert!(matches!(err, spindle_runtime::Error::Io { .. }), "{err:?}");
+    assert!(err.to_string().contains("nope.wasm"), "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn one_plugin_many_instances_across_threads() {
+    let host = host();
+    let plugin = host.load_wat("good", GOOD).unwrap();
+    let handles: Vec<_> = (0..4)
+        .map(|t| {
+            let plugin = plugin.clone();
+            std::thread::spawn(move || {
+                let mut inst = plugin.instantiate(Journal::default()).unwrap();
+                (0..100)
+                    .map(|i| inst.call::<i64, i64>("bump", i + t).unwrap())
+                    .last()
+                    .unwrap()
+            })
+        })
+        .collect();
+    for (t, h) in handles.into_iter().enumerate() {
+        let t = t as i64;
+        assert_eq!(h.join().unwrap(), (0..100).map(|i| i + t).sum::<i64>());
+    }
+}

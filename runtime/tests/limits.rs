@@ -1,0 +1,249 @@
+//! Each limit ends the call with its own error; the host and other instances
+//! keep working.
+
+mod common;
+use common::*;
+use spindle_runtime::{Error, Limits};
+use std::time::{Duration, Instant};
+
+const SPIN: &str = r#"
+(module $spin
+  (memory (export "memory") 1)
+  (table 1 funcref)
+  (func $forever (export "forever") (loop $l (br $l)))
+  (func $grow_bomb (export "grow_bomb")
+    (loop $l (drop (memory.grow (i32.const 16))) (br $l)))
+  (func (export "table_bomb")
+    (loop $l (drop (table.grow (ref.null func) (i32.const 100))) (br $l)))
+  (func (export "count") (param i32) (result i32) (local i32)
+    (loop $l
+      (local.set 1 (i32.add (local.get 1) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get 1) (local.get 0))))
+    (local.get 1))
+)"#;
+
+#[test]
+fn deadline_stops_infinite_loop() {
+    let host = builder()
+        .epoch_tick(Duration::from_millis(5))
+        .build()
+        .unwrap();
+    let plugin = host.load_wat("spin", SPIN).unwrap();
+    let deadline = Duration::from_millis(60);
+    let mut inst = plugin
+        .instantiate_with(Journal::default(), Limits::new().deadline(deadline))
+        .unwrap();
+    let start = Instant::now();
+    let err = inst.call::<(), ()>("forever", ()).unwrap_err();
+    let took = start.elapsed();
+    let Error::DeadlineExceeded {
+        deadline: d,
+        backtrace,
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(*d, deadline);
+    assert!(backtrace.contains("forever"), "{backtrace}");
+    // Never early; late by about one tick (generous margin for a busy CI box).
+    assert!(took >= deadline, "stopped after {took:?}");
+    assert!(
+        took < deadline + Duration::from_millis(500),
+        "stopped after {took:?}"
+    );
+    // The deadline is per call: the next call gets a fresh one.
+    assert_eq!(inst.call::<i32, i32>("count", 1000).unwrap(), 1000);
+    assert_good_plugin_runs(&host);
+}
+
+#[test]
+fn fuel_stops_infinite_loop_deterministically() {
+    let host = builder().enable_fuel().build().unwrap();
+    let plugin = host.load_wat("spin", SPIN).unwrap();
+    let mut inst = plugin
+        .instantiate_with(Journal::default(), Limits::new().fuel(100_000))
+        .unwrap();
+    let err = inst.call::<(), ()>("forever", ()).unwrap_err();
+    assert!(
+        matches!(&err, Error::OutOfFuel { fuel: 100_000, backtrace } if backtrace.contains("forever")),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("ran out of fuel"), "{err}");
+    // Fuel is per call and the count is deterministic.
+    assert_eq!(inst.call::<i32, i32>("count", 100).unwrap(), 100);
+    let left_a = inst.fuel_left().unwrap();
+    assert_eq!(inst.call::<i32, i32>("count", 100).unwrap(), 100);
+    assert_eq!(inst.fuel_left().unwrap(), left_a);
+    assert!(left_a < 100_000);
+    assert!(matches!(
+        inst.call::<i32, i32>("count", 1_000_000),
+        Err(Error::OutOfFuel { .. })
+    ));
+    assert_good_plugin_runs(&host);
+}
+
+#[test]
+fn memory_grow_bomb_hits_the_cap() {
+    let host = host();
+    let plugin = host.load_wat("spin", SPIN).unwrap();
+    let cap = 4 << 20;
+    let mut inst = plugin
+        .instantiate_with(Journal::default(), Limits::new().max_memory_bytes(cap))
+        .unwrap();
+    let err = inst.call::<(), ()>("grow_bomb", ()).unwrap_err();
+    let Error::MemoryLimit {
+        requested,
+        limit,
+        backtrace,
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(*limit, cap);
+    assert!(*requested > cap);
+    assert!(backtrace.contains("grow_bomb"), "{backtrace}");
+    // Memory stayed within the cap.
+    assert!(inst.memory().len() <= cap);
+    assert_good_plugin_runs(&host);
+}
+
+#[test]
+fn initial_memory_over_cap_fails_instantiation() {
+    let host = builder()
+        .limits(Limits::new().max_memory_bytes(1 << 20))
+        .build()
+        .unwrap();
+    let plugin = host.load_wat("big", "(module (memory 32))").unwrap();
+    let err = plugin.instantiate(Journal::default()).err().unwrap();
+    assert!(
+        matches!(
+            err,
+            Error::MemoryLimit {
+                requested: 0x200000,
+                limit: 0x100000,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_good_plugin_runs(&host);
+}
+
+#[test]
+fn table_grow_bomb_hits_the_cap() {
+    let host = host();
+    let plugin = host.load_wat("spin", SPIN).unwrap();
+    let mut inst = plugin
+        .instantiate_with(Journal::default(), Limits::new().max_table_elements(1000))
+        .unwrap();
+    let err = inst.call::<(), ()>("table_bomb", ()).unwrap_err();
+    assert!(
+        matches!(err, Error::TableLimit { limit: 1000, .. }),
+        "{err:?}"
+    );
+    assert_good_plugin_runs(&host);
+}
+
+#[test]
+fn cancel_from_another_thread() {
+    let host = host();
+    let plugin = host.load_wat("spin", SPIN).unwrap();
+    let mut inst = plugin.instantiate(Journal::default()).unwrap();
+    let cancel = inst.cancel_handle();
+    let canceller = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        cancel.cancel();
+    });
+    let start = Instant::now();
+    let err = inst.call::<(), ()>("forever", ()).unwrap_err();
+    canceller.join().unwrap();
+    assert!(
+        matches!(&err, Error::Cancelled { backtrace } if backtrace.contains("forever")),
+        "{err:?}"
+    );
+    assert!(start.elapsed() >= Duration::from_millis(50));
+    // One cancel stops one call.
+    assert_eq!(inst.call::<i32, i32>("count", 10).unwrap(), 10);
+
+    // A cancel while idle fails the next call at once.
+    inst.cancel_handle().cancel();
+    assert!(matches!(
+        inst.call::<i32, i32>("count", 10),
+        Err(Error::Cancelled { .. })
+    ));
+    assert_eq!(inst.call::<i32, i32>("count", 10).unwrap(), 10);
+    assert_good_plugin_runs(&host);
+}
+
+#[test]
+fn a_runaway_instance_does_not_disturb_others() {
+    let host = builder()
+        .epoch_tick(Duration::from_millis(5))
+        .build()
+        .unwrap();
+    let plugin = host.load_wat("spin", SPIN).unwrap();
+    let runaway = plugin.clone();
+    let stuck = std::thread::spawn(move || {
+        let mut inst = runaway
+            .instantiate_with(
+                Journal::default(),
+                Limits::new().deadline(Duration::from_millis(300)),
+            )
+            .unwrap();
+        inst.call::<(), ()>("forever", ())
+    });
+    // Meanwhile, other instances of the same plugin and host run normally,
+    // with their own (no) deadline.
+    let mut calm = plugin.instantiate(Journal::default()).unwrap();
+    for i in 0..50 {
+        assert_eq!(calm.call::<i32, i32>("count", i).unwrap(), i.max(1));
+        assert_good_plugin_runs(&host);
+    }
+    assert!(matches!(
+        stuck.join().unwrap(),
+        Err(Error::DeadlineExceeded { .. })
+    ));
+}
+
+#[test]
+fn host_default_limits_apply_and_instance_limits_override() {
+    let host = builder()
+        .limits(Limits::new().fuel(50_000))
+        .build()
+        .unwrap();
+    let plugin = host.load_wat("spin", SPIN).unwrap();
+    let mut default = plugin.instantiate(Journal::default()).unwrap();
+    assert!(matches!(
+        default.call::<i32, i32>("count", 100_000),
+        Err(Error::OutOfFuel { fuel: 50_000, .. })
+    ));
+    let mut roomy = plugin
+        .instantiate_with(Journal::default(), Limits::new().fuel(10_000_000))
+        .unwrap();
+    assert_eq!(roomy.call::<i32, i32>("count", 100_000).unwrap(), 100_000);
+}
+
+#[test]
+fn pooling_allocator_reuses_slots_and_reports_exhaustion() {
+    let host = builder()
+        .pooling(4)
+        .limits(Limits::new().max_memory_bytes(1 << 20))
+        .build()
+        .unwrap();
+    let plugin = host.load_wat("good", GOOD).unwrap();
+    // Far more instantiations than slots: slots are recycled on drop.
+    for i in 0..40 {
+        let mut inst = plugin.instantiate(Journal::default()).unwrap();
+        assert_eq!(inst.call::<(i32, i32), i32>("add", (i, 1)).unwrap(), i + 1);
+    }
+    let live: Vec<_> = (0..4)
+        .map(|_| plugin.instantiate(Journal::default()).unwrap())
+        .collect();
+    let err = plugin
+        .instantiate(Journal::default())
+        .err()
+        .expect("pool is full");
+    assert!(matches!(err, Error::Wasmtime(_)), "{err:?}");
+    drop(live);
+    assert_good_plugin_runs(&host);
+}
