@@ -323,8 +323,21 @@ impl fmt::Display for Backtrace {
             return Ok(());
         }
         f.write_str("\nwasm backtrace:")?;
-        for (i, fr) in self.frames.iter().enumerate() {
-            write!(f, "\n  {i:>2}: ")?;
+        let same = |a: &Frame, b: &Frame| {
+            a.func_index == b.func_index
+                && a.module_offset == b.module_offset
+                && a.module == b.module
+        };
+        let mut i = 0;
+        while i < self.frames.len() {
+            let fr = &self.frames[i];
+            // Deep recursion would otherwise print the same line dozens of times.
+            let run = self.frames[i..].iter().take_while(|g| same(fr, g)).count();
+            if run > 1 {
+                write!(f, "\n  {i:>2}..{:<2} ", i + run - 1)?;
+            } else {
+                write!(f, "\n  {i:>2}: ")?;
+            }
             if let Some(m) = &fr.module {
                 write!(f, "{m}!")?;
             }
@@ -335,6 +348,10 @@ impl fmt::Display for Backtrace {
             if let Some(off) = fr.module_offset {
                 write!(f, " @ {off:#x}")?;
             }
+            if run > 1 {
+                write!(f, " (x{run})")?;
+            }
+            i += run;
         }
         Ok(())
     }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use wasmtime::{ExternType, Memory, Module, ResourceLimiter, Store, TypedFunc, UpdateDeadline};
 
 use crate::error::{Backtrace, CallBudget, Error, Internal, classify};
+use crate::hostfn::MemoryAccessError;
 use crate::link::nearest;
 use crate::types::{Signature, Values};
 
@@ -301,6 +302,34 @@ impl<T: 'static> Instance<T> {
         match self.store.data().memory {
             Some(m) => m.data(&self.store),
             None => &[],
+        }
+    }
+
+    /// The plugin's exported `memory`, mutably (empty if it exports none).
+    pub fn memory_mut(&mut self) -> &mut [u8] {
+        match self.store.data().memory {
+            Some(m) => m.data_mut(&mut self.store),
+            None => &mut [],
+        }
+    }
+
+    /// Copies `bytes` into the plugin's memory at `ptr`, bounds-checked.
+    pub fn write_memory(&mut self, ptr: u32, bytes: &[u8]) -> Result<(), MemoryAccessError> {
+        let mem = self.memory_mut();
+        let size = mem.len();
+        let end = (ptr as usize)
+            .checked_add(bytes.len())
+            .filter(|&e| e <= size && size > 0);
+        match end {
+            Some(end) => {
+                mem[ptr as usize..end].copy_from_slice(bytes);
+                Ok(())
+            }
+            None => Err(MemoryAccessError {
+                ptr: ptr.into(),
+                len: bytes.len() as u64,
+                memory_size: size,
+            }),
         }
     }
 

@@ -121,3 +121,21 @@ fn one_plugin_many_instances_across_threads() {
         assert_eq!(h.join().unwrap(), (0..100).map(|i| i + t).sum::<i64>());
     }
 }
+
+#[test]
+fn instance_memory_writes_are_bounds_checked() {
+    let host = host();
+    let plugin = host.load_wat("good", GOOD).unwrap();
+    let mut inst = plugin.instantiate(Journal::default()).unwrap();
+    inst.write_memory(16, b"HELLO").unwrap();
+    inst.call::<(), ()>("greet", ()).unwrap();
+    assert_eq!(inst.state().lines, ["HELLO from wasm"]);
+    let err = inst.write_memory(65_534, b"xyz").unwrap_err();
+    assert_eq!(err.memory_size, 65_536);
+    assert_eq!(&inst.memory()[65_534..], [0, 0]);
+    // A plugin without memory: every write is refused.
+    let bare = host.load_wat("bare", "(module)").unwrap();
+    let mut inst = bare.instantiate(Journal::default()).unwrap();
+    assert!(inst.memory().is_empty());
+    assert!(inst.write_memory(0, b"x").is_err());
+}

@@ -1,0 +1,61 @@
+//! Compiles the Rust plugin in `plugins/greeter` to wasm32-unknown-unknown,
+//! twice: as written, and with its deliberately misspelled import (`typo`
+//! feature). The paths reach the examples as `GREETER_WASM` and
+//! `GREETER_TYPO_WASM`.
+//!
+//! The nested cargo gets its own target directory under OUT_DIR: sharing the
+//! outer one would wait forever on the lock the outer build holds.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn main() {
+    let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
+    let plugin_dir = manifest_dir.join("plugins/greeter");
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    for f in ["Cargo.toml", "Cargo.lock", "src"] {
+        println!("cargo:rerun-if-changed={}", plugin_dir.join(f).display());
+    }
+
+    let plain = build_plugin(&plugin_dir, &out_dir.join("greeter"), None);
+    let typo = build_plugin(&plugin_dir, &out_dir.join("greeter-typo"), Some("typo"));
+    println!("cargo:rustc-env=GREETER_WASM={}", plain.display());
+    println!("cargo:rustc-env=GREETER_TYPO_WASM={}", typo.display());
+}
+
+fn build_plugin(plugin_dir: &Path, target_dir: &Path, feature: Option<&str>) -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(plugin_dir)
+        .args(["build", "--release", "--locked", "--offline"])
+        .args(["--target", "wasm32-unknown-unknown"])
+        .arg("--target-dir")
+        .arg(target_dir);
+    if let Some(f) = feature {
+        cmd.args(["--features", f]);
+    }
+    // Flags meant for the host build (LTO matrix, sanitizers, coverage, ...)
+    // must not leak into the wasm build.
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "RUSTC_WORKSPACE_WRAPPER",
+    ] {
+        cmd.env_remove(var);
+    }
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run cargo to build the example plugin: {e}"));
+    if !status.success() {
+        panic!(
+            "building the example plugin in {} failed (see the output above).\n\
+             If the error says the wasm32-unknown-unknown target is missing, run:\n    \
+             rustup target add wasm32-unknown-unknown",
+            plugin_dir.display()
+        );
+    }
+    target_dir.join("wasm32-unknown-unknown/release/greeter_plugin.wasm")
+}
