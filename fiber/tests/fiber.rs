@@ -676,3 +676,85 @@ fn child_foreign_fault() {
     fiber.resume(());
     unreachable!("the read faulted");
 }
+
+/// gdb, stopped inside a fiber, walks through the trampoline's CFI into the
+/// function that resumed the fiber (run on this same binary as a child).
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[test]
+fn gdb_backtrace_walks_from_fiber_into_resumer() {
+    let exe = std::env::current_exe().unwrap();
+    let out = Command::new("gdb")
+        .args(["-nx", "-batch", "-ex", "set breakpoint pending on"])
+        .args([
+            "-ex",
+            "break spindle_gdb_inside_fiber",
+            "-ex",
+            "run",
+            "-ex",
+            "bt",
+        ])
+        .arg("--args")
+        .arg(&exe)
+        .args([
+            "child_gdb_target",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("SPINDLE_CHILD", "child_gdb_target")
+        .output()
+        .expect("gdb is needed for this test (scripts/setup.sh installs it)");
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let bt: Vec<&str> = text.lines().filter(|l| l.starts_with('#')).collect();
+    let pos = |needle: &str| bt.iter().position(|l| l.contains(needle));
+    let inside = pos("spindle_gdb_inside_fiber");
+    // The trampoline is marked as a signal frame (so gdb accepts the jump
+    // between stacks), which gdb prints as "<signal handler called>".
+    let trampoline = pos("_trampoline").or(pos("<signal handler called>"));
+    let resumer = pos("spindle_gdb_resumer");
+    assert!(
+        inside.is_some()
+            && trampoline.is_some()
+            && resumer.is_some()
+            && inside < trampoline
+            && trampoline < resumer,
+        "gdb did not walk from the fiber through the trampoline into the resumer:\n{text}"
+    );
+}
+
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[unsafe(no_mangle)]
+#[inline(never)]
+extern "C" fn spindle_gdb_inside_fiber(x: u64) -> u64 {
+    std::hint::black_box(x) + 1
+}
+
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[unsafe(no_mangle)]
+#[inline(never)]
+extern "C" fn spindle_gdb_resumer(
+    fiber: &mut Fiber<'_, u64, (), u64, Stack, spindle_fiber::Asm>,
+) -> u64 {
+    fiber
+        .resume(std::hint::black_box(41))
+        .into_return()
+        .unwrap()
+}
+
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[test]
+#[ignore = "run under gdb by gdb_backtrace_walks_from_fiber_into_resumer"]
+fn child_gdb_target() {
+    if !in_child("child_gdb_target") {
+        return;
+    }
+    let stack = Stack::new(STACK).unwrap();
+    let mut fiber = Fiber::with_stack(
+        stack,
+        |x: u64, _: &Suspender<u64, (), spindle_fiber::Asm>| spindle_gdb_inside_fiber(x),
+    )
+    .unwrap();
+    assert_eq!(spindle_gdb_resumer(&mut fiber), 42);
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# One-time (idempotent, quiet when everything is present) setup of what the
+# build and the tests need beyond the Rust toolchain itself. Called by the
+# README's first command and by .ci/run. Fails loudly, naming the tool, if
+# something cannot be installed — never skips silently.
+set -euo pipefail
+
+need_targets=(
+    wasm32-unknown-unknown # the example Rust plugin (spindle-examples)
+)
+need_components=(clippy rustfmt)
+
+fail() { echo "setup: $*" >&2; exit 1; }
+
+command -v rustup >/dev/null || fail "rustup is required (https://rustup.rs) and was not found"
+command -v cargo >/dev/null || fail "cargo is required and was not found"
+
+installed_targets=$(rustup target list --installed)
+for t in "${need_targets[@]}"; do
+    if ! grep -qx "$t" <<<"$installed_targets"; then
+        echo "setup: adding rustup target $t"
+        rustup target add "$t" >/dev/null || fail "could not install rustup target $t"
+    fi
+done
+
+installed_components=$(rustup component list --installed)
+for c in "${need_components[@]}"; do
+    if ! grep -q "^$c" <<<"$installed_components"; then
+        echo "setup: adding rustup component $c"
+        rustup component add "$c" >/dev/null || fail "could not install rustup component $c"
+    fi
+done
+
+# Debian packages, installed only when missing.
+need_packages=(
+    gdb # fiber tests: gdb walks a backtrace from a fiber into its resumer
+)
+missing=()
+for p in "${need_packages[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    command -v apt-get >/dev/null || fail "apt-get is needed to install: ${missing[*]}"
+    echo "setup: installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null || fail "apt-get update failed"
+    apt-get install -y -qq "${missing[@]}" >/dev/null || fail "could not install: ${missing[*]}"
+fi
+
+# Crates are fetched once here, so the tests' nested cargo builds never race
+# to download them.
+cargo fetch --quiet || fail "cargo fetch failed"
