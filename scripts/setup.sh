@@ -6,7 +6,8 @@
 set -euo pipefail
 
 need_targets=(
-    wasm32-unknown-unknown # the example Rust plugin (spindle-examples)
+    wasm32-unknown-unknown    # the example Rust plugin (spindle-examples)
+    aarch64-unknown-linux-gnu # fiber suite under qemu, LTO matrix
 )
 need_components=(clippy rustfmt)
 
@@ -33,7 +34,10 @@ done
 
 # Debian packages, installed only when missing.
 need_packages=(
-    gdb # fiber tests: gdb walks a backtrace from a fiber into its resumer
+    gdb                    # fiber tests: gdb walks a backtrace from a fiber into its resumer
+    gcc-aarch64-linux-gnu  # linker for aarch64-unknown-linux-gnu (.cargo/config.toml)
+    libc6-dev-arm64-cross  # its C library, also the qemu sysroot /usr/aarch64-linux-gnu
+    qemu-user              # qemu-aarch64, the explicit test runner (no binfmt_misc here)
 )
 missing=()
 for p in "${need_packages[@]}"; do

@@ -21,4 +21,7 @@ cargo test --workspace
 step "spindle-fiber with the portable backend as the native one (feature fallback)"
 cargo test -p spindle-fiber --features fallback
 
+step "spindle-fiber on aarch64-unknown-linux-gnu under qemu-aarch64 (both backends)"
+cargo test -p spindle-fiber --target aarch64-unknown-linux-gnu
+
 printf '\n==> all tests passed in %ss\n' "$((SECONDS - started))"

@@ -116,6 +116,14 @@ enum State {
     Finished,
 }
 
+/// Variance and auto traits of a suspender: it sends `Y` and receives `I`,
+/// and is neither `Send` nor `Sync` (it names one fiber on one thread).
+type SuspenderMarker<I, Y, B> = (fn(Y) -> I, B, *mut ());
+
+/// What a fiber may own and touch when dropped: the function (borrowing for
+/// `'a`) and values of `I`, `Y`, `R` on its stack. Neither `Send` nor `Sync`.
+type FiberMarker<'a, I, Y, R, B> = (Box<dyn FnOnce() + 'a>, fn(I) -> (Y, R), I, Y, R, B, *mut ());
+
 /// Handed to a fiber's function; [`suspend`](Suspender::suspend) gives a
 /// value to whoever resumed the fiber and waits for the next resume.
 ///
@@ -125,7 +133,7 @@ pub struct Suspender<I, Y, B: Backend = Native> {
     control: *mut u8,
     top: usize,
     limit: usize,
-    _marker: PhantomData<(fn(Y) -> I, B, *mut ())>,
+    _marker: PhantomData<SuspenderMarker<I, Y, B>>,
 }
 
 impl<I, Y, B: Backend> Suspender<I, Y, B> {
@@ -215,7 +223,7 @@ pub struct Fiber<'a, I, Y, R, S: FiberStack = Stack, B: Backend = Native> {
     start: *mut u8,
     drop_start: unsafe fn(*mut u8),
     state: State,
-    _marker: PhantomData<(Box<dyn FnOnce() + 'a>, fn(I) -> (Y, R), I, Y, R, B, *mut ())>,
+    _marker: PhantomData<FiberMarker<'a, I, Y, R, B>>,
 }
 
 impl<'a, I, Y, R> Fiber<'a, I, Y, R, Stack, Native> {
@@ -268,7 +276,7 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
         unsupported_check::<B>()?;
         let top = stack.top() as usize;
         let limit = stack.limit() as usize;
-        if top % 16 != 0 || top <= limit {
+        if !top.is_multiple_of(16) || top <= limit {
             return Err(Error::BadStack {
                 reason: "top must be 16-byte aligned and above limit",
             });

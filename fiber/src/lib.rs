@@ -17,7 +17,8 @@
 //!
 //! # The switch
 //!
-//! On x86_64 (System V: Linux, macOS, the BSDs) stacks are switched by
+//! On x86_64 (System V: Linux, macOS, the BSDs) and aarch64 (Linux,
+//! Apple) stacks are switched by
 //! Spindle's own assembly, written in `global_asm!` as real symbols with
 //! global binding and hidden visibility whose names carry the crate version
 //! ([`SWITCH_SYMBOLS`]). They are referenced from Rust only through
@@ -43,7 +44,7 @@ mod fiber;
 mod overflow;
 mod stack;
 
-#[cfg(all(target_arch = "x86_64", unix))]
+#[cfg(all(any(target_arch = "x86_64", target_arch = "aarch64"), unix))]
 pub use backend::Asm;
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 pub use backend::Ucontext;
@@ -62,11 +63,11 @@ pub const SYMBOL_VERSION: &str = env!("SPINDLE_FIBER_SYMBOL_VERSION");
 /// source (Mach-O adds a leading `_`): the switch into a fiber (`…_resume`),
 /// the switch out of it (`…_suspend`) and the first code of a fresh fiber
 /// (`…_trampoline`). Empty where there is no assembly backend.
-#[cfg(all(target_arch = "x86_64", unix))]
-pub const SWITCH_SYMBOLS: &[&str] = &backend::x86_64_symbols::SYMBOLS;
+#[cfg(all(any(target_arch = "x86_64", target_arch = "aarch64"), unix))]
+pub const SWITCH_SYMBOLS: &[&str] = &backend::SYMBOLS;
 /// The assembly symbols this build of the crate defines (none on this
 /// target).
-#[cfg(not(all(target_arch = "x86_64", unix)))]
+#[cfg(not(all(any(target_arch = "x86_64", target_arch = "aarch64"), unix)))]
 pub const SWITCH_SYMBOLS: &[&str] = &[];
 
 /// Why a fiber or stack could not be made.

@@ -40,28 +40,51 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-/// Mapped memory of this process, in bytes (VmSize).
+/// Memory this process has mapped, in bytes: the sum of the ranges in
+/// `/proc/self/maps` (which qemu-user emulates for the guest, unlike VmSize).
 fn mapped_bytes() -> usize {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmSize:")).unwrap();
-    let kib: usize = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-    kib * 1024
+    std::fs::read_to_string("/proc/self/maps")
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let range = line.split_whitespace().next().unwrap();
+            let (lo, hi) = range.split_once('-').unwrap();
+            usize::from_str_radix(hi, 16).unwrap() - usize::from_str_radix(lo, 16).unwrap()
+        })
+        .sum()
 }
 
 /// Runs the `#[ignore]`d test `name` of this binary in a child process with
 /// `SPINDLE_CHILD` set, and returns its output.
+///
+/// When this binary is an aarch64 one run by the emulator configured in
+/// `.cargo/config.toml` (no binfmt_misc here, so a foreign binary cannot be
+/// executed directly), the child is started through the same emulator,
+/// named in `SPINDLE_CROSS_RUNNER` by that config.
 fn run_child(name: &str) -> std::process::Output {
-    Command::new(std::env::current_exe().unwrap())
-        .args([
-            name,
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+    let exe = std::env::current_exe().unwrap();
+    let args = [
+        name,
+        "--exact",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ];
+    let runner = std::env::var("SPINDLE_CROSS_RUNNER")
+        .ok()
+        .filter(|_| cfg!(target_arch = "aarch64"));
+    let mut cmd = match runner.as_deref().map(str::split_whitespace) {
+        Some(mut parts) => {
+            let mut cmd = Command::new(parts.next().expect("SPINDLE_CROSS_RUNNER is empty"));
+            cmd.args(parts).arg(&exe);
+            cmd
+        }
+        None => Command::new(&exe),
+    };
+    cmd.args(args)
         .env("SPINDLE_CHILD", name)
         .output()
-        .unwrap()
+        .unwrap_or_else(|e| panic!("could not start {}: {e}", exe.display()))
 }
 
 fn in_child(name: &str) -> bool {
@@ -475,7 +498,7 @@ macro_rules! backend_tests {
     };
 }
 
-#[cfg(all(target_arch = "x86_64", unix))]
+#[cfg(all(any(target_arch = "x86_64", target_arch = "aarch64"), unix))]
 backend_tests!(asm, spindle_fiber::Asm);
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 backend_tests!(ucontext, spindle_fiber::Ucontext);
@@ -488,6 +511,9 @@ fn backend_reports_what_is_compiled_in() {
     } else if cfg!(target_arch = "x86_64") {
         assert_eq!(kind, spindle_fiber::BackendKind::X86_64Asm);
         assert_eq!(kind.to_string(), "x86_64-asm");
+    } else if cfg!(target_arch = "aarch64") {
+        assert_eq!(kind, spindle_fiber::BackendKind::Aarch64Asm);
+        assert_eq!(kind.to_string(), "aarch64-asm");
     }
     assert_eq!(<spindle_fiber::Native as Backend>::KIND, kind);
 }
@@ -550,7 +576,7 @@ fn stack_pool_reuses_stacks() {
 
 /// A backtrace taken inside a fiber continues, through the trampoline's
 /// unwind info, into the function that resumed the fiber.
-#[cfg(all(target_arch = "x86_64", unix))]
+#[cfg(all(any(target_arch = "x86_64", target_arch = "aarch64"), unix))]
 #[test]
 fn backtrace_walks_from_fiber_into_resumer() {
     use spindle_fiber::Asm;

@@ -9,6 +9,7 @@
 //! | target                                   | backend                      |
 //! |------------------------------------------|------------------------------|
 //! | x86_64, unix (System V ABI; ELF, Mach-O) | [`Asm`], `x86_64.rs`         |
+//! | aarch64, unix (AAPCS64; Linux, Apple)    | [`Asm`], `aarch64.rs`        |
 //! | Linux/glibc, any architecture            | [`Ucontext`], `ucontext.rs`  |
 //! | anything else                            | [`Unsupported`]              |
 //!
@@ -17,6 +18,8 @@
 
 use core::fmt;
 
+#[macro_use]
+mod symbol;
 mod unsupported;
 pub use unsupported::Unsupported;
 
@@ -24,9 +27,11 @@ cfg_if::cfg_if! {
     if #[cfg(all(target_arch = "x86_64", unix))] {
         mod x86_64;
         pub use self::x86_64::Asm;
-        pub(crate) mod x86_64_symbols {
-            pub(crate) use super::x86_64::SYMBOLS;
-        }
+        pub(crate) use self::x86_64::SYMBOLS;
+    } else if #[cfg(all(target_arch = "aarch64", unix))] {
+        mod aarch64;
+        pub use self::aarch64::Asm;
+        pub(crate) use self::aarch64::SYMBOLS;
     }
 }
 
@@ -41,7 +46,7 @@ cfg_if::cfg_if! {
     if #[cfg(all(feature = "fallback", target_os = "linux", target_env = "gnu"))] {
         /// The backend [`crate::Fiber`] uses unless told otherwise.
         pub type Native = Ucontext;
-    } else if #[cfg(all(target_arch = "x86_64", unix))] {
+    } else if #[cfg(all(any(target_arch = "x86_64", target_arch = "aarch64"), unix))] {
         /// The backend [`crate::Fiber`] uses unless told otherwise.
         pub type Native = Asm;
     } else if #[cfg(all(target_os = "linux", target_env = "gnu"))] {
@@ -59,6 +64,8 @@ cfg_if::cfg_if! {
 pub enum BackendKind {
     /// Spindle's own `global_asm!` switch for x86_64 (System V ABI).
     X86_64Asm,
+    /// Spindle's own `global_asm!` switch for AArch64 (AAPCS64).
+    Aarch64Asm,
     /// The operating system's `getcontext`/`makecontext`/`swapcontext`.
     Ucontext,
     /// No way to switch stacks on this target: `Fiber::new` returns
@@ -67,10 +74,12 @@ pub enum BackendKind {
 }
 
 impl BackendKind {
-    /// A short stable name: `x86_64-asm`, `ucontext` or `unsupported`.
+    /// A short stable name: `x86_64-asm`, `aarch64-asm`, `ucontext` or
+    /// `unsupported`.
     pub const fn name(self) -> &'static str {
         match self {
             BackendKind::X86_64Asm => "x86_64-asm",
+            BackendKind::Aarch64Asm => "aarch64-asm",
             BackendKind::Ucontext => "ucontext",
             BackendKind::Unsupported => "unsupported",
         }
@@ -78,7 +87,7 @@ impl BackendKind {
 
     /// Whether this backend is Spindle's hand-written assembly.
     pub const fn is_asm(self) -> bool {
-        matches!(self, BackendKind::X86_64Asm)
+        matches!(self, BackendKind::X86_64Asm | BackendKind::Aarch64Asm)
     }
 }
 
@@ -100,8 +109,8 @@ mod sealed {
 }
 pub(crate) use sealed::Sealed;
 
-/// A stack-switching implementation. Sealed: the set is [`Asm`] (where it
-/// exists), [`Ucontext`] (Linux/glibc) and [`Unsupported`].
+/// A stack-switching implementation. Sealed: the set is [`Asm`] (x86_64 and
+/// aarch64), [`Ucontext`] (Linux/glibc) and [`Unsupported`].
 ///
 /// # Safety
 ///

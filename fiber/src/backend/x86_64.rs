@@ -85,69 +85,6 @@ impl Sealed for Asm {}
 /// ```
 const LINK_FROM_TOP: usize = 16;
 
-// SAFETY (of the symbols, for every `unsafe` use below): the contracts written
-// above each routine are what `Asm`'s Backend methods rely on.
-macro_rules! asm_name {
-    ($name:literal) => {
-        concat!(
-            "spindle_fiber_",
-            env!("SPINDLE_FIBER_SYMBOL_VERSION"),
-            "_",
-            $name
-        )
-    };
-}
-
-/// Declares a global, hidden, function-typed symbol and opens its CFI.
-#[cfg(not(target_vendor = "apple"))]
-macro_rules! asm_begin {
-    ($name:literal) => {
-        concat!(
-            ".p2align 4\n",
-            ".globl ",
-            asm_name!($name),
-            "\n",
-            ".hidden ",
-            asm_name!($name),
-            "\n",
-            ".type ",
-            asm_name!($name),
-            ", @function\n",
-            asm_name!($name),
-            ":\n",
-        )
-    };
-}
-#[cfg(not(target_vendor = "apple"))]
-macro_rules! asm_end {
-    ($name:literal) => {
-        concat!(".size ", asm_name!($name), ", . - ", asm_name!($name), "\n")
-    };
-}
-#[cfg(target_vendor = "apple")]
-macro_rules! asm_begin {
-    ($name:literal) => {
-        concat!(
-            ".p2align 4\n",
-            ".globl _",
-            asm_name!($name),
-            "\n",
-            ".private_extern _",
-            asm_name!($name),
-            "\n",
-            "_",
-            asm_name!($name),
-            ":\n",
-        )
-    };
-}
-#[cfg(target_vendor = "apple")]
-macro_rules! asm_end {
-    ($name:literal) => {
-        ""
-    };
-}
-
 // resume(msg: rdi, fiber_sp: rsi, link: rdx) -> (msg: rax, fiber_sp: rdx)
 //
 // Called by the parent with an ordinary `call` (System V C ABI, returning a

@@ -1,0 +1,67 @@
+//! Naming and declaring the assembly symbols, shared by every architecture.
+//!
+//! `asm_name!("resume")` is `spindle_fiber_<version>_resume`, the name used in
+//! `#[link_name]`; `asm_begin!`/`asm_end!` open and close a routine with the
+//! object format's directives: ELF `.globl` + `.hidden` + `.type` + `.size`,
+//! Mach-O `_` prefix + `.globl` + `.private_extern`.
+
+macro_rules! asm_name {
+    ($name:literal) => {
+        concat!(
+            "spindle_fiber_",
+            env!("SPINDLE_FIBER_SYMBOL_VERSION"),
+            "_",
+            $name
+        )
+    };
+}
+
+/// Declares a global, hidden, function-typed symbol and opens its CFI.
+#[cfg(not(target_vendor = "apple"))]
+macro_rules! asm_begin {
+    ($name:literal) => {
+        concat!(
+            ".p2align 4\n",
+            ".globl ",
+            asm_name!($name),
+            "\n",
+            ".hidden ",
+            asm_name!($name),
+            "\n",
+            ".type ",
+            asm_name!($name),
+            ", @function\n",
+            asm_name!($name),
+            ":\n",
+        )
+    };
+}
+#[cfg(not(target_vendor = "apple"))]
+macro_rules! asm_end {
+    ($name:literal) => {
+        concat!(".size ", asm_name!($name), ", . - ", asm_name!($name), "\n")
+    };
+}
+#[cfg(target_vendor = "apple")]
+macro_rules! asm_begin {
+    ($name:literal) => {
+        concat!(
+            ".p2align 4\n",
+            ".globl _",
+            asm_name!($name),
+            "\n",
+            ".private_extern _",
+            asm_name!($name),
+            "\n",
+            "_",
+            asm_name!($name),
+            ":\n",
+        )
+    };
+}
+#[cfg(target_vendor = "apple")]
+macro_rules! asm_end {
+    ($name:literal) => {
+        ""
+    };
+}
