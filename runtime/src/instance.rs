@@ -10,6 +10,7 @@ use wasmtime::{ExternType, Memory, Module, ResourceLimiter, Store, TypedFunc, Up
 use crate::error::{Backtrace, CallBudget, Error, Internal, classify};
 use crate::hostfn::MemoryAccessError;
 use crate::link::nearest;
+use crate::plugin::Plugin;
 use crate::types::{Signature, Values};
 
 /// Per-instance limits. `None` means unlimited.
@@ -220,13 +221,16 @@ pub struct Instance<T: 'static> {
     pub(crate) instance: wasmtime::Instance,
     pub(crate) module: Module,
     pub(crate) arming: Arming,
+    /// Keeps the host, and so its epoch ticker, alive: without it an instance
+    /// outliving its host would never see its deadline.
+    pub(crate) _plugin: Plugin<T>,
 }
 
 impl<T: 'static> Instance<T> {
     pub(crate) fn finish(
         mut store: Store<State<T>>,
         instance: wasmtime::Instance,
-        module: Module,
+        plugin: Plugin<T>,
         arming: Arming,
     ) -> Self {
         let memory = instance.get_memory(&mut store, "memory");
@@ -234,8 +238,9 @@ impl<T: 'static> Instance<T> {
         Instance {
             store,
             instance,
-            module,
+            module: plugin.module().clone(),
             arming,
+            _plugin: plugin,
         }
     }
 

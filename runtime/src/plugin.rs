@@ -81,11 +81,6 @@ impl<T: 'static> Plugin<T> {
             .pre
             .instantiate(&mut store)
             .map_err(|e| classify(e, arming.budget))?;
-        Ok(Instance::finish(
-            store,
-            instance,
-            self.inner.module.clone(),
-            arming,
-        ))
+        Ok(Instance::finish(store, instance, self.clone(), arming))
     }
 }

@@ -247,3 +247,24 @@ fn pooling_allocator_reuses_slots_and_reports_exhaustion() {
     drop(live);
     assert_good_plugin_runs(&host);
 }
+
+#[test]
+fn deadline_still_fires_after_host_and_plugin_are_dropped() {
+    let host = builder()
+        .epoch_tick(Duration::from_millis(5))
+        .build()
+        .unwrap();
+    let plugin = host.load_wat("spin", SPIN).unwrap();
+    let mut inst = plugin
+        .instantiate_with(
+            Journal::default(),
+            Limits::new().deadline(Duration::from_millis(30)),
+        )
+        .unwrap();
+    drop(plugin);
+    drop(host);
+    assert!(matches!(
+        inst.call::<(), ()>("forever", ()),
+        Err(Error::DeadlineExceeded { .. })
+    ));
+}
