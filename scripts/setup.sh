@@ -8,6 +8,8 @@ set -euo pipefail
 need_targets=(
     wasm32-unknown-unknown    # the example Rust plugin (spindle-examples)
     aarch64-unknown-linux-gnu # fiber suite under qemu, LTO matrix
+    aarch64-apple-darwin      # LTO matrix (linked with cargo-zigbuild, inspected)
+    x86_64-apple-darwin       # LTO matrix (linked with cargo-zigbuild, inspected)
 )
 need_components=(clippy rustfmt)
 
@@ -49,6 +51,18 @@ if ((${#missing[@]})); then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >/dev/null || fail "apt-get update failed"
     apt-get install -y -qq "${missing[@]}" >/dev/null || fail "could not install: ${missing[*]}"
+fi
+
+# cargo-zigbuild + zig (both from PyPI) link real Mach-O executables here for
+# the LTO matrix's Apple targets.
+if ! cargo-zigbuild --version >/dev/null 2>&1 || ! python3 -c "import ziglang" 2>/dev/null; then
+    command -v python3 >/dev/null || fail "python3 is needed to install cargo-zigbuild and ziglang from PyPI"
+    echo "setup: installing cargo-zigbuild and ziglang from PyPI"
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+        cargo-zigbuild ziglang || fail "could not install cargo-zigbuild/ziglang with pip"
+    # pyenv only exposes new console scripts after a rehash.
+    if command -v pyenv >/dev/null; then pyenv rehash; fi
+    cargo-zigbuild --version >/dev/null 2>&1 || fail "cargo-zigbuild installed but does not run (is pip's bin directory on PATH?)"
 fi
 
 # Crates are fetched once here, so the tests' nested cargo builds never race

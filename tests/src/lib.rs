@@ -83,6 +83,17 @@ pub enum Run {
     Cannot(&'static str),
 }
 
+/// How executables for a target are linked here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Linker {
+    /// `cargo build`, with whatever linker `.cargo/config.toml` names for the
+    /// target (the system `cc` for the host, `aarch64-linux-gnu-gcc`, …).
+    Cargo,
+    /// `cargo zigbuild` (PyPI `cargo-zigbuild` + `ziglang`): zig's linker and
+    /// its bundled libSystem stubs link real Mach-O executables on Linux.
+    Zig,
+}
+
 /// A target triple the matrix covers.
 #[derive(Clone, Debug)]
 pub struct Target {
@@ -90,6 +101,8 @@ pub struct Target {
     pub triple: &'static str,
     /// How its binaries run here.
     pub run: Run,
+    /// How its binaries are linked here.
+    pub linker: Linker,
 }
 
 impl Target {
@@ -98,6 +111,32 @@ impl Target {
         Target {
             triple: host_triple(),
             run: Run::Native,
+            linker: Linker::Cargo,
+        }
+    }
+
+    /// aarch64 Linux: cross-linked with Debian's `gcc-aarch64-linux-gnu` and
+    /// run with `qemu-aarch64 -L /usr/aarch64-linux-gnu` (no binfmt_misc here,
+    /// so the runner is explicit; both come from `scripts/setup.sh`).
+    pub fn aarch64_linux() -> Target {
+        Target {
+            triple: "aarch64-unknown-linux-gnu",
+            run: Run::Runner(
+                ["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu"]
+                    .map(String::from)
+                    .to_vec(),
+            ),
+            linker: Linker::Cargo,
+        }
+    }
+
+    /// An Apple target, linked with `cargo zigbuild`; macOS executables
+    /// cannot run on this Linux machine, so they are inspected only.
+    pub fn apple(triple: &'static str) -> Target {
+        Target {
+            triple,
+            run: Run::Cannot("a macOS executable cannot run on Linux; linked and inspected only"),
+            linker: Linker::Zig,
         }
     }
 
@@ -127,6 +166,8 @@ pub struct Cell {
     pub lto: LtoMode,
     /// `codegen-units`.
     pub codegen_units: u32,
+    /// Extra cargo features (`--features`), for the negative controls.
+    pub features: Option<&'static str>,
 }
 
 impl fmt::Display for Cell {
@@ -152,6 +193,9 @@ pub struct Outcome {
     pub not_run_reason: Option<&'static str>,
     /// Build time.
     pub build_time: Duration,
+    /// For `lto = "off"` cells: the `spindle-fiber` rlib's object files, where
+    /// binding is still meaningful (global + hidden required).
+    pub rlib: Option<Inspection>,
 }
 
 impl Cell {
@@ -159,11 +203,16 @@ impl Cell {
     /// `cargo test`'s (so the nested cargo never waits on its lock), and one
     /// per cell, because a codegen-units override changes every artifact.
     pub fn target_dir(&self) -> PathBuf {
+        let mut name = format!("{}-cgu{}", self.lto.profile(), self.codegen_units);
+        if let Some(features) = self.features {
+            name.push('-');
+            name.push_str(&features.replace(['/', ','], "_"));
+        }
         workspace_root()
             .join("target")
             .join("lto-matrix")
             .join(self.target.triple)
-            .join(format!("{}-cgu{}", self.lto.profile(), self.codegen_units))
+            .join(name)
     }
 
     /// Builds the probe for this cell and returns the executable's path.
@@ -172,10 +221,14 @@ impl Cell {
         let target_dir = self.target_dir();
         let profile = self.lto.profile();
         let env_profile = profile.to_uppercase().replace('-', "_");
+        let subcommand = match self.target.linker {
+            Linker::Cargo => "build",
+            Linker::Zig => "zigbuild",
+        };
         let mut cmd = Command::new(cargo);
         cmd.current_dir(workspace_root())
             .args([
-                "build",
+                subcommand,
                 "--quiet",
                 "-p",
                 package,
@@ -185,6 +238,7 @@ impl Cell {
                 profile,
             ])
             .args(["--target", self.target.triple])
+            .args(self.features.map(|f| format!("--features={f}")))
             .env("CARGO_TARGET_DIR", &target_dir)
             .env(
                 format!("CARGO_PROFILE_{env_profile}_CODEGEN_UNITS"),
@@ -244,6 +298,18 @@ impl Cell {
         if let Err(problem) = inspection.verdict() {
             bail!("{self}: {problem}\n{inspection}");
         }
+        let rlib = if self.lto == LtoMode::Off {
+            let deps = binary.parent().unwrap().join("deps");
+            let rlib = find_rlib(&deps, "spindle_fiber")?;
+            let inspection = inspect_archive(&rlib, symbols, self.target.is_apple())
+                .with_context(|| format!("inspecting {}", rlib.display()))?;
+            if let Err(problem) = inspection.verdict() {
+                bail!("{self}: in {}: {problem}\n{inspection}", rlib.display());
+            }
+            Some(inspection)
+        } else {
+            None
+        };
         let ran = self.run(&binary)?;
         let not_run_reason = match self.target.run {
             Run::Cannot(reason) => Some(reason),
@@ -255,6 +321,7 @@ impl Cell {
             ran,
             not_run_reason,
             build_time,
+            rlib,
         })
     }
 }
@@ -301,6 +368,12 @@ pub struct Inspection {
     pub symbols: Vec<SymbolReport>,
     /// Whether the `#[used]` anchor static (`KEEP_SWITCH_SYMBOLS`) is present.
     pub anchor_present: bool,
+    /// A relocatable object (an rlib/staticlib member) rather than a linked
+    /// image. Only there is binding meaningful: the final link turns hidden
+    /// globals into locals (GNU ld for aarch64 even drops the `STV_HIDDEN`
+    /// mark while doing so), so a linked image is only required to define
+    /// the symbol in text with no undefined twin.
+    pub relocatable: bool,
 }
 
 impl Inspection {
@@ -309,7 +382,9 @@ impl Inspection {
     pub fn verdict(&self) -> std::result::Result<(), String> {
         let mut problems = Vec::new();
         for s in &self.symbols {
-            if s.undefined > 0 {
+            // In a relocatable object, references from other code units are
+            // legitimately undefined; only a linked image must have none.
+            if s.undefined > 0 && !self.relocatable {
                 problems.push(format!(
                     "`{}` has {} undefined entr(y/ies)",
                     s.name, s.undefined
@@ -319,8 +394,14 @@ impl Inspection {
                 problems.push(format!("`{}` is not defined", s.name));
             } else if !s.defined_in_text {
                 problems.push(format!("`{}` is defined but not as a text symbol", s.name));
-            } else if s.local_only {
-                problems.push(format!("`{}` is defined only as a local symbol", s.name));
+            } else if self.relocatable && s.local_only {
+                problems.push(format!(
+                    "`{}` is defined only as a local symbol (never .globl): \
+                     other objects cannot link against it",
+                    s.name
+                ));
+            } else if self.relocatable && !s.hidden {
+                problems.push(format!("`{}` is global but not hidden", s.name));
             }
         }
         if problems.is_empty() {
@@ -361,6 +442,7 @@ pub fn inspect_bytes(data: &[u8], symbols: &[String], apple: bool) -> Result<Ins
         ""
     };
     let all: Vec<object::Symbol<'_, '_>> = file.symbols().chain(file.dynamic_symbols()).collect();
+    let macho_private_extern = macho_private_extern_names(&file);
     let mut reports = Vec::new();
     for name in symbols {
         let full = format!("{prefix}{name}");
@@ -378,7 +460,7 @@ pub fn inspect_bytes(data: &[u8], symbols: &[String], apple: bool) -> Result<Ins
                 continue;
             }
             report.defined += 1;
-            let hidden = is_hidden(sym.flags());
+            let hidden = is_hidden(sym.flags()) || macho_private_extern.iter().any(|n| n == &full);
             report.hidden |= hidden;
             if sym.is_global() || hidden {
                 report.local_only = false;
@@ -410,6 +492,7 @@ pub fn inspect_bytes(data: &[u8], symbols: &[String], apple: bool) -> Result<Ins
         architecture: format!("{:?}", file.architecture()),
         symbols: reports,
         anchor_present,
+        relocatable: file.kind() == object::ObjectKind::Relocatable,
     })
 }
 
@@ -419,4 +502,80 @@ fn is_hidden(flags: object::SymbolFlags<object::SectionIndex, object::SymbolInde
         object::SymbolFlags::Elf { st_other, .. } => st_other & 0x3 == object::elf::STV_HIDDEN,
         _ => false,
     }
+}
+
+/// Mach-O symbols with `N_PEXT` (declared `.private_extern`; the final link
+/// turns them into non-external symbols that keep this bit). The `object`
+/// crate's generic flags do not carry `n_type`, so read the nlist entries.
+fn macho_private_extern_names(file: &object::File<'_>) -> Vec<String> {
+    use object::read::macho::Nlist;
+    let object::File::MachO64(macho) = file else {
+        return Vec::new();
+    };
+    let endian = macho.endian();
+    let table = macho.macho_symbol_table();
+    table
+        .iter()
+        .filter(|nlist| nlist.n_type() & object::macho::N_STAB == 0)
+        .filter(|nlist| nlist.n_type() & object::macho::N_PEXT != 0)
+        .filter_map(|nlist| nlist.name(endian, table.strings()).ok())
+        .map(|name| String::from_utf8_lossy(name).into_owned())
+        .collect()
+}
+
+/// Inspects the object files inside an archive (an rlib or staticlib built
+/// without LTO, whose members are machine code): the switch symbols must be
+/// defined, in text, as global hidden symbols, in some member, and the
+/// members are merged into one report. Members that are not object files
+/// (`lib.rmeta`, LLVM bitcode) are skipped; if no member defines a symbol the
+/// report says so.
+pub fn inspect_archive(path: &Path, symbols: &[String], apple: bool) -> Result<Inspection> {
+    let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let archive =
+        object::read::archive::ArchiveFile::parse(&*data).context("parsing the archive")?;
+    let mut merged: Option<Inspection> = None;
+    for member in archive.members() {
+        let member = member?;
+        let bytes = member.data(&*data)?;
+        if object::File::parse(bytes).is_err() {
+            continue;
+        }
+        let one = inspect_bytes(bytes, symbols, apple)?;
+        merged = Some(match merged {
+            None => one,
+            Some(mut acc) => {
+                for (a, b) in acc.symbols.iter_mut().zip(one.symbols) {
+                    if b.defined > 0 {
+                        a.defined += b.defined;
+                        a.defined_in_text |= b.defined_in_text;
+                        a.hidden |= b.hidden;
+                        a.local_only = if a.defined == b.defined {
+                            b.local_only
+                        } else {
+                            a.local_only && b.local_only
+                        };
+                    }
+                    a.undefined += b.undefined;
+                }
+                acc.anchor_present |= one.anchor_present;
+                acc
+            }
+        });
+    }
+    merged.context("the archive has no object-file members")
+}
+
+/// The `lib<name>-<hash>.rlib` cargo left in `deps_dir`.
+pub fn find_rlib(deps_dir: &Path, crate_name: &str) -> Result<PathBuf> {
+    let prefix = format!("lib{crate_name}-");
+    std::fs::read_dir(deps_dir)
+        .with_context(|| format!("listing {}", deps_dir.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .find(|p| {
+            p.extension().is_some_and(|e| e == "rlib")
+                && p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(&prefix))
+        })
+        .with_context(|| format!("no {prefix}*.rlib in {}", deps_dir.display()))
 }

@@ -10,7 +10,13 @@
 use spindle_tests::{Cell, LtoMode, Target, switch_symbols, workspace_root};
 
 fn targets() -> Vec<Target> {
-    vec![Target::host()]
+    let mut targets = vec![Target::host()];
+    if std::env::var_os("SPINDLE_LTO_HOST_ONLY").is_none() {
+        targets.push(Target::aarch64_linux());
+        targets.push(Target::apple("aarch64-apple-darwin"));
+        targets.push(Target::apple("x86_64-apple-darwin"));
+    }
+    targets
 }
 
 #[test]
@@ -26,6 +32,7 @@ fn lto_matrix() {
                     target: target.clone(),
                     lto,
                     codegen_units,
+                    features: None,
                 };
                 match cell.check("spindle-lto-probe", "spindle-lto-probe", &symbols) {
                     Ok(outcome) => {
@@ -49,12 +56,17 @@ fn lto_matrix() {
                         }
                         println!("{cell}: {:.1?}\n{}", outcome.build_time, outcome.inspection);
                         rows.push(format!(
-                            "| {} | {} | {} | linked ✓ | inspected ✓ ({}, {}) | {} |",
+                            "| {} | {} | {} | linked ✓ | inspected ✓ ({}, {}){} | {} |",
                             target.triple,
                             lto,
                             codegen_units,
                             outcome.inspection.format,
                             outcome.inspection.architecture,
+                            if outcome.rlib.is_some() {
+                                "; rlib: global+hidden ✓"
+                            } else {
+                                ""
+                            },
                             ran
                         ));
                     }
@@ -69,7 +81,17 @@ fn lto_matrix() {
             }
         }
     }
-    // Every cell that ran computed the same thing.
+    // Every cell that ran computed the same thing (the backend name differs
+    // between architectures; the arithmetic must not).
+    let mut outputs: Vec<String> = outputs
+        .iter()
+        .map(|line| {
+            line.split_whitespace()
+                .filter(|w| !w.starts_with("backend="))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
     outputs.dedup();
     if outputs.len() > 1 {
         failures.push(format!("probe outputs differ between cells: {outputs:#?}"));
@@ -103,6 +125,7 @@ fn inspection_reports_absent_and_local_symbols() {
         target: Target::host(),
         lto: LtoMode::Off,
         codegen_units: 16,
+        features: None,
     };
     let binary = cell
         .build("spindle-lto-probe", "spindle-lto-probe")
@@ -117,20 +140,29 @@ fn inspection_reports_absent_and_local_symbols() {
         "{verdict}"
     );
 
-    let file = object::File::parse(&*data).unwrap();
-    let local_fn = file
-        .symbols()
-        .find(|s| {
-            s.kind() == SymbolKind::Text
-                && s.is_local()
-                && !s.is_undefined()
-                && matches!(s.flags(), object::SymbolFlags::Elf { st_other, .. } if st_other & 3 == 0)
-                && s.name().is_ok_and(|n| n.starts_with("_ZN"))
+    // Binding is judged in the rlib's object files (a final link makes
+    // hidden globals local): a plain local function there must be reported.
+    let rlib =
+        spindle_tests::find_rlib(&binary.parent().unwrap().join("deps"), "spindle_fiber").unwrap();
+    let archive_bytes = std::fs::read(&rlib).unwrap();
+    let archive = object::read::archive::ArchiveFile::parse(&*archive_bytes).unwrap();
+    let local_fn = archive
+        .members()
+        .filter_map(|m| m.ok()?.data(&*archive_bytes).ok())
+        .filter_map(|bytes| object::File::parse(bytes).ok())
+        .find_map(|file| {
+            file.symbols()
+                .find(|s| {
+                    s.kind() == SymbolKind::Text
+                        && s.is_local()
+                        && !s.is_undefined()
+                        && s.name().is_ok_and(|n| n.starts_with("_ZN"))
+                })
+                .map(|s| s.name().unwrap().to_string())
         })
-        .expect("a release Rust binary has local text symbols");
-    let name = local_fn.name().unwrap().to_string();
+        .expect("spindle-fiber's objects have local text symbols");
     let inspection =
-        spindle_tests::inspect_bytes(&data, std::slice::from_ref(&name), false).unwrap();
+        spindle_tests::inspect_archive(&rlib, std::slice::from_ref(&local_fn), false).unwrap();
     let verdict = inspection.verdict().unwrap_err();
     assert!(
         verdict.contains("defined only as a local symbol"),
@@ -143,4 +175,33 @@ fn inspection_reports_absent_and_local_symbols() {
         .unwrap()
         .verdict()
         .unwrap();
+}
+
+/// Negative control on a real build: `spindle-fiber`'s test-only feature
+/// `negative-control-unexported` emits the switch routines without `.globl`
+/// (the shape of rustc's naked-function bug and of a forgotten directive).
+/// The harness must reject that build — at link time (another code unit
+/// cannot reach a local symbol) or, if it links, in the rlib inspection —
+/// and name the symbol.
+#[test]
+fn harness_rejects_unexported_switch_symbols() {
+    let cell = Cell {
+        target: Target::host(),
+        lto: LtoMode::Off,
+        codegen_units: 16,
+        features: Some("spindle-fiber/negative-control-unexported"),
+    };
+    let symbols = switch_symbols(spindle_fiber::SYMBOL_VERSION);
+    let err = cell
+        .check("spindle-lto-probe", "spindle-lto-probe", &symbols)
+        .expect_err("a build with unexported switch symbols must fail the check");
+    let message = format!("{err:#}");
+    println!("{message}");
+    assert!(
+        message.contains("defined only as a local symbol")
+            || message.contains("undefined reference to `spindle_fiber_")
+            || message.contains("undefined symbol: spindle_fiber_"),
+        "the failure does not name the local switch symbol:\n{message}"
+    );
+    assert!(message.contains("spindle_fiber_"), "{message}");
 }

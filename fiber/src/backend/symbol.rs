@@ -17,7 +17,10 @@ macro_rules! asm_name {
 }
 
 /// Declares a global, hidden, function-typed symbol and opens its CFI.
-#[cfg(not(target_vendor = "apple"))]
+#[cfg(all(
+    not(target_vendor = "apple"),
+    not(feature = "negative-control-unexported")
+))]
 macro_rules! asm_begin {
     ($name:literal) => {
         concat!(
@@ -28,6 +31,21 @@ macro_rules! asm_begin {
             ".hidden ",
             asm_name!($name),
             "\n",
+            ".type ",
+            asm_name!($name),
+            ", @function\n",
+            asm_name!($name),
+            ":\n",
+        )
+    };
+}
+/// The LTO harness's negative control: the same routine as a local symbol.
+/// Never enable this feature outside `spindle-tests`.
+#[cfg(all(not(target_vendor = "apple"), feature = "negative-control-unexported"))]
+macro_rules! asm_begin {
+    ($name:literal) => {
+        concat!(
+            ".p2align 4\n",
             ".type ",
             asm_name!($name),
             ", @function\n",
