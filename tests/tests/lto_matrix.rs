@@ -205,3 +205,53 @@ fn harness_rejects_unexported_switch_symbols() {
     );
     assert!(message.contains("spindle_fiber_"), "{message}");
 }
+
+/// The known trap (README: "The one way to break the link"), reproduced in
+/// every LTO mode: a crate that depends on spindle-fiber but reaches the
+/// switch only through its own `extern "C"` declaration never gets the rlib
+/// on its link line, so the symbol is undefined. Every supported use goes
+/// through spindle-fiber's Rust API, which pulls in the rlib and, with it, the
+/// `#[used]`-anchored routines (the matrix above).
+#[test]
+fn known_trap_extern_declaration_without_rust_use_does_not_link() {
+    let root = workspace_root();
+    let source = std::fs::read_to_string(root.join("tests/trap-probe/src/main.rs")).unwrap();
+    let symbol = format!("spindle_fiber_{}_resume", spindle_fiber::SYMBOL_VERSION);
+    assert!(
+        source.contains(&symbol),
+        "tests/trap-probe must name the current version's symbol {symbol}"
+    );
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    for lto in LtoMode::ALL {
+        let setting = match lto {
+            LtoMode::Off => r#"profile.release.lto="off""#,
+            LtoMode::ThinLocal => "profile.release.lto=false",
+            LtoMode::Thin => r#"profile.release.lto="thin""#,
+            LtoMode::Fat => r#"profile.release.lto="fat""#,
+        };
+        let out = std::process::Command::new(&cargo)
+            .current_dir(&root)
+            .args([
+                "build",
+                "--release",
+                "--quiet",
+                "--manifest-path",
+                "tests/trap-probe/Cargo.toml",
+            ])
+            .args(["--config", setting])
+            .env(
+                "CARGO_TARGET_DIR",
+                root.join("target/lto-matrix/trap").join(lto.profile()),
+            )
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{lto}: the trap unexpectedly linked");
+        assert!(
+            stderr.contains(&format!("undefined symbol: {symbol}"))
+                || stderr.contains(&format!("undefined reference to `{symbol}'")),
+            "{lto}: failed for another reason:\n{stderr}"
+        );
+        println!("{lto}: does not link, as documented ({symbol} undefined)");
+    }
+}
