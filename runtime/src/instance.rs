@@ -1,5 +1,7 @@
 //! Instances: a store plus the limits and cancellation flag of one plugin instance.
 
+use std::any::TypeId;
+use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -221,6 +223,9 @@ pub struct Instance<T: 'static> {
     pub(crate) instance: wasmtime::Instance,
     pub(crate) module: Module,
     pub(crate) arming: Arming,
+    /// Exports already looked up and checked by [`Instance::call`], keyed by
+    /// name, with the `fn(P) -> R` type they were checked against.
+    checked: HashMap<Box<str>, (wasmtime::Func, TypeId)>,
     /// Keeps the host, and so its epoch ticker, alive: without it an instance
     /// outliving its host would never see its deadline.
     pub(crate) _plugin: Plugin<T>,
@@ -240,6 +245,7 @@ impl<T: 'static> Instance<T> {
             instance,
             module: plugin.module().clone(),
             arming,
+            checked: HashMap::new(),
             _plugin: plugin,
         }
     }
@@ -247,9 +253,24 @@ impl<T: 'static> Instance<T> {
     /// Calls export `name` with typed arguments:
     /// `instance.call::<(i32, i32), i32>("add", (2, 3))`.
     ///
-    /// Looks the export up on every call; for hot loops use [`Instance::func`].
+    /// The first call of a name looks the export up and checks its type;
+    /// later calls with the same types reuse that check. For hot loops,
+    /// [`Instance::func`] also skips the name lookup.
     pub fn call<P: Values, R: Values>(&mut self, name: &str, args: P) -> Result<R, Error> {
-        let func = self.typed_func::<P, R>(name)?;
+        let func = match self.checked.get(name) {
+            Some(&(func, ty)) if ty == TypeId::of::<fn(P) -> R>() => {
+                // SAFETY: `func` is from this instance's store, and
+                // `typed_func` checked it against exactly `P -> R` (the same
+                // TypeId) before it was put in `checked`.
+                unsafe { TypedFunc::<P, R>::new_unchecked(&self.store, func) }
+            }
+            _ => {
+                let typed = self.typed_func::<P, R>(name)?;
+                self.checked
+                    .insert(name.into(), (*typed.func(), TypeId::of::<fn(P) -> R>()));
+                typed
+            }
+        };
         self.arming.arm(&mut self.store)?;
         func.call(&mut self.store, args)
             .map_err(|e| classify(e, self.arming.budget))

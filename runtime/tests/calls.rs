@@ -139,3 +139,25 @@ fn instance_memory_writes_are_bounds_checked() {
     assert!(inst.memory().is_empty());
     assert!(inst.write_memory(0, b"x").is_err());
 }
+
+#[test]
+fn repeated_calls_by_name_recheck_types() {
+    let host = host();
+    let plugin = host.load_wat("good", GOOD).unwrap();
+    let mut inst = plugin.instantiate(Journal::default()).unwrap();
+    // Cached after the first call...
+    assert_eq!(inst.call::<(i32, i32), i32>("add", (1, 2)).unwrap(), 3);
+    assert_eq!(inst.call::<(i32, i32), i32>("add", (3, 4)).unwrap(), 7);
+    // ...but a call with other types is still checked, not trusted.
+    assert!(matches!(
+        inst.call::<(i64, i64), i64>("add", (1, 2)),
+        Err(spindle_runtime::Error::ExportSignature { .. })
+    ));
+    assert!(matches!(
+        inst.call::<i32, i32>("add", 1),
+        Err(spindle_runtime::Error::ExportSignature { .. })
+    ));
+    // Same wasm types through other Rust types: allowed and re-cached.
+    assert_eq!(inst.call::<(u32, u32), u32>("add", (1, 2)).unwrap(), 3);
+    assert_eq!(inst.call::<(i32, i32), i32>("add", (5, 5)).unwrap(), 10);
+}
