@@ -1,6 +1,6 @@
 //! Instances: a store plus the limits and cancellation flag of one plugin instance.
 
-use std::any::TypeId;
+use std::any::Any;
 use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -224,8 +224,9 @@ pub struct Instance<T: 'static> {
     pub(crate) module: Module,
     pub(crate) arming: Arming,
     /// Exports already looked up and checked by [`Instance::call`], keyed by
-    /// name, with the `fn(P) -> R` type they were checked against.
-    checked: HashMap<Box<str>, (wasmtime::Func, TypeId)>,
+    /// name: a `TypedFunc<P, R>` of the types of the last call with that name,
+    /// so a call with other types misses and is checked again.
+    checked: HashMap<Box<str>, Box<dyn Any + Send>>,
     /// Keeps the host, and so its epoch ticker, alive: without it an instance
     /// outliving its host would never see its deadline.
     pub(crate) _plugin: Plugin<T>,
@@ -257,18 +258,18 @@ impl<T: 'static> Instance<T> {
     /// later calls with the same types reuse that check. For hot loops,
     /// [`Instance::func`] also skips the name lookup.
     pub fn call<P: Values, R: Values>(&mut self, name: &str, args: P) -> Result<R, Error> {
-        let func = match self.checked.get(name) {
-            Some(&(func, ty)) if ty == TypeId::of::<fn(P) -> R>() => {
-                // SAFETY: `func` is from this instance's store, and
-                // `typed_func` checked it against exactly `P -> R` (the same
-                // TypeId) before it was put in `checked`.
-                unsafe { TypedFunc::<P, R>::new_unchecked(&self.store, func) }
-            }
-            _ => {
+        let cached = self
+            .checked
+            .get(name)
+            .and_then(|f| f.downcast_ref::<TypedFunc<P, R>>());
+        let func = match cached {
+            Some(f) => f,
+            None => {
                 let typed = self.typed_func::<P, R>(name)?;
-                self.checked
-                    .insert(name.into(), (*typed.func(), TypeId::of::<fn(P) -> R>()));
-                typed
+                self.checked.insert(name.into(), Box::new(typed));
+                self.checked[name]
+                    .downcast_ref::<TypedFunc<P, R>>()
+                    .expect("just inserted with this type")
             }
         };
         self.arming.arm(&mut self.store)?;

@@ -161,3 +161,22 @@ fn repeated_calls_by_name_recheck_types() {
     assert_eq!(inst.call::<(u32, u32), u32>("add", (1, 2)).unwrap(), 3);
     assert_eq!(inst.call::<(i32, i32), i32>("add", (5, 5)).unwrap(), 10);
 }
+
+#[test]
+fn handles_are_thread_safe() {
+    fn send_sync<X: Send + Sync>() {}
+    fn send<X: Send>() {}
+    send_sync::<Host<Journal>>();
+    send_sync::<spindle_runtime::Plugin<Journal>>();
+    send_sync::<spindle_runtime::CancelHandle>();
+    send::<spindle_runtime::Instance<Journal>>();
+    send_sync::<spindle_runtime::Error>();
+    // And a whole instance can move to another thread mid-life.
+    let plugin = host().load_wat("good", GOOD).unwrap();
+    let mut inst = plugin.instantiate(Journal::default()).unwrap();
+    inst.call::<i64, i64>("bump", 1).unwrap();
+    let total = std::thread::spawn(move || inst.call::<i64, i64>("bump", 1).unwrap())
+        .join()
+        .unwrap();
+    assert_eq!(total, 2);
+}
