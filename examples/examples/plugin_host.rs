@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use spindle_runtime::{BoxError, Ctx, Error, Host, Limits};
+use spindle_runtime::{BoxError, Ctx, Error, ErrorKind, Host, Limits};
 
 /// Per-instance state the host functions work on.
 #[derive(Default)]
@@ -78,12 +78,12 @@ fn main() -> Result<(), Error> {
     println!("runaway.wat");
     let runaway = host.load_file(dir.join("runaway.wat"))?;
     let mut inst = runaway.instantiate(App::default())?;
-    match inst.call::<(), ()>("forever", ()) {
-        Err(e @ Error::DeadlineExceeded { .. }) => println!("  forever():\n{}", indent(&e)),
+    match inst.call::<(), ()>("forever", ()).map_err(Error::into_kind) {
+        Err(e @ ErrorKind::DeadlineExceeded { .. }) => println!("  forever():\n{}", indent(&e)),
         other => panic!("expected a deadline error, got {other:?}"),
     }
-    match inst.call::<i32, i32>("deeper", 0) {
-        Err(e @ Error::StackOverflow { .. }) => println!("  deeper(0):\n{}", indent(&e)),
+    match inst.call::<i32, i32>("deeper", 0).map_err(Error::into_kind) {
+        Err(e @ ErrorKind::StackOverflow { .. }) => println!("  deeper(0):\n{}", indent(&e)),
         other => panic!("expected a stack overflow, got {other:?}"),
     }
 
@@ -96,7 +96,7 @@ fn main() -> Result<(), Error> {
     Ok(())
 }
 
-fn indent(e: &Error) -> String {
+fn indent(e: &dyn std::fmt::Display) -> String {
     e.to_string()
         .lines()
         .map(|l| format!("    {l}\n"))

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use spindle_runtime::{BoxError, Ctx, Error, Host, Limits};
+use spindle_runtime::{BoxError, Ctx, Error, ErrorKind, Host, Limits};
 
 #[derive(Default)]
 struct Guests {
@@ -47,14 +47,17 @@ fn main() -> Result<(), Error> {
         inst.call::<u32, u32>("greet", name.len() as u32)?;
     }
     println!("fib(25) = {}", inst.call::<u32, u64>("fib", 25)?);
-    match inst.call::<(), ()>("spin", ()) {
-        Err(e @ Error::DeadlineExceeded { .. }) => println!("spin() was stopped: {e}"),
+    match inst.call::<(), ()>("spin", ()).map_err(Error::into_kind) {
+        Err(e @ ErrorKind::DeadlineExceeded { .. }) => println!("spin() was stopped: {e}"),
         other => panic!("expected a deadline error, got {other:?}"),
     }
 
     println!("\nNow the same plugin with a misspelled import (`lgo`):\n");
-    match host.load_file(env!("GREETER_TYPO_WASM")) {
-        Err(e @ Error::Link(_)) => println!("{e}"),
+    match host
+        .load_file(env!("GREETER_TYPO_WASM"))
+        .map_err(Error::into_kind)
+    {
+        Err(e @ ErrorKind::Link(_)) => println!("{e}"),
         Err(e) => panic!("expected a link report, got {e:?}"),
         Ok(_) => panic!("a plugin importing `lgo` must not load"),
     }

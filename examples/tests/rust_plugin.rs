@@ -1,7 +1,7 @@
 //! The Rust plugin built by build.rs loads, runs, and its misspelled twin is
 //! refused with a report naming the typo and the right import.
 
-use spindle_runtime::{BoxError, Ctx, Error, Host, LinkProblem};
+use spindle_runtime::{BoxError, Ctx, ErrorKind, Host, LinkProblem};
 
 fn host() -> Host<u32> {
     Host::<u32>::builder()
@@ -51,7 +51,7 @@ fn misspelled_import_is_reported_with_suggestion() {
         .load_file(env!("GREETER_TYPO_WASM"))
         .err()
         .expect("must not load");
-    let Error::Link(link) = &err else {
+    let ErrorKind::Link(link) = err.kind() else {
         panic!("{err:?}")
     };
     match link.problems() {

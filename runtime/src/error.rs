@@ -20,9 +20,69 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 pub use wasmtime::Trap as TrapCode;
 
 /// Everything that can go wrong loading, instantiating or calling a plugin.
+///
+/// A thin box around [`ErrorKind`]: one pointer, so `Result<R, Error>` of a
+/// call returns in registers like wasmtime's own results and adds nothing to
+/// the success path. Match on [`Error::kind`].
+pub struct Error(Box<ErrorKind>);
+
+impl Error {
+    /// What went wrong, for `match`.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.0
+    }
+
+    /// Unwraps the kind, e.g. to take ownership of a host function's error.
+    pub fn into_kind(self) -> ErrorKind {
+        *self.0
+    }
+
+    /// The wasm backtrace carried by this error, if any.
+    pub fn backtrace(&self) -> Option<&Backtrace> {
+        self.0.backtrace()
+    }
+
+    /// The link report, if this is a load-time import/export problem.
+    pub fn as_link(&self) -> Option<&LinkError> {
+        match &*self.0 {
+            ErrorKind::Link(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn wasmtime(e: wasmtime::Error) -> Self {
+        ErrorKind::Wasmtime(e).into()
+    }
+}
+
+impl From<ErrorKind> for Error {
+    fn from(kind: ErrorKind) -> Self {
+        Error(Box::new(kind))
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.0, f)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+/// The kinds of [`Error`], one per failure.
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum Error {
+pub enum ErrorKind {
     /// A plugin file could not be read.
     Io {
         /// The file.
@@ -132,50 +192,42 @@ pub enum Error {
     Wasmtime(wasmtime::Error),
 }
 
-impl Error {
+impl ErrorKind {
     /// The wasm backtrace carried by this error, if any.
     pub fn backtrace(&self) -> Option<&Backtrace> {
         match self {
-            Error::OutOfFuel { backtrace, .. }
-            | Error::DeadlineExceeded { backtrace, .. }
-            | Error::Cancelled { backtrace }
-            | Error::StackOverflow { backtrace }
-            | Error::MemoryLimit { backtrace, .. }
-            | Error::TableLimit { backtrace, .. }
-            | Error::Trap { backtrace, .. }
-            | Error::HostFunction { backtrace, .. }
-            | Error::HostPanic { backtrace, .. } => Some(backtrace),
-            _ => None,
-        }
-    }
-
-    /// The link report, if this is a load-time import/export problem.
-    pub fn as_link(&self) -> Option<&LinkError> {
-        match self {
-            Error::Link(l) => Some(l),
+            ErrorKind::OutOfFuel { backtrace, .. }
+            | ErrorKind::DeadlineExceeded { backtrace, .. }
+            | ErrorKind::Cancelled { backtrace }
+            | ErrorKind::StackOverflow { backtrace }
+            | ErrorKind::MemoryLimit { backtrace, .. }
+            | ErrorKind::TableLimit { backtrace, .. }
+            | ErrorKind::Trap { backtrace, .. }
+            | ErrorKind::HostFunction { backtrace, .. }
+            | ErrorKind::HostPanic { backtrace, .. } => Some(backtrace),
             _ => None,
         }
     }
 }
 
-impl fmt::Display for Error {
+impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Io { path, source } => {
+            ErrorKind::Io { path, source } => {
                 write!(f, "cannot read plugin {}: {source}", path.display())
             }
-            Error::InvalidModule { plugin, reason } => {
+            ErrorKind::InvalidModule { plugin, reason } => {
                 write!(f, "plugin `{plugin}` is not a valid wasm module: {reason}")
             }
-            Error::Link(l) => l.fmt(f),
-            Error::MissingExport { name, available } => {
+            ErrorKind::Link(l) => l.fmt(f),
+            ErrorKind::MissingExport { name, available } => {
                 write!(f, "plugin has no exported function `{name}`")?;
                 match available.as_slice() {
                     [] => write!(f, " (it exports no functions)"),
                     names => write!(f, "; it exports: {}", names.join(", ")),
                 }
             }
-            Error::ExportSignature {
+            ErrorKind::ExportSignature {
                 name,
                 expected,
                 found,
@@ -184,13 +236,13 @@ impl fmt::Display for Error {
                 "export `{name}` has a different signature than the call expects\n  \
                  call expects:    {expected}\n  plugin exports:  {found}"
             ),
-            Error::OutOfFuel { fuel, backtrace } => {
+            ErrorKind::OutOfFuel { fuel, backtrace } => {
                 write!(
                     f,
                     "plugin ran out of fuel ({fuel} units per call){backtrace}"
                 )
             }
-            Error::DeadlineExceeded {
+            ErrorKind::DeadlineExceeded {
                 deadline,
                 backtrace,
             } => {
@@ -199,14 +251,14 @@ impl fmt::Display for Error {
                     "plugin call exceeded its {deadline:?} deadline{backtrace}"
                 )
             }
-            Error::Cancelled { backtrace } => write!(f, "plugin call was cancelled{backtrace}"),
-            Error::StackOverflow { backtrace } => {
+            ErrorKind::Cancelled { backtrace } => write!(f, "plugin call was cancelled{backtrace}"),
+            ErrorKind::StackOverflow { backtrace } => {
                 write!(
                     f,
                     "plugin overflowed its wasm stack (runaway recursion?){backtrace}"
                 )
             }
-            Error::MemoryLimit {
+            ErrorKind::MemoryLimit {
                 requested,
                 limit,
                 backtrace,
@@ -214,7 +266,7 @@ impl fmt::Display for Error {
                 f,
                 "plugin tried to grow its memory to {requested} bytes, over the {limit}-byte limit{backtrace}"
             ),
-            Error::TableLimit {
+            ErrorKind::TableLimit {
                 requested,
                 limit,
                 backtrace,
@@ -222,19 +274,19 @@ impl fmt::Display for Error {
                 f,
                 "plugin tried to grow a table to {requested} elements, over the {limit}-element limit{backtrace}"
             ),
-            Error::Trap { code, backtrace } => {
+            ErrorKind::Trap { code, backtrace } => {
                 let desc = code.to_string();
                 let desc = desc.strip_prefix("wasm trap: ").unwrap_or(&desc);
                 write!(f, "plugin trapped: {desc}{backtrace}")
             }
-            Error::HostFunction {
+            ErrorKind::HostFunction {
                 function,
                 error,
                 backtrace,
             } => {
                 write!(f, "host function `{function}` failed: {error}{backtrace}")
             }
-            Error::HostPanic {
+            ErrorKind::HostPanic {
                 function,
                 message,
                 backtrace,
@@ -244,18 +296,18 @@ impl fmt::Display for Error {
                     "host function `{function}` panicked: {message}{backtrace}"
                 )
             }
-            Error::Config(msg) => write!(f, "invalid configuration: {msg}"),
-            Error::Wasmtime(e) => write!(f, "{e:#}"),
+            ErrorKind::Config(msg) => write!(f, "invalid configuration: {msg}"),
+            ErrorKind::Wasmtime(e) => write!(f, "{e:#}"),
         }
     }
 }
 
-impl std::error::Error for Error {
+impl std::error::Error for ErrorKind {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Io { source, .. } => Some(source),
-            Error::Link(l) => Some(l),
-            Error::HostFunction { error, .. } => Some(&**error),
+            ErrorKind::Io { source, .. } => Some(source),
+            ErrorKind::Link(l) => Some(l),
+            ErrorKind::HostFunction { error, .. } => Some(&**error),
             _ => None,
         }
     }
@@ -263,7 +315,7 @@ impl std::error::Error for Error {
 
 impl From<LinkError> for Error {
     fn from(e: LinkError) -> Self {
-        Error::Link(e)
+        ErrorKind::Link(e).into()
     }
 }
 
@@ -387,49 +439,58 @@ pub(crate) struct CallBudget {
 }
 
 /// Turns a wasmtime error from instantiation or a call into a matchable [`Error`].
+///
+/// Cold and out of line: it sits on every call's error path, and keeping it
+/// out of the caller keeps the success path as short as a raw wasmtime call.
+#[cold]
+#[inline(never)]
 pub(crate) fn classify(err: wasmtime::Error, budget: CallBudget) -> Error {
+    classify_kind(err, budget).into()
+}
+
+fn classify_kind(err: wasmtime::Error, budget: CallBudget) -> ErrorKind {
     let backtrace = err
         .downcast_ref::<wasmtime::WasmBacktrace>()
         .map(Backtrace::from_wasmtime)
         .unwrap_or_default();
     if let Some(code) = err.downcast_ref::<wasmtime::Trap>().copied() {
         return match code {
-            TrapCode::OutOfFuel => Error::OutOfFuel {
+            TrapCode::OutOfFuel => ErrorKind::OutOfFuel {
                 fuel: budget.fuel.unwrap_or(0),
                 backtrace,
             },
-            TrapCode::StackOverflow => Error::StackOverflow { backtrace },
-            code => Error::Trap { code, backtrace },
+            TrapCode::StackOverflow => ErrorKind::StackOverflow { backtrace },
+            code => ErrorKind::Trap { code, backtrace },
         };
     }
     match err.downcast::<Internal>() {
         Ok(internal) => match internal {
-            Internal::Deadline => Error::DeadlineExceeded {
+            Internal::Deadline => ErrorKind::DeadlineExceeded {
                 deadline: budget.deadline.unwrap_or_default(),
                 backtrace,
             },
-            Internal::Cancelled => Error::Cancelled { backtrace },
-            Internal::MemoryLimit { requested, limit } => Error::MemoryLimit {
+            Internal::Cancelled => ErrorKind::Cancelled { backtrace },
+            Internal::MemoryLimit { requested, limit } => ErrorKind::MemoryLimit {
                 requested,
                 limit,
                 backtrace,
             },
-            Internal::TableLimit { requested, limit } => Error::TableLimit {
+            Internal::TableLimit { requested, limit } => ErrorKind::TableLimit {
                 requested,
                 limit,
                 backtrace,
             },
-            Internal::HostReturned { function, error } => Error::HostFunction {
+            Internal::HostReturned { function, error } => ErrorKind::HostFunction {
                 function: function.to_string(),
                 error,
                 backtrace,
             },
-            Internal::HostPanicked { function, message } => Error::HostPanic {
+            Internal::HostPanicked { function, message } => ErrorKind::HostPanic {
                 function: function.to_string(),
                 message,
                 backtrace,
             },
         },
-        Err(other) => Error::Wasmtime(other),
+        Err(other) => ErrorKind::Wasmtime(other),
     }
 }

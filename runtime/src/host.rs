@@ -11,7 +11,7 @@ use wasmtime::{
 };
 
 use crate::cache::Cache;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::hostfn::HostFn;
 use crate::instance::{Limits, State};
 use crate::link::{self, HostFuncs};
@@ -147,16 +147,17 @@ impl<T: 'static> HostBuilder<T> {
             self.config
                 .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         }
-        let engine = Engine::new(&self.config).map_err(Error::Wasmtime)?;
+        let engine = Engine::new(&self.config).map_err(Error::wasmtime)?;
         let mut linker = Linker::new(&engine);
         let mut funcs = HostFuncs::new();
         for (module, name, sig, define) in self.defs {
             if funcs.insert((module.clone(), name.clone()), sig).is_some() {
-                return Err(Error::Config(format!(
+                return Err(ErrorKind::Config(format!(
                     "host function {module:?} {name:?} is registered twice"
-                )));
+                ))
+                .into());
             }
-            define(&mut linker).map_err(Error::Wasmtime)?;
+            define(&mut linker).map_err(Error::wasmtime)?;
         }
         let ticker = Ticker::start(engine.clone(), self.tick);
         Ok(Host {
@@ -216,13 +217,13 @@ impl<T: 'static> Host<T> {
     /// a binary module otherwise.
     pub fn load_file(&self, path: impl AsRef<Path>) -> Result<Plugin<T>, Error> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        let bytes = std::fs::read(path).map_err(|source| ErrorKind::Io {
             path: path.to_path_buf(),
             source,
         })?;
         let name = path.display().to_string();
         if path.extension().is_some_and(|e| e == "wat") {
-            let text = String::from_utf8(bytes).map_err(|e| Error::InvalidModule {
+            let text = String::from_utf8(bytes).map_err(|e| ErrorKind::InvalidModule {
                 plugin: name.clone(),
                 reason: format!("WAT file is not UTF-8: {e}"),
             })?;
@@ -236,7 +237,7 @@ impl<T: 'static> Host<T> {
     pub fn load_wat(&self, name: &str, text: &str) -> Result<Plugin<T>, Error> {
         let binary = wat::parse_str(text).map_err(|mut e| {
             e.set_path(Path::new(name));
-            Error::InvalidModule {
+            ErrorKind::InvalidModule {
                 plugin: name.to_string(),
                 reason: format!("WAT syntax error: {e}"),
             }
@@ -258,7 +259,7 @@ impl<T: 'static> Host<T> {
             .inner
             .linker
             .instantiate_pre(&module)
-            .map_err(Error::Wasmtime)?;
+            .map_err(Error::wasmtime)?;
         Ok(Plugin::new(
             self.clone(),
             name.to_string(),
@@ -276,7 +277,7 @@ impl<T: 'static> Host<T> {
         {
             return Ok((module, true));
         }
-        let module = Module::from_binary(engine, bytes).map_err(|e| Error::InvalidModule {
+        let module = Module::from_binary(engine, bytes).map_err(|e| ErrorKind::InvalidModule {
             plugin: name.to_string(),
             reason: format!("{e:#}"),
         })?;
@@ -299,10 +300,11 @@ impl<T: 'static> Host<T> {
 /// before the parser reports a less readable one.
 fn check_header(name: &str, bytes: &[u8]) -> Result<(), Error> {
     let fail = |reason: String| {
-        Err(Error::InvalidModule {
+        Err(ErrorKind::InvalidModule {
             plugin: name.to_string(),
             reason,
-        })
+        }
+        .into())
     };
     let text_like = bytes
         .iter()

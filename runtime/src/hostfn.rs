@@ -121,7 +121,7 @@ fn range(ptr: u32, len: u32, size: usize) -> Result<std::ops::Range<usize>, Memo
 }
 
 /// What a host function may return: values, or `Result<values, E>` where an
-/// `Err` ends the plugin call with [`Error::HostFunction`](crate::Error::HostFunction).
+/// `Err` ends the plugin call with [`ErrorKind::HostFunction`](crate::ErrorKind::HostFunction).
 pub trait HostReturn {
     /// The wasm results.
     type Values: Values;

@@ -1,7 +1,6 @@
 //! Instances: a store plus the limits and cancellation flag of one plugin instance.
 
 use std::any::Any;
-use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,7 +8,7 @@ use std::time::Duration;
 
 use wasmtime::{ExternType, Memory, Module, ResourceLimiter, Store, TypedFunc, UpdateDeadline};
 
-use crate::error::{Backtrace, CallBudget, Error, Internal, classify};
+use crate::error::{Backtrace, CallBudget, Error, ErrorKind, Internal, classify};
 use crate::hostfn::MemoryAccessError;
 use crate::link::nearest;
 use crate::plugin::Plugin;
@@ -112,7 +111,9 @@ pub struct State<T> {
     pub(crate) memory: Option<Memory>,
     limiter: Limiter,
     ticks_left: Option<u64>,
-    cancel: Arc<AtomicBool>,
+    /// Created with the first [`CancelHandle`]; until then there is nothing
+    /// to check and no allocation to make per instance.
+    cancel: Option<Arc<AtomicBool>>,
 }
 
 /// Cancels the running call of one instance from any thread.
@@ -120,7 +121,7 @@ pub struct State<T> {
 pub struct CancelHandle(Arc<AtomicBool>);
 
 impl CancelHandle {
-    /// Ends the instance's current call with [`Error::Cancelled`] within one
+    /// Ends the instance's current call with [`ErrorKind::Cancelled`](crate::ErrorKind::Cancelled) within one
     /// epoch tick; if no call is running, the next call fails at once. Each
     /// `cancel` stops one call.
     pub fn cancel(&self) {
@@ -139,9 +140,10 @@ pub(crate) struct Arming {
 impl Arming {
     pub(crate) fn new(limits: &Limits, fuel_metering: bool, tick: Duration) -> Result<Self, Error> {
         if limits.fuel.is_some() && !fuel_metering {
-            return Err(Error::Config(
+            return Err(ErrorKind::Config(
                 "a fuel limit needs a host with fuel metering (HostBuilder::enable_fuel)".into(),
-            ));
+            )
+            .into());
         }
         // The first tick after arming may come at any moment, so one extra
         // tick guarantees the plugin gets at least the full deadline; it is
@@ -163,18 +165,29 @@ impl Arming {
     #[inline]
     pub(crate) fn arm<T>(&self, store: &mut Store<State<T>>) -> Result<(), Error> {
         let data = store.data_mut();
-        if data.cancel.load(Ordering::Relaxed) && data.cancel.swap(false, Ordering::Acquire) {
-            return Err(Error::Cancelled {
+        if let Some(c) = &data.cancel
+            && c.load(Ordering::Relaxed)
+            && c.swap(false, Ordering::Acquire)
+        {
+            return Err(ErrorKind::Cancelled {
                 backtrace: Backtrace::default(),
-            });
+            }
+            .into());
         }
-        data.ticks_left = self.deadline_ticks;
+        if self.deadline_ticks.is_some() {
+            data.ticks_left = self.deadline_ticks;
+        }
         if self.fuel_metering {
             store
                 .set_fuel(self.budget.fuel.unwrap_or(u64::MAX))
-                .map_err(Error::Wasmtime)?;
+                .map_err(Error::wasmtime)?;
         }
-        store.set_epoch_deadline(1);
+        if self.deadline_ticks.is_some() {
+            // Count ticks from now. Without a deadline the callback (if any)
+            // only checks for cancellation, so a stale epoch deadline is
+            // harmless (it fires once and re-arms itself) and the write is skipped.
+            store.set_epoch_deadline(1);
+        }
         Ok(())
     }
 }
@@ -183,6 +196,7 @@ pub(crate) fn new_store<T: 'static>(
     engine: &wasmtime::Engine,
     user: T,
     limits: &Limits,
+    arming: &Arming,
 ) -> Store<State<T>> {
     let mut store = Store::new(
         engine,
@@ -194,15 +208,34 @@ pub(crate) fn new_store<T: 'static>(
                 table: limits.max_table_elements,
             },
             ticks_left: None,
-            cancel: Arc::new(AtomicBool::new(false)),
+            cancel: None,
         },
     );
     store.limiter(|s| &mut s.limiter);
-    // Runs once per epoch tick while this store executes wasm: one shared
-    // ticker thread drives every deadline and cancellation, no thread per call.
+    if arming.deadline_ticks.is_some() {
+        watch_epochs(&mut store);
+    } else {
+        // Nothing to check until someone asks for a CancelHandle: never
+        // interrupt, and skip the callback's allocation.
+        store.set_epoch_deadline(NEVER);
+    }
+    store
+}
+
+/// Epoch ticks that will not pass in the life of a process, yet leave room
+/// for the engine's current epoch to be added without overflow.
+const NEVER: u64 = u64::MAX / 2;
+
+/// Installs the per-tick check. Runs once per epoch tick while this store
+/// executes wasm: one shared ticker thread drives every deadline and
+/// cancellation, no thread per call.
+fn watch_epochs<T: 'static>(store: &mut Store<State<T>>) {
+    store.set_epoch_deadline(1);
     store.epoch_deadline_callback(|mut cx| {
         let data = cx.data_mut();
-        if data.cancel.swap(false, Ordering::Acquire) {
+        if let Some(c) = &data.cancel
+            && c.swap(false, Ordering::Acquire)
+        {
             return Err(Internal::Cancelled.into());
         }
         match &mut data.ticks_left {
@@ -214,7 +247,6 @@ pub(crate) fn new_store<T: 'static>(
             None => Ok(UpdateDeadline::Continue(1)),
         }
     });
-    store
 }
 
 /// A running plugin instance with its own state, memory and limits.
@@ -226,7 +258,9 @@ pub struct Instance<T: 'static> {
     /// Exports already looked up and checked by [`Instance::call`], keyed by
     /// name: a `TypedFunc<P, R>` of the types of the last call with that name,
     /// so a call with other types misses and is checked again.
-    checked: HashMap<Box<str>, Box<dyn Any + Send>>,
+    /// A short list, not a map: plugins are called by few names, and
+    /// comparing a few short strings beats hashing one (see the benches).
+    checked: Vec<(Box<str>, Box<dyn Any + Send>)>,
     /// Keeps the host, and so its epoch ticker, alive: without it an instance
     /// outliving its host would never see its deadline.
     pub(crate) _plugin: Plugin<T>,
@@ -246,7 +280,7 @@ impl<T: 'static> Instance<T> {
             instance,
             module: plugin.module().clone(),
             arming,
-            checked: HashMap::new(),
+            checked: Vec::new(),
             _plugin: plugin,
         }
     }
@@ -258,18 +292,26 @@ impl<T: 'static> Instance<T> {
     /// later calls with the same types reuse that check. For hot loops,
     /// [`Instance::func`] also skips the name lookup.
     pub fn call<P: Values, R: Values>(&mut self, name: &str, args: P) -> Result<R, Error> {
-        let cached = self
-            .checked
-            .get(name)
-            .and_then(|f| f.downcast_ref::<TypedFunc<P, R>>());
+        let slot = self.checked.iter().position(|(n, _)| **n == *name);
+        let cached = slot.and_then(|i| self.checked[i].1.downcast_ref::<TypedFunc<P, R>>());
         let func = match cached {
             Some(f) => f,
             None => {
-                let typed = self.typed_func::<P, R>(name)?;
-                self.checked.insert(name.into(), Box::new(typed));
-                self.checked[name]
+                let typed: Box<dyn Any + Send> = Box::new(self.typed_func::<P, R>(name)?);
+                let i = match slot {
+                    Some(i) => {
+                        self.checked[i].1 = typed;
+                        i
+                    }
+                    None => {
+                        self.checked.push((name.into(), typed));
+                        self.checked.len() - 1
+                    }
+                };
+                self.checked[i]
+                    .1
                     .downcast_ref::<TypedFunc<P, R>>()
-                    .expect("just inserted with this type")
+                    .expect("just stored with this type")
             }
         };
         self.arming.arm(&mut self.store)?;
@@ -289,17 +331,20 @@ impl<T: 'static> Instance<T> {
 
     fn typed_func<P: Values, R: Values>(&mut self, name: &str) -> Result<TypedFunc<P, R>, Error> {
         let Some(func) = self.instance.get_func(&mut self.store, name) else {
-            return Err(Error::MissingExport {
+            return Err(ErrorKind::MissingExport {
                 name: name.to_string(),
                 available: self.function_exports_near(name),
-            });
+            }
+            .into());
         };
-        func.typed::<P, R>(&self.store)
-            .map_err(|_| Error::ExportSignature {
+        func.typed::<P, R>(&self.store).map_err(|_| {
+            ErrorKind::ExportSignature {
                 name: name.to_string(),
                 expected: Signature::of::<P, R>(),
                 found: Signature::from_func_type(&func.ty(&self.store)),
-            })
+            }
+            .into()
+        })
     }
 
     fn function_exports_near(&self, name: &str) -> Vec<String> {
@@ -361,8 +406,17 @@ impl<T: 'static> Instance<T> {
     }
 
     /// A handle that cancels this instance's calls from another thread.
-    pub fn cancel_handle(&self) -> CancelHandle {
-        CancelHandle(self.store.data().cancel.clone())
+    pub fn cancel_handle(&mut self) -> CancelHandle {
+        if let Some(c) = &self.store.data().cancel {
+            return CancelHandle(c.clone());
+        }
+        let flag = Arc::new(AtomicBool::new(false));
+        self.store.data_mut().cancel = Some(flag.clone());
+        if self.arming.deadline_ticks.is_none() {
+            // Instances with a deadline already check every tick.
+            watch_epochs(&mut self.store);
+        }
+        CancelHandle(flag)
     }
 
     /// Fuel left from the last call, if the host meters fuel.

@@ -30,7 +30,7 @@ mod link;
 mod plugin;
 mod types;
 
-pub use error::{Backtrace, BoxError, Error, Frame, TrapCode};
+pub use error::{Backtrace, BoxError, Error, ErrorKind, Frame, TrapCode};
 pub use host::{Host, HostBuilder};
 pub use hostfn::{Ctx, HostFn, HostReturn, MemoryAccessError};
 pub use instance::{CancelHandle, Func, Instance, Limits, State};

@@ -73,7 +73,7 @@ impl<T: 'static> Plugin<T> {
     pub fn instantiate_with(&self, state: T, limits: Limits) -> Result<Instance<T>, Error> {
         let host = &self.inner.host.inner;
         let arming = Arming::new(&limits, host.fuel, host.tick)?;
-        let mut store = new_store(&host.engine, state, &limits);
+        let mut store = new_store(&host.engine, state, &limits, &arming);
         // The start function runs under the same limits as a call.
         arming.arm(&mut store)?;
         let instance = self

@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use spindle_runtime::{Error, Limits, TrapCode};
+use spindle_runtime::{Error, ErrorKind, Limits, TrapCode};
 
 fn good_binary() -> Vec<u8> {
     wat::parse_str(GOOD).unwrap()
@@ -18,8 +18,8 @@ fn malformed_bytes() {
         .load_bytes("junk.wasm", &bytes)
         .err()
         .expect("must fail");
-    match &err {
-        Error::InvalidModule { plugin, reason } => {
+    match err.kind() {
+        ErrorKind::InvalidModule { plugin, reason } => {
             assert_eq!(plugin, "junk.wasm");
             assert!(!reason.is_empty());
         }
@@ -38,7 +38,7 @@ fn truncated_module() {
             .load_bytes("cut.wasm", &good[..cut])
             .err()
             .expect("must fail");
-        let Error::InvalidModule { reason, .. } = &err else {
+        let ErrorKind::InvalidModule { reason, .. } = err.kind() else {
             panic!("cut at {cut}: unexpected {err:?}")
         };
         if cut < 8 {
@@ -57,7 +57,7 @@ fn wrong_magic() {
         .load_bytes("elf", b"\x7fELF\x02\x01\x01\0")
         .err()
         .unwrap();
-    let Error::InvalidModule { reason, .. } = &err else {
+    let ErrorKind::InvalidModule { reason, .. } = err.kind() else {
         panic!("{err:?}")
     };
     assert!(
@@ -70,7 +70,10 @@ fn wrong_magic() {
     assert!(err.to_string().contains("load_wat"), "{err}");
 
     let err = host.load_bytes("empty", b"").err().unwrap();
-    assert!(matches!(err, Error::InvalidModule { .. }), "{err:?}");
+    assert!(
+        matches!(err.kind(), ErrorKind::InvalidModule { .. }),
+        "{err:?}"
+    );
 
     // A component (binary version 0x0d) is not a core module.
     let err = host
@@ -91,7 +94,7 @@ fn wat_syntax_error() {
         )
         .err()
         .unwrap();
-    let Error::InvalidModule { reason, .. } = &err else {
+    let ErrorKind::InvalidModule { reason, .. } = err.kind() else {
         panic!("{err:?}")
     };
     assert!(reason.contains("WAT syntax error"), "{reason}");
@@ -111,7 +114,7 @@ fn invalid_module_fails_validation() {
         )
         .err()
         .unwrap();
-    let Error::InvalidModule { reason, .. } = &err else {
+    let ErrorKind::InvalidModule { reason, .. } = err.kind() else {
         panic!("{err:?}")
     };
     assert!(reason.contains("type mismatch"), "{reason}");
@@ -125,8 +128,8 @@ fn missing_export_and_wrong_signature() {
     let mut inst = plugin.instantiate(Journal::default()).unwrap();
 
     let err = inst.call::<(i32, i32), i32>("ad", (1, 2)).unwrap_err();
-    match &err {
-        Error::MissingExport { name, available } => {
+    match err.kind() {
+        ErrorKind::MissingExport { name, available } => {
             assert_eq!(name, "ad");
             assert_eq!(
                 available.first().map(String::as_str),
@@ -140,14 +143,14 @@ fn missing_export_and_wrong_signature() {
 
     // Exists, but is a memory, not a function.
     assert!(matches!(
-        inst.call::<(), ()>("memory", ()).unwrap_err(),
-        Error::MissingExport { .. }
+        inst.call::<(), ()>("memory", ()).unwrap_err().kind(),
+        ErrorKind::MissingExport { .. }
     ));
 
     let err = inst.call::<(i64, i64), i64>("add", (1, 2)).unwrap_err();
-    let Error::ExportSignature {
+    let ErrorKind::ExportSignature {
         expected, found, ..
-    } = &err
+    } = err.kind()
     else {
         panic!("{err:?}")
     };
@@ -184,7 +187,7 @@ fn traps_carry_code_and_named_backtrace() {
     let mut inst = plugin.instantiate(Journal::default()).unwrap();
 
     let err = inst.call::<(), ()>("outer", ()).unwrap_err();
-    let Error::Trap { code, backtrace } = &err else {
+    let ErrorKind::Trap { code, backtrace } = err.kind() else {
         panic!("{err:?}")
     };
     assert_eq!(*code, TrapCode::UnreachableCodeReached);
@@ -202,7 +205,7 @@ fn traps_carry_code_and_named_backtrace() {
 
     let err = inst.call::<(i32, i32), i32>("div", (1, 0)).unwrap_err();
     assert!(
-        matches!(&err, Error::Trap { code: TrapCode::IntegerDivisionByZero, backtrace } if backtrace.contains("div")),
+        matches!(err.kind(), ErrorKind::Trap { code: TrapCode::IntegerDivisionByZero, backtrace } if backtrace.contains("div")),
         "{err:?}"
     );
     let err = inst
@@ -210,8 +213,8 @@ fn traps_carry_code_and_named_backtrace() {
         .unwrap_err();
     assert!(
         matches!(
-            err,
-            Error::Trap {
+            err.kind(),
+            ErrorKind::Trap {
                 code: TrapCode::IntegerOverflow,
                 ..
             }
@@ -221,12 +224,12 @@ fn traps_carry_code_and_named_backtrace() {
 
     let err = inst.call::<(), i32>("oob", ()).unwrap_err();
     assert!(
-        matches!(&err, Error::Trap { code: TrapCode::MemoryOutOfBounds, backtrace } if backtrace.contains("oob")),
+        matches!(err.kind(), ErrorKind::Trap { code: TrapCode::MemoryOutOfBounds, backtrace } if backtrace.contains("oob")),
         "{err:?}"
     );
 
     let err = inst.call::<i32, i32>("recurse", 0).unwrap_err();
-    let Error::StackOverflow { backtrace } = &err else {
+    let ErrorKind::StackOverflow { backtrace } = err.kind() else {
         panic!("{err:?}")
     };
     assert!(backtrace.contains("recurse"), "{backtrace}");
@@ -242,8 +245,8 @@ fn smaller_max_stack_overflows_sooner() {
     let plugin = host.load_wat("depth", DEPTH).unwrap();
     let mut small = plugin.instantiate(Journal::default()).unwrap();
     assert!(matches!(
-        small.call::<(), i32>("down", ()),
-        Err(Error::StackOverflow { .. })
+        small.call::<(), i32>("down", ()).map_err(Error::into_kind),
+        Err(ErrorKind::StackOverflow { .. })
     ));
     let small_depth = small.call::<(), i32>("depth", ()).unwrap();
 
@@ -251,8 +254,8 @@ fn smaller_max_stack_overflows_sooner() {
     let plugin = big_host.load_wat("depth", DEPTH).unwrap();
     let mut big = plugin.instantiate(Journal::default()).unwrap();
     assert!(matches!(
-        big.call::<(), i32>("down", ()),
-        Err(Error::StackOverflow { .. })
+        big.call::<(), i32>("down", ()).map_err(Error::into_kind),
+        Err(ErrorKind::StackOverflow { .. })
     ));
     let big_depth = big.call::<(), i32>("depth", ()).unwrap();
     assert!(
@@ -304,11 +307,11 @@ fn host_function_error_and_panic() {
 
     assert_eq!(inst.call::<i32, i32>("via_fail", 21).unwrap(), 42);
     let err = inst.call::<i32, i32>("via_fail", -1).unwrap_err();
-    let Error::HostFunction {
+    let ErrorKind::HostFunction {
         function,
         error,
         backtrace,
-    } = &err
+    } = err.kind()
     else {
         panic!("{err:?}")
     };
@@ -322,9 +325,9 @@ fn host_function_error_and_panic() {
     );
 
     let err = inst.call::<(), ()>("via_panic", ()).unwrap_err();
-    let Error::HostPanic {
+    let ErrorKind::HostPanic {
         function, message, ..
-    } = &err
+    } = err.kind()
     else {
         panic!("{err:?}")
     };
@@ -350,7 +353,7 @@ fn host_memory_access_is_bounds_checked() {
         .unwrap();
     let mut inst = plugin.instantiate(Journal::default()).unwrap();
     let err = inst.call::<(), ()>("run", ()).unwrap_err();
-    let Error::HostFunction { error, .. } = &err else {
+    let ErrorKind::HostFunction { error, .. } = err.kind() else {
         panic!("{err:?}")
     };
     assert!(
@@ -369,7 +372,7 @@ fn start_function_trap_fails_instantiation_only() {
         .unwrap();
     let err = plugin.instantiate(Journal::default()).err().unwrap();
     assert!(
-        matches!(&err, Error::Trap { code: TrapCode::UnreachableCodeReached, backtrace } if backtrace.contains("init")),
+        matches!(err.kind(), ErrorKind::Trap { code: TrapCode::UnreachableCodeReached, backtrace } if backtrace.contains("init")),
         "{err:?}"
     );
     assert_good_plugin_runs(&host);
@@ -383,6 +386,6 @@ fn fuel_limit_without_metering_is_a_config_error() {
         .instantiate_with(Journal::default(), Limits::new().fuel(10))
         .err()
         .unwrap();
-    assert!(matches!(err, Error::Config(_)), "{err:?}");
+    assert!(matches!(err.kind(), ErrorKind::Config(_)), "{err:?}");
     assert_good_plugin_runs(&host);
 }

@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use spindle_runtime::{Error, Limits};
+use spindle_runtime::{Error, ErrorKind, Limits};
 use std::time::{Duration, Instant};
 
 const SPIN: &str = r#"
@@ -36,10 +36,10 @@ fn deadline_stops_infinite_loop() {
     let start = Instant::now();
     let err = inst.call::<(), ()>("forever", ()).unwrap_err();
     let took = start.elapsed();
-    let Error::DeadlineExceeded {
+    let ErrorKind::DeadlineExceeded {
         deadline: d,
         backtrace,
-    } = &err
+    } = err.kind()
     else {
         panic!("{err:?}")
     };
@@ -65,7 +65,7 @@ fn fuel_stops_infinite_loop_deterministically() {
         .unwrap();
     let err = inst.call::<(), ()>("forever", ()).unwrap_err();
     assert!(
-        matches!(&err, Error::OutOfFuel { fuel: 100_000, backtrace } if backtrace.contains("forever")),
+        matches!(err.kind(), ErrorKind::OutOfFuel { fuel: 100_000, backtrace } if backtrace.contains("forever")),
         "{err:?}"
     );
     assert!(err.to_string().contains("ran out of fuel"), "{err}");
@@ -76,8 +76,9 @@ fn fuel_stops_infinite_loop_deterministically() {
     assert_eq!(inst.fuel_left().unwrap(), left_a);
     assert!(left_a < 100_000);
     assert!(matches!(
-        inst.call::<i32, i32>("count", 1_000_000),
-        Err(Error::OutOfFuel { .. })
+        inst.call::<i32, i32>("count", 1_000_000)
+            .map_err(Error::into_kind),
+        Err(ErrorKind::OutOfFuel { .. })
     ));
     assert_good_plugin_runs(&host);
 }
@@ -91,11 +92,11 @@ fn memory_grow_bomb_hits_the_cap() {
         .instantiate_with(Journal::default(), Limits::new().max_memory_bytes(cap))
         .unwrap();
     let err = inst.call::<(), ()>("grow_bomb", ()).unwrap_err();
-    let Error::MemoryLimit {
+    let ErrorKind::MemoryLimit {
         requested,
         limit,
         backtrace,
-    } = &err
+    } = err.kind()
     else {
         panic!("{err:?}")
     };
@@ -117,8 +118,8 @@ fn initial_memory_over_cap_fails_instantiation() {
     let err = plugin.instantiate(Journal::default()).err().unwrap();
     assert!(
         matches!(
-            err,
-            Error::MemoryLimit {
+            err.kind(),
+            ErrorKind::MemoryLimit {
                 requested: 0x200000,
                 limit: 0x100000,
                 ..
@@ -138,7 +139,7 @@ fn table_grow_bomb_hits_the_cap() {
         .unwrap();
     let err = inst.call::<(), ()>("table_bomb", ()).unwrap_err();
     assert!(
-        matches!(err, Error::TableLimit { limit: 1000, .. }),
+        matches!(err.kind(), ErrorKind::TableLimit { limit: 1000, .. }),
         "{err:?}"
     );
     assert_good_plugin_runs(&host);
@@ -158,7 +159,7 @@ fn cancel_from_another_thread() {
     let err = inst.call::<(), ()>("forever", ()).unwrap_err();
     canceller.join().unwrap();
     assert!(
-        matches!(&err, Error::Cancelled { backtrace } if backtrace.contains("forever")),
+        matches!(err.kind(), ErrorKind::Cancelled { backtrace } if backtrace.contains("forever")),
         "{err:?}"
     );
     assert!(start.elapsed() >= Duration::from_millis(50));
@@ -168,8 +169,8 @@ fn cancel_from_another_thread() {
     // A cancel while idle fails the next call at once.
     inst.cancel_handle().cancel();
     assert!(matches!(
-        inst.call::<i32, i32>("count", 10),
-        Err(Error::Cancelled { .. })
+        inst.call::<i32, i32>("count", 10).map_err(Error::into_kind),
+        Err(ErrorKind::Cancelled { .. })
     ));
     assert_eq!(inst.call::<i32, i32>("count", 10).unwrap(), 10);
     assert_good_plugin_runs(&host);
@@ -200,8 +201,8 @@ fn a_runaway_instance_does_not_disturb_others() {
         assert_good_plugin_runs(&host);
     }
     assert!(matches!(
-        stuck.join().unwrap(),
-        Err(Error::DeadlineExceeded { .. })
+        stuck.join().unwrap().map_err(Error::into_kind),
+        Err(ErrorKind::DeadlineExceeded { .. })
     ));
 }
 
@@ -214,8 +215,10 @@ fn host_default_limits_apply_and_instance_limits_override() {
     let plugin = host.load_wat("spin", SPIN).unwrap();
     let mut default = plugin.instantiate(Journal::default()).unwrap();
     assert!(matches!(
-        default.call::<i32, i32>("count", 100_000),
-        Err(Error::OutOfFuel { fuel: 50_000, .. })
+        default
+            .call::<i32, i32>("count", 100_000)
+            .map_err(Error::into_kind),
+        Err(ErrorKind::OutOfFuel { fuel: 50_000, .. })
     ));
     let mut roomy = plugin
         .instantiate_with(Journal::default(), Limits::new().fuel(10_000_000))
@@ -243,7 +246,7 @@ fn pooling_allocator_reuses_slots_and_reports_exhaustion() {
         .instantiate(Journal::default())
         .err()
         .expect("pool is full");
-    assert!(matches!(err, Error::Wasmtime(_)), "{err:?}");
+    assert!(matches!(err.kind(), ErrorKind::Wasmtime(_)), "{err:?}");
     drop(live);
     assert_good_plugin_runs(&host);
 }
@@ -264,7 +267,56 @@ fn deadline_still_fires_after_host_and_plugin_are_dropped() {
     drop(plugin);
     drop(host);
     assert!(matches!(
-        inst.call::<(), ()>("forever", ()),
-        Err(Error::DeadlineExceeded { .. })
+        inst.call::<(), ()>("forever", ()).map_err(Error::into_kind),
+        Err(ErrorKind::DeadlineExceeded { .. })
     ));
+}
+
+#[test]
+fn long_calls_without_limits_are_never_interrupted() {
+    // No deadline, no cancel handle: the instance checks nothing per tick,
+    // and a call spanning many ticks must still complete.
+    let host = builder()
+        .epoch_tick(Duration::from_millis(1))
+        .build()
+        .unwrap();
+    let plugin = host.load_wat("spin", SPIN).unwrap();
+    let mut inst = plugin.instantiate(Journal::default()).unwrap();
+    let start = Instant::now();
+    assert_eq!(
+        inst.call::<i32, i32>("count", 200_000_000).unwrap(),
+        200_000_000
+    );
+    assert!(
+        start.elapsed() > Duration::from_millis(5),
+        "too fast to span ticks: {:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn cancel_wins_over_a_later_deadline() {
+    let host = builder()
+        .epoch_tick(Duration::from_millis(5))
+        .build()
+        .unwrap();
+    let plugin = host.load_wat("spin", SPIN).unwrap();
+    let mut inst = plugin
+        .instantiate_with(
+            Journal::default(),
+            Limits::new().deadline(Duration::from_secs(30)),
+        )
+        .unwrap();
+    let cancel = inst.cancel_handle();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(30));
+        cancel.cancel();
+    });
+    let start = Instant::now();
+    let err = inst.call::<(), ()>("forever", ()).unwrap_err();
+    t.join().unwrap();
+    assert!(matches!(err.kind(), ErrorKind::Cancelled { .. }), "{err:?}");
+    assert!(start.elapsed() < Duration::from_secs(10));
+    // The deadline still works for the next call.
+    assert_eq!(inst.call::<i32, i32>("count", 5).unwrap(), 5);
 }

@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use spindle_runtime::{Error, LinkProblem};
+use spindle_runtime::{Error, ErrorKind, LinkProblem};
 
 const BAD_IMPORTS: &str = r#"
 (module $bad
@@ -186,5 +186,7 @@ fn duplicate_host_function_is_refused() {
     let result = builder()
         .func("host", "log", |_cx: spindle_runtime::Ctx<'_, Journal>| {})
         .build();
-    assert!(matches!(result, Err(Error::Config(ref m)) if m.contains("registered twice")));
+    assert!(
+        matches!(result.map_err(Error::into_kind), Err(ErrorKind::Config(ref m)) if m.contains("registered twice"))
+    );
 }
