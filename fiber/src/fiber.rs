@@ -318,14 +318,32 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
     ///
     /// Re-raises a panic from inside the fiber (the fiber is then finished),
     /// and panics if the fiber already returned or panicked.
+    #[inline]
     pub fn resume(&mut self, input: I) -> FiberResult<Y, R> {
         if self.state == State::Finished {
-            panic!("Fiber::resume called on a fiber that has already returned or panicked");
+            resume_after_finish();
         }
         debug_assert!(self.state != State::Running);
         let mut msg = MaybeUninit::new(ToFiber::Resume(input));
         // SAFETY: the message lives until the fiber has read it.
         let back = unsafe { self.switch_in(msg.as_mut_ptr().cast()) };
+        // The hot path (a yield) stays inline; returns and panics, which end
+        // the fiber, go through `receive` out of line.
+        // SAFETY: every Outgoing<T> starts with its Kind, and a Yield carries
+        // an Outgoing<Y> whose payload the fiber will not touch again.
+        unsafe {
+            if *(back as *const Kind) == Kind::Yield {
+                self.state = State::Suspended;
+                return FiberResult::Yield(
+                    (*(back as *mut Outgoing<Y>)).payload.assume_init_read(),
+                );
+            }
+        }
+        self.resume_ended(back)
+    }
+
+    #[inline(never)]
+    fn resume_ended(&mut self, back: *mut u8) -> FiberResult<Y, R> {
         // SAFETY: `back` points at an Outgoing<_> whose type its kind names.
         match unsafe { self.receive(back) } {
             Received::Yield(y) => FiberResult::Yield(y),
@@ -376,12 +394,17 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
     ///
     /// `msg` must point at a `ToFiber<I>` that stays valid until the fiber
     /// has read it (i.e. until this call returns).
+    #[inline(always)]
     unsafe fn switch_in(&mut self, msg: *mut u8) -> *mut u8 {
         self.state = State::Running;
+        if !overflow::installed() {
+            // SAFETY: the fiber is Fresh or Suspended (checked by callers),
+            // so control/handle are a valid resume target.
+            return unsafe { B::resume(self.control, &mut self.handle, msg) };
+        }
         let guard = self.stack.guard_range();
         let previous = overflow::enter(guard.start as usize, guard.end as usize);
-        // SAFETY: the fiber is Fresh or Suspended (checked by callers), so
-        // control/handle are a valid resume target.
+        // SAFETY: as above.
         let back = unsafe { B::resume(self.control, &mut self.handle, msg) };
         overflow::leave(previous);
         back
@@ -487,6 +510,13 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
         // simply never taken or dropped. `LEAKED` tells Drop/into_stack.
         self.start = LEAKED;
     }
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn resume_after_finish() -> ! {
+    panic!("Fiber::resume called on a fiber that has already returned or panicked");
 }
 
 /// Marker in `Fiber::start` meaning the stack must never be released.

@@ -23,20 +23,21 @@ thread_local! {
 
 static INSTALLED: AtomicBool = AtomicBool::new(false);
 
+/// Whether the handler is installed, so the running fiber must be tracked.
+#[inline(always)]
+pub(crate) fn installed() -> bool {
+    INSTALLED.load(Ordering::Relaxed)
+}
+
+/// Records the running fiber's guard; returns the previous one for `leave`.
 #[inline]
 pub(crate) fn enter(start: usize, end: usize) -> (usize, usize) {
-    if INSTALLED.load(Ordering::Relaxed) {
-        CURRENT_GUARD.with(|g| g.replace((start, end)))
-    } else {
-        (0, 0)
-    }
+    CURRENT_GUARD.with(|g| g.replace((start, end)))
 }
 
 #[inline]
 pub(crate) fn leave(previous: (usize, usize)) {
-    if INSTALLED.load(Ordering::Relaxed) {
-        CURRENT_GUARD.with(|g| g.set(previous));
-    }
+    CURRENT_GUARD.with(|g| g.set(previous));
 }
 
 cfg_if::cfg_if! {

@@ -7,8 +7,9 @@
 //! `.size`; Mach-O: `_` prefix, `.globl` + `.private_extern`), named
 //! `spindle_fiber_<version>_{resume,suspend,trampoline}`. Rust reaches them
 //! only through the `extern "C"` block with `#[link_name]` at the bottom of
-//! this file — a real call for `resume`, a `sym` operand for the other two —
-//! so every use is an ordinary symbol reference that LTO sees and keeps, and
+//! this file, named by `sym` operands of the inline asm that enters and
+//! leaves the switch (and by address in `init`), so every use is an ordinary
+//! IR-level symbol reference that LTO sees and keeps, and
 //! the `#[used]` static `KEEP_SWITCH_SYMBOLS` anchors all three in the rlib.
 //! Hidden visibility keeps them out of dynamic symbol tables; the version in
 //! the name lets two copies of the crate share one binary.
@@ -27,8 +28,9 @@
 //!   parent continues ◄── ret ◄── suspend restores parent ◄── jmp (fake call)
 //! ```
 //!
-//! * `resume` is called with a real `call`, which pushes the parent's return
-//!   address. It enters the fiber with an indirect `jmp`, pushing nothing.
+//! * `resume` is called with a real `call` (from inline asm in
+//!   [`Asm::resume`]), which pushes the parent's return address. It enters the
+//!   fiber with an indirect `jmp`, pushing nothing.
 //! * The fiber leaves with inline asm in [`Asm::suspend`] that pushes its own
 //!   continuation address and `jmp`s (not `call`s) to `suspend`.
 //! * `suspend` ends with the `ret` that answers `resume`'s `call`.
@@ -37,13 +39,14 @@
 //!
 //! # Register contract
 //!
-//! The parent's callee-saved registers (`rbx`, `rbp`, `r12`–`r15`) are saved
-//! by `resume` on the parent stack and restored by `suspend`; `resume` is a
-//! plain `extern "C"` function to its caller. On the fiber side the inline
-//! asm declares every register clobbered except `rbx`/`rbp` (which LLVM will
-//! not let asm clobber), which it pushes and pops itself; the compiler saves
-//! only what is live. The x87 control word and MXCSR are not switched: like
-//! every fiber library we know of, fibers share the thread's FP environment.
+//! Both sides reach the routines from inline asm that declares every register
+//! clobbered except `rbx` and `rbp`, which LLVM will not let asm clobber:
+//! those two are the only registers the routines save (on the parent stack
+//! in `resume`, on the fiber stack in `Asm::suspend`). Everything else is
+//! saved by the compiler around the asm, only where live, and for a loop of
+//! switches once per function rather than once per switch. The x87 control
+//! word and MXCSR are not switched: like every fiber library we know of,
+//! fibers share the thread's FP environment.
 
 use core::arch::{asm, global_asm};
 
@@ -76,24 +79,21 @@ impl Sealed for Asm {}
 ///   | Fiber::resume            |
 ///   +--------------------------+  <── *link (X)
 ///   | saved rbp                |  X
-///   | saved rbx                |  X - 8
-///   | saved r12                |  X - 16
-///   | saved r13                |  X - 24
-///   | saved r14                |  X - 32
-///   | saved r15                |  X - 40   <── parent rsp
+///   | saved rbx                |  X - 8    <── parent rsp
 ///   +--------------------------+
 /// ```
 const LINK_FROM_TOP: usize = 16;
 
 // resume(msg: rdi, fiber_sp: rsi, link: rdx) -> (msg: rax, fiber_sp: rdx)
+//   -- custom convention, called only from the inline asm in `Asm::resume`
 //
-// Called by the parent with an ordinary `call` (System V C ABI, returning a
-// two-word struct in rax:rdx). Saves the parent's callee-saved registers on
-// the parent stack, records the parent's stack pointer in the fiber's link
-// slot, switches to the fiber's stack and jumps to the continuation address
-// found on top of it: the label after the inline asm in `Asm::suspend`, or
-// `trampoline` for a fresh fiber. rdi (message) and rdx (link) reach the
-// fiber unchanged. "Returns" only when the fiber jumps to `suspend`.
+// Saves the parent's rbp and rbx on the parent stack (every other register
+// is declared clobbered by the caller), records the parent's stack pointer
+// in the fiber's link slot, switches to the fiber's stack and jumps to the
+// continuation address found on top of it: the label after the inline asm
+// in `Asm::suspend`, or `trampoline` for a fresh fiber. rdi (message) and rdx
+// (link) reach the fiber unchanged. "Returns" only when the fiber jumps to
+// `suspend`, with the fiber's message in rax and its stack pointer in rdx.
 global_asm!(
     ".text",
     asm_begin!("resume"),
@@ -105,18 +105,6 @@ global_asm!(
     "push rbx",
     ".cfi_adjust_cfa_offset 8",
     ".cfi_rel_offset rbx, 0",
-    "push r12",
-    ".cfi_adjust_cfa_offset 8",
-    ".cfi_rel_offset r12, 0",
-    "push r13",
-    ".cfi_adjust_cfa_offset 8",
-    ".cfi_rel_offset r13, 0",
-    "push r14",
-    ".cfi_adjust_cfa_offset 8",
-    ".cfi_rel_offset r14, 0",
-    "push r15",
-    ".cfi_adjust_cfa_offset 8",
-    ".cfi_rel_offset r15, 0",
     // From here rsp belongs to the fiber; the frame above is described by the
     // fiber's own CFI (see trampoline), not by this routine's.
     "lea rsp, [rsi + 8]",
@@ -131,9 +119,9 @@ global_asm!(
 // Entered from the inline asm in `Asm::suspend` (and the entry function's
 // final suspend) with the fiber's continuation address on top of the fiber
 // stack. Hands the fiber's stack pointer and the message back as resume's
-// return values, restores the parent's callee-saved registers from the
-// parent stack (layout in LINK_FROM_TOP's diagram) and `ret`s: that `ret`
-// pops the return address pushed by the parent's `call resume`.
+// results, restores the parent's rbx and rbp from the parent stack (layout
+// in LINK_FROM_TOP's diagram) and `ret`s: that `ret` pops the return address
+// pushed by the parent's `call resume`.
 global_asm!(
     ".text",
     asm_begin!("suspend"),
@@ -142,10 +130,6 @@ global_asm!(
     "mov rdx, rsp",
     "mov rsp, qword ptr [rsi]",
     "mov rbx, qword ptr [rsp - 8]",
-    "mov r12, qword ptr [rsp - 16]",
-    "mov r13, qword ptr [rsp - 24]",
-    "mov r14, qword ptr [rsp - 32]",
-    "mov r15, qword ptr [rsp - 40]",
     "pop rbp",
     "mov rax, rdi",
     "ret",
@@ -166,8 +150,9 @@ global_asm!(
 // the whole life of the fiber (entry's frames preserve it as callee-saved,
 // and their CFI says where), so the parent's frame is found by reading the
 // link: CFA = *(rbp) + 16 (just above the return address pushed by the
-// parent's `call resume`), and the six callee-saved registers sit right
-// below it in the order `resume` pushed them.
+// parent's `call resume`), with rbp and rbx right below it where `resume`
+// pushed them. r12-r15 are dead in the parent across the switch (its asm
+// declares them clobbered), so nothing needs to describe them.
 //
 // The frame is marked as a signal frame: GDB refuses backtraces whose frame
 // addresses are not monotonic unless a signal frame explains the jump, and
@@ -185,10 +170,6 @@ global_asm!(
     ".cfi_offset rip, -8",
     ".cfi_offset rbp, -16",
     ".cfi_offset rbx, -24",
-    ".cfi_offset r12, -32",
-    ".cfi_offset r13, -40",
-    ".cfi_offset r14, -48",
-    ".cfi_offset r15, -56",
     "mov rbp, rdx",
     "mov rsi, rdx",
     "mov rdx, rsp",
@@ -201,17 +182,11 @@ global_asm!(
     asm_end!("trampoline"),
 );
 
-/// What `resume` hands back in rax:rdx.
-#[repr(C)]
-struct Switched {
-    msg: *mut u8,
-    fiber_sp: *mut u8,
-}
-
+// Custom conventions (see each routine's contract): never called as Rust
+// functions, only named by `sym` operands and taken by address.
 unsafe extern "C" {
     #[link_name = asm_name!("resume")]
-    fn spindle_fiber_resume(msg: *mut u8, fiber_sp: *mut u8, link: *mut u8) -> Switched;
-    // Custom conventions: never called from Rust, only named by `sym`.
+    fn spindle_fiber_resume();
     #[link_name = asm_name!("suspend")]
     fn spindle_fiber_suspend();
     #[link_name = asm_name!("trampoline")]
@@ -222,15 +197,11 @@ unsafe extern "C" {
 /// linker's dead-stripping do: a `#[used]` static is an unconditional
 /// reference from a data section that both LLVM and the linker must honour.
 #[used]
-static KEEP_SWITCH_SYMBOLS: (
-    unsafe extern "C" fn(*mut u8, *mut u8, *mut u8) -> Switched,
-    unsafe extern "C" fn(),
-    unsafe extern "C" fn(),
-) = (
+static KEEP_SWITCH_SYMBOLS: [unsafe extern "C" fn(); 3] = [
     spindle_fiber_resume,
     spindle_fiber_suspend,
     spindle_fiber_trampoline,
-);
+];
 
 // SAFETY: each method follows the contract of the routine it calls, written
 // above the routine; see also `Backend`'s method docs.
@@ -266,13 +237,29 @@ unsafe impl Backend for Asm {
 
     #[inline(always)]
     unsafe fn resume(control: *mut u8, handle: &mut *mut u8, msg: *mut u8) -> *mut u8 {
+        let (back, fiber_sp): (*mut u8, *mut u8);
         // SAFETY: `*handle` is the fiber's saved stack pointer with a
-        // continuation address on top (from `init` or a suspend), and
-        // `control` is its link slot; `resume` preserves our callee-saved
-        // registers as the C ABI requires.
-        let switched = unsafe { spindle_fiber_resume(msg, *handle, control) };
-        *handle = switched.fiber_sp;
-        switched.msg
+        // continuation address on top (from `init` or a suspend) and
+        // `control` is its link slot. `resume` preserves rbx and rbp; every
+        // other register is declared clobbered. The asm pushes (the return
+        // address), so it is not `nostack` and the red zone is left alone.
+        unsafe {
+            asm!(
+                "call {resume}",
+                resume = sym spindle_fiber_resume,
+                inlateout("rdi") msg => _,
+                inlateout("rsi") *handle => _,
+                inlateout("rdx") control => fiber_sp,
+                lateout("rax") back,
+                lateout("r12") _,
+                lateout("r13") _,
+                lateout("r14") _,
+                lateout("r15") _,
+                clobber_abi("C"),
+            );
+        }
+        *handle = fiber_sp;
+        back
     }
 
     #[inline(always)]
