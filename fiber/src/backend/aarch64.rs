@@ -5,7 +5,8 @@
 //! AArch64's return predictor: `bl` pushes a return-stack entry and `ret`
 //! pops one, `br` touches neither. So:
 //!
-//! * the parent enters `resume` with `bl` (an ordinary `extern "C"` call);
+//! * the parent enters `resume` with `bl` (from inline asm in
+//!   [`Asm::resume`]);
 //! * `resume` enters the fiber with `br x16`;
 //! * the fiber leaves with inline asm that stores its continuation address
 //!   (`adr`) and branches with a plain `b` to `suspend`;
@@ -15,12 +16,15 @@
 //! # Registers
 //!
 //! Callee-saved by AAPCS64: x19–x28, x29 (fp), x30 (lr, as the return
-//! address), sp and the low halves of v8–v15 (d8–d15). `resume` saves all of
-//! them for the parent and `suspend` restores them. On the fiber side the
-//! inline asm declares x20–x28, v8–v15 and everything caller-saved clobbered
-//! (the compiler saves only what is live) and saves x19 (LLVM's base pointer,
-//! which asm may not declare) and x29 itself. x18 is the platform register on
-//! Apple (and reserved on Windows): no routine here ever touches it.
+//! address), sp and the low halves of v8–v15 (d8–d15). Both sides reach the
+//! routines from inline asm that declares x20–x28, v8–v15, lr and everything
+//! caller-saved clobbered, so the compiler saves those only where live (once
+//! per function for a loop of switches). What asm may not declare — x19
+//! (LLVM's base pointer) and x29 (the frame pointer) — the routines save
+//! themselves: `resume` saves x29, x30 and x19 on the parent stack; the
+//! fiber's inline asm saves x29 and x19 on the fiber stack. x18 is the
+//! platform register on Apple (and reserved on Windows): no routine here
+//! ever touches it.
 //!
 //! # Branch target identification (BTI)
 //!
@@ -59,15 +63,8 @@
 //! ```text
 //!   X + 8    saved x30 (lr): return address into Fiber::resume
 //!   X        saved x29 (fp)             <── *link
-//!   X - 16   x19, x20
-//!   X - 32   x21, x22
-//!   X - 48   x23, x24
-//!   X - 64   x25, x26
-//!   X - 80   x27, x28
-//!   X - 96   d8,  d9
-//!   X - 112  d10, d11
-//!   X - 128  d12, d13
-//!   X - 144  d14, d15                   <── parent sp
+//!   X - 8    (padding, keeps sp 16-aligned)
+//!   X - 16   saved x19                  <── parent sp
 //! ```
 
 use core::arch::{asm, global_asm};
@@ -81,33 +78,24 @@ pub enum Asm {}
 impl Sealed for Asm {}
 
 // resume(msg: x0, fiber_sp: x1, link: x2) -> (msg: x0, fiber_sp: x1)
+//   -- custom convention, called only with `bl` from `Asm::resume`'s asm
 //
-// Called with `bl` as an ordinary C function returning a two-word struct in
-// x0:x1. Saves the parent's callee-saved registers (layout above), stores X
-// in the link slot, switches to the fiber stack (popping the 16-byte
-// continuation slot) and branches to the continuation. x0 (message) and x2
-// (link) reach the fiber unchanged.
+// Saves the parent's x29, x30 and x19 (layout above; the caller declared
+// everything else clobbered), stores X in the link slot, switches to the
+// fiber stack (popping the 16-byte continuation slot) and branches to the
+// continuation. x0 (message) and x2 (link) reach the fiber unchanged.
 global_asm!(
     ".text",
     asm_begin!("resume"),
     ".cfi_startproc",
-    "sub sp, sp, #160",
-    ".cfi_def_cfa_offset 160",
-    "stp x29, x30, [sp, #144]",
-    "stp x19, x20, [sp, #128]",
-    "stp x21, x22, [sp, #112]",
-    "stp x23, x24, [sp, #96]",
-    "stp x25, x26, [sp, #80]",
-    "stp x27, x28, [sp, #64]",
-    "stp d8, d9, [sp, #48]",
-    "stp d10, d11, [sp, #32]",
-    "stp d12, d13, [sp, #16]",
-    "stp d14, d15, [sp, #0]",
+    "sub sp, sp, #32",
+    ".cfi_def_cfa_offset 32",
+    "stp x29, x30, [sp, #16]",
+    "str x19, [sp]",
     ".cfi_offset x29, -16",
     ".cfi_offset x30, -8",
     ".cfi_offset x19, -32",
-    ".cfi_offset x20, -24",
-    "add x9, sp, #144",
+    "add x9, sp, #16",
     "str x9, [x2]",
     "ldr x16, [x1]",
     // From here sp belongs to the fiber; its frames are described by the
@@ -124,8 +112,8 @@ global_asm!(
 // Entered from the inline asm in `Asm::suspend` (and the entry function's
 // final suspend) with the fiber's continuation stored at [sp]. Returns the
 // message and the fiber's stack pointer as resume's x0:x1, restores the
-// parent's callee-saved registers and `ret`s through the restored lr: the
-// return address of the parent's `bl resume`.
+// parent's x19, x29 and x30 and `ret`s through the restored lr: the return
+// address of the parent's `bl resume`.
 global_asm!(
     ".text",
     asm_begin!("suspend"),
@@ -133,15 +121,7 @@ global_asm!(
     ".cfi_undefined x30",
     "mov x9, sp",
     "ldr x10, [x1]",
-    "ldp x19, x20, [x10, #-16]",
-    "ldp x21, x22, [x10, #-32]",
-    "ldp x23, x24, [x10, #-48]",
-    "ldp x25, x26, [x10, #-64]",
-    "ldp x27, x28, [x10, #-80]",
-    "ldp d8, d9, [x10, #-96]",
-    "ldp d10, d11, [x10, #-112]",
-    "ldp d12, d13, [x10, #-128]",
-    "ldp d14, d15, [x10, #-144]",
+    "ldr x19, [x10, #-16]",
     "ldp x29, x30, [x10]",
     "add sp, x10, #16",
     "mov x1, x9",
@@ -159,7 +139,8 @@ global_asm!(
 //
 // Unwind info: x29 holds the link slot address for the fiber's whole life
 // (callee-saved through entry's frames), so CFA = *(x29) + 16 and the
-// parent's registers sit below it as `resume` stored them. Marked as a signal
+// parent's x29, x30 and x19 sit below it as `resume` stored them (x20-x28
+// and d8-d15 are dead in the parent across the switch). Marked as a signal
 // frame for the same reasons as on x86_64 (GDB's monotonic-frame check; the
 // return address is looked up as is, so `brk` keeps it inside the routine).
 global_asm!(
@@ -173,23 +154,6 @@ global_asm!(
     ".cfi_offset x30, -8",
     ".cfi_offset x29, -16",
     ".cfi_offset x19, -32",
-    ".cfi_offset x20, -24",
-    ".cfi_offset x21, -48",
-    ".cfi_offset x22, -40",
-    ".cfi_offset x23, -64",
-    ".cfi_offset x24, -56",
-    ".cfi_offset x25, -80",
-    ".cfi_offset x26, -72",
-    ".cfi_offset x27, -96",
-    ".cfi_offset x28, -88",
-    ".cfi_offset d8, -112",
-    ".cfi_offset d9, -104",
-    ".cfi_offset d10, -128",
-    ".cfi_offset d11, -120",
-    ".cfi_offset d12, -144",
-    ".cfi_offset d13, -136",
-    ".cfi_offset d14, -160",
-    ".cfi_offset d15, -152",
     "hint #38",
     "mov x29, x2",
     "mov x1, x2",
@@ -203,17 +167,11 @@ global_asm!(
     asm_end!("trampoline"),
 );
 
-/// What `resume` hands back in x0:x1.
-#[repr(C)]
-struct Switched {
-    msg: *mut u8,
-    fiber_sp: *mut u8,
-}
-
+// Custom conventions (see each routine's contract): never called as Rust
+// functions, only named by `sym` operands and taken by address.
 unsafe extern "C" {
     #[link_name = asm_name!("resume")]
-    fn spindle_fiber_resume(msg: *mut u8, fiber_sp: *mut u8, link: *mut u8) -> Switched;
-    // Custom conventions: never called from Rust, only named by `sym`.
+    fn spindle_fiber_resume();
     #[link_name = asm_name!("suspend")]
     fn spindle_fiber_suspend();
     #[link_name = asm_name!("trampoline")]
@@ -223,15 +181,11 @@ unsafe extern "C" {
 /// Keeps all three routines in the rlib's symbol table whatever LTO and the
 /// linker's dead-stripping do.
 #[used]
-static KEEP_SWITCH_SYMBOLS: (
-    unsafe extern "C" fn(*mut u8, *mut u8, *mut u8) -> Switched,
-    unsafe extern "C" fn(),
-    unsafe extern "C" fn(),
-) = (
+static KEEP_SWITCH_SYMBOLS: [unsafe extern "C" fn(); 3] = [
     spindle_fiber_resume,
     spindle_fiber_suspend,
     spindle_fiber_trampoline,
-);
+];
 
 const LINK_FROM_TOP: usize = 16;
 
@@ -256,12 +210,28 @@ unsafe impl Backend for Asm {
 
     #[inline(always)]
     unsafe fn resume(control: *mut u8, handle: &mut *mut u8, msg: *mut u8) -> *mut u8 {
+        let (back, fiber_sp): (*mut u8, *mut u8);
         // SAFETY: `*handle` is the fiber's saved sp with a continuation slot
-        // on top and `control` its link slot; `resume` preserves every
-        // callee-saved register as the C ABI requires.
-        let switched = unsafe { spindle_fiber_resume(msg, *handle, control) };
-        *handle = switched.fiber_sp;
-        switched.msg
+        // on top and `control` its link slot. `resume` preserves x19, x29
+        // and sp; every other register (lr included: `bl` writes it) is
+        // declared clobbered.
+        unsafe {
+            asm!(
+                "bl {resume}",
+                resume = sym spindle_fiber_resume,
+                inlateout("x0") msg => back,
+                inlateout("x1") *handle => fiber_sp,
+                inlateout("x2") control => _,
+                lateout("x20") _, lateout("x21") _, lateout("x22") _, lateout("x23") _,
+                lateout("x24") _, lateout("x25") _, lateout("x26") _, lateout("x27") _,
+                lateout("x28") _,
+                lateout("v8") _, lateout("v9") _, lateout("v10") _, lateout("v11") _,
+                lateout("v12") _, lateout("v13") _, lateout("v14") _, lateout("v15") _,
+                clobber_abi("C"),
+            );
+        }
+        *handle = fiber_sp;
+        back
     }
 
     #[inline(always)]
