@@ -108,12 +108,16 @@ struct Start<F> {
     limit: usize,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+/// Ordered: everything from `Finished` on can never be resumed.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 enum State {
     Fresh,
     Suspended,
     Running,
     Finished,
+    /// Finished, and the stack must never be freed or reused (see
+    /// `leak_and_fail`).
+    Leaked,
 }
 
 /// Variance and auto traits of a suspender: it sends `Y` and receives `I`,
@@ -219,9 +223,6 @@ pub struct Fiber<'a, I, Y, R, S: FiberStack = Stack, B: Backend = Native> {
     control: *mut u8,
     /// The backend's resume handle (saved stack pointer for asm).
     handle: *mut u8,
-    /// The start object while Fresh.
-    start: *mut u8,
-    drop_start: unsafe fn(*mut u8),
     state: State,
     _marker: PhantomData<FiberMarker<'a, I, Y, R, B>>,
 }
@@ -269,6 +270,7 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
     /// The backend is chosen by the suspender type of `f`'s second argument:
     /// `&Suspender<I, Y>` for the native one, `&Suspender<I, Y, Ucontext>`
     /// for the portable one.
+    #[inline]
     pub fn with_stack<F>(stack: S, f: F) -> Result<Self, Error>
     where
         F: FnOnce(I, &Suspender<I, Y, B>) -> R + 'a,
@@ -282,9 +284,11 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
             });
         }
         let align = mem::align_of::<Start<F>>().max(16);
-        let needed = B::CONTROL_SIZE + mem::size_of::<Start<F>>() + align + MIN_FREE_STACK;
+        let needed =
+            B::CONTROL_SIZE + HEADER_SIZE + mem::size_of::<Start<F>>() + align + MIN_FREE_STACK;
         let control = top - B::CONTROL_SIZE;
-        let obj = control
+        let header = control - HEADER_SIZE;
+        let obj = header
             .checked_sub(mem::size_of::<Start<F>>())
             .map(|a| a & !(align - 1))
             .filter(|&obj| obj >= limit && obj - limit >= MIN_FREE_STACK)
@@ -293,17 +297,21 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
                 available: top - limit,
             })?;
         let (control, obj) = (control as *mut u8, obj as *mut u8);
-        // SAFETY: [limit, top) is ours (FiberStack contract) and obj is a
-        // suitably aligned slot for Start<F> between limit and control.
-        unsafe { ptr::write(obj as *mut Start<F>, Start { f, top, limit }) };
+        // SAFETY: [limit, top) is ours (FiberStack contract); obj is a
+        // suitably aligned slot for Start<F> below the 16-byte header, which
+        // lies below the backend's control block.
+        unsafe {
+            ptr::write(obj as *mut Start<F>, Start { f, top, limit });
+            let header = header as *mut usize;
+            header.write(drop_start::<F> as *const () as usize);
+            header.add(1).write(obj as usize);
+        }
         // SAFETY: the arguments satisfy `Backend::init`'s layout contract.
         let handle = unsafe { B::init(control, limit as *mut u8, obj, entry::<F, I, Y, R, B>) };
         Ok(Fiber {
             stack: ManuallyDrop::new(stack),
             control,
             handle,
-            start: obj,
-            drop_start: drop_start::<F>,
             state: State::Fresh,
             _marker: PhantomData,
         })
@@ -320,42 +328,47 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
     /// and panics if the fiber already returned or panicked.
     #[inline]
     pub fn resume(&mut self, input: I) -> FiberResult<Y, R> {
-        if self.state == State::Finished {
+        if self.state >= State::Finished {
             resume_after_finish();
         }
         debug_assert!(self.state != State::Running);
         let mut msg = MaybeUninit::new(ToFiber::Resume(input));
         // SAFETY: the message lives until the fiber has read it.
         let back = unsafe { self.switch_in(msg.as_mut_ptr().cast()) };
-        // The hot path (a yield) stays inline; returns and panics, which end
-        // the fiber, go through `receive` out of line.
-        // SAFETY: every Outgoing<T> starts with its Kind, and a Yield carries
-        // an Outgoing<Y> whose payload the fiber will not touch again.
+        // Yields and returns stay inline; a panic (rare, and expensive
+        // anyway) is received out of line.
+        // SAFETY: every Outgoing<T> starts with its Kind, and the kind names
+        // the payload type; the fiber will not touch the payload again.
         unsafe {
-            if *(back as *const Kind) == Kind::Yield {
-                self.state = State::Suspended;
-                return FiberResult::Yield(
-                    (*(back as *mut Outgoing<Y>)).payload.assume_init_read(),
-                );
+            match *(back as *const Kind) {
+                Kind::Yield => {
+                    self.state = State::Suspended;
+                    FiberResult::Yield((*(back as *mut Outgoing<Y>)).payload.assume_init_read())
+                }
+                Kind::Return => {
+                    self.state = State::Finished;
+                    FiberResult::Return((*(back as *mut Outgoing<R>)).payload.assume_init_read())
+                }
+                _ => self.resume_ended(back),
             }
         }
-        self.resume_ended(back)
     }
 
+    #[cold]
     #[inline(never)]
-    fn resume_ended(&mut self, back: *mut u8) -> FiberResult<Y, R> {
+    fn resume_ended(&mut self, back: *mut u8) -> ! {
         // SAFETY: `back` points at an Outgoing<_> whose type its kind names.
         match unsafe { self.receive(back) } {
-            Received::Yield(y) => FiberResult::Yield(y),
-            Received::Return(r) => FiberResult::Return(r),
             Received::Panic(payload) => panic::resume_unwind(payload),
-            Received::Unwound => unreachable!("fiber unwound without being asked to"),
+            Received::Yield(_) | Received::Return(_) | Received::Unwound => {
+                unreachable!("fiber ended without returning or panicking")
+            }
         }
     }
 
     /// Whether the function has returned (or panicked).
     pub fn is_finished(&self) -> bool {
-        self.state == State::Finished
+        self.state >= State::Finished
     }
 
     /// Whether the function has started running.
@@ -375,9 +388,12 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
     ///
     /// If the fiber cannot be unwound (see [`ForcedUnwind`]; always the case
     /// for a suspended fiber under `panic = "abort"`, which then aborts).
+    #[inline]
     pub fn into_stack(mut self) -> S {
-        self.release();
-        if self.start == LEAKED {
+        if self.state != State::Finished {
+            self.release();
+        }
+        if self.state == State::Leaked {
             panic!(
                 "Fiber::into_stack: the suspended fiber could not be unwound, so its stack was leaked"
             );
@@ -451,10 +467,16 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
         match self.state {
             State::Fresh => {
                 self.state = State::Finished;
-                // SAFETY: a fresh fiber's start object was never read.
-                unsafe { (self.drop_start)(self.start) };
+                // SAFETY: `with_stack` wrote the header below the control
+                // block: the start object's drop function and address; a
+                // fresh fiber's start object was never read.
+                unsafe {
+                    let header = self.control.sub(HEADER_SIZE) as *const usize;
+                    let drop_start: unsafe fn(*mut u8) = mem::transmute(header.read() as *const ());
+                    drop_start(header.add(1).read() as *mut u8);
+                }
             }
-            State::Finished => {}
+            State::Finished | State::Leaked => {}
             State::Running => unreachable!("a running fiber cannot be dropped"),
             State::Suspended => self.force_unwind(),
         }
@@ -489,26 +511,19 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
     fn force_unwind(&mut self) {
         // Without unwinding, the frames on the stack can never be destroyed;
         // leaking the stack is the only sound way to let go of the fiber.
-        self.state = State::Finished;
-        self.leak_stack();
+        self.state = State::Leaked;
     }
 
     fn leak_and_fail(&mut self, message: &str) {
-        self.state = State::Finished;
-        self.leak_stack();
+        // The stack is never freed from now on, even by `into_stack`'s
+        // caller: `Leaked` tells Drop and into_stack to keep their hands off.
+        self.state = State::Leaked;
         if std::thread::panicking() {
             abort_with(&format!(
                 "spindle-fiber: {message} (while already panicking)"
             ));
         }
         panic!("{message}");
-    }
-
-    /// Makes sure the stack is never freed, even by `into_stack`'s caller.
-    fn leak_stack(&mut self) {
-        // Replace the stack with nothing we would free: the ManuallyDrop is
-        // simply never taken or dropped. `LEAKED` tells Drop/into_stack.
-        self.start = LEAKED;
     }
 }
 
@@ -519,8 +534,22 @@ fn resume_after_finish() -> ! {
     panic!("Fiber::resume called on a fiber that has already returned or panicked");
 }
 
-/// Marker in `Fiber::start` meaning the stack must never be released.
-const LEAKED: *mut u8 = ptr::dangling_mut::<u8>();
+/// Bytes generic code keeps between the backend's control block and the
+/// start object: the start object's drop function and its address, read only
+/// to drop a fiber that never started (so `Fiber` itself stays small).
+///
+/// ```text
+///        top ──► +----------------------+
+///                | backend control block|  Backend::CONTROL_SIZE bytes
+///    control ──► +----------------------+
+///                | start obj address    |  control - 8
+///                | start obj drop fn    |  control - 16
+///                +----------------------+
+///                ~ Start<F>             ~  aligned to max(16, align of F)
+///        obj ──► +----------------------+
+///                ~ the fiber's frames   ~  down to limit
+/// ```
+const HEADER_SIZE: usize = 16;
 
 enum Received<Y, R> {
     Yield(Y),
@@ -532,7 +561,7 @@ enum Received<Y, R> {
 impl<I, Y, R, S: FiberStack, B: Backend> Drop for Fiber<'_, I, Y, R, S, B> {
     fn drop(&mut self) {
         self.release();
-        if self.start != LEAKED {
+        if self.state != State::Leaked {
             // SAFETY: release() returned without leaking, so nothing lives on
             // the stack; it is dropped exactly once, here.
             unsafe { ManuallyDrop::drop(&mut self.stack) };
@@ -590,6 +619,10 @@ where
     }
 }
 
+/// The fiber's last switch. Always inlined into `entry`, which was entered
+/// by a jump: a `call` here would leave a return address on the CPU's
+/// return-stack buffer that the switch's `ret` would then mispredict.
+#[inline(always)]
 fn finish<T, B: Backend>(control: *mut u8, kind: Kind, value: T) -> ! {
     let mut out = Outgoing {
         kind,
