@@ -310,7 +310,10 @@ fn check_header(name: &str, bytes: &[u8]) -> Result<(), Error> {
         .iter()
         .find(|b| !b.is_ascii_whitespace())
         .is_some_and(|&b| b == b'(' || b == b';');
-    if bytes.len() >= 4 && &bytes[..4] != b"\0asm" || bytes.is_empty() {
+    // Compare only what is there, so a 3-byte `abc` is "wrong magic" and a
+    // 3-byte `\0as` is "truncated".
+    let head = &bytes[..bytes.len().min(4)];
+    if bytes.is_empty() || !b"\0asm".starts_with(head) {
         let shown: Vec<String> = bytes.iter().take(4).map(|b| format!("{b:02x}")).collect();
         let mut reason = format!(
             "wrong magic number: expected `00 61 73 6d` (\"\\0asm\"), found `{}`",

@@ -96,13 +96,14 @@ impl<'a, T: 'static> Ctx<'a, T> {
 
     /// Copies `bytes` into guest memory at `ptr`, bounds-checked.
     pub fn write(&mut self, ptr: u32, bytes: &[u8]) -> Result<(), MemoryAccessError> {
+        let (mem, _) = self.memory_and_state();
+        let size = mem.len();
         let len = u32::try_from(bytes.len()).map_err(|_| MemoryAccessError {
             ptr: ptr.into(),
             len: bytes.len() as u64,
-            memory_size: 0,
+            memory_size: size,
         })?;
-        let (mem, _) = self.memory_and_state();
-        let r = range(ptr, len, mem.len())?;
+        let r = range(ptr, len, size)?;
         mem[r].copy_from_slice(bytes);
         Ok(())
     }

@@ -69,6 +69,11 @@ fn wrong_magic() {
     let err = host.load_bytes("text", GOOD.as_bytes()).err().unwrap();
     assert!(err.to_string().contains("load_wat"), "{err}");
 
+    let err = host.load_bytes("short", b"abc").err().unwrap();
+    assert!(err.to_string().contains("wrong magic"), "{err}");
+    let err = host.load_bytes("prefix", b"\0as").err().unwrap();
+    assert!(err.to_string().contains("truncated"), "{err}");
+
     let err = host.load_bytes("empty", b"").err().unwrap();
     assert!(
         matches!(err.kind(), ErrorKind::InvalidModule { .. }),
