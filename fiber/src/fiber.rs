@@ -389,21 +389,21 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
     /// If the fiber cannot be unwound (see [`ForcedUnwind`]; always the case
     /// for a suspended fiber under `panic = "abort"`, which then aborts).
     #[inline]
-    pub fn into_stack(mut self) -> S {
-        if self.state != State::Finished {
-            self.release();
+    pub fn into_stack(self) -> S {
+        // Never dropped: the stack is moved out below, and a panic on the way
+        // (a fiber that cannot be unwound) must leak rather than free it.
+        let mut this = ManuallyDrop::new(self);
+        if this.state != State::Finished {
+            this.release();
         }
-        if self.state == State::Leaked {
+        if this.state == State::Leaked {
             panic!(
                 "Fiber::into_stack: the suspended fiber could not be unwound, so its stack was leaked"
             );
         }
-        // SAFETY: `release` returned, so nothing lives on the stack any more
-        // and nothing else will touch it; `self` is forgotten right after so
-        // the stack is not dropped twice.
-        let stack = unsafe { ManuallyDrop::take(&mut self.stack) };
-        mem::forget(self);
-        stack
+        // SAFETY: nothing lives on the stack any more and nothing else will
+        // touch it; `this` is never dropped, so the stack is moved out once.
+        unsafe { ManuallyDrop::take(&mut this.stack) }
     }
 
     /// # Safety
