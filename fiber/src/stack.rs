@@ -41,16 +41,26 @@ pub unsafe trait FiberStack {
     }
 }
 
+/// The page size, asked of the OS once: every `Stack` has exactly one guard
+/// page, so its size need not be stored in each stack.
 fn page_size() -> usize {
+    use core::sync::atomic::{AtomicUsize, Ordering};
+    static PAGE: AtomicUsize = AtomicUsize::new(0);
+    let cached = PAGE.load(Ordering::Relaxed);
+    if cached != 0 {
+        return cached;
+    }
     cfg_if::cfg_if! {
         if #[cfg(unix)] {
             // SAFETY: sysconf has no preconditions.
             let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-            if size > 0 { size as usize } else { 4096 }
+            let size = if size > 0 { size as usize } else { 4096 };
         } else {
-            4096
+            let size = 4096;
         }
     }
+    PAGE.store(size, Ordering::Relaxed);
+    size
 }
 
 /// A stack mapped with `mmap`: `size` usable bytes (rounded up to whole
@@ -63,10 +73,13 @@ fn page_size() -> usize {
 ///           | guard page        |  PROT_NONE: an overflow faults here
 ///  base ──► +-------------------+
 /// ```
+///
+/// Two words (the usable range); the guard is always one page. Stacks are
+/// moved in and out of fibers on the hot path of fiber creation, and a third
+/// word measurably slowed that down.
 #[derive(Debug)]
 pub struct Stack {
-    base: NonNull<u8>,
-    guard: usize,
+    limit: NonNull<u8>,
     size: usize,
 }
 
@@ -112,9 +125,8 @@ impl Stack {
             }
         }
         Ok(Stack {
-            // SAFETY: mmap succeeded, so base is not null.
-            base: unsafe { NonNull::new_unchecked(base as *mut u8) },
-            guard: page,
+            // SAFETY: mmap succeeded, so base (and base + page) is not null.
+            limit: unsafe { NonNull::new_unchecked((base as *mut u8).add(page)) },
             size,
         })
     }
@@ -138,7 +150,8 @@ impl Drop for Stack {
         // SAFETY: we own the whole mapping and nothing runs on it any more
         // (a Fiber gives its stack back only when nothing lives on it).
         unsafe {
-            libc::munmap(self.base.as_ptr().cast(), self.guard + self.size);
+            let page = page_size();
+            libc::munmap(self.limit.as_ptr().sub(page).cast(), page + self.size);
         }
     }
 }
@@ -153,15 +166,14 @@ unsafe impl Sync for Stack {}
 // are whole pages, so top is 16-aligned.
 unsafe impl FiberStack for Stack {
     fn top(&self) -> *mut u8 {
-        // SAFETY: in bounds of the mapping.
-        unsafe { self.base.as_ptr().add(self.guard + self.size) }
+        // SAFETY: one past the end of the mapping.
+        unsafe { self.limit.as_ptr().add(self.size) }
     }
     fn limit(&self) -> *mut u8 {
-        // SAFETY: in bounds of the mapping.
-        unsafe { self.base.as_ptr().add(self.guard) }
+        self.limit.as_ptr()
     }
     fn guard_range(&self) -> Range<*mut u8> {
-        self.base.as_ptr()..self.limit()
+        self.limit.as_ptr().wrapping_sub(page_size())..self.limit.as_ptr()
     }
 }
 
