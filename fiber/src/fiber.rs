@@ -15,7 +15,7 @@
 //! # Life of a fiber
 //!
 //! ```text
-//!   Fresh --resume--> Running --suspend--> Suspended --resume--> Running ...
+//!   Fresh --resume--> (runs) --suspend--> Suspended --resume--> (runs) ...
 //!                        |                     |
 //!                     returns/panics        dropped: forced unwind
 //!                        v                     v
@@ -110,10 +110,12 @@ struct Start<F> {
 
 /// Ordered: everything from `Finished` on can never be resumed.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+///
+/// There is no "running" state: `resume` holds `&mut self` for the whole
+/// time the fiber runs, so nothing can observe or drop a running fiber.
 enum State {
     Fresh,
     Suspended,
-    Running,
     Finished,
     /// Finished, and the stack must never be freed or reused (see
     /// `leak_and_fail`).
@@ -331,7 +333,6 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
         if self.state >= State::Finished {
             resume_after_finish();
         }
-        debug_assert!(self.state != State::Running);
         let mut msg = MaybeUninit::new(ToFiber::Resume(input));
         // SAFETY: the message lives until the fiber has read it.
         let back = unsafe { self.switch_in(msg.as_mut_ptr().cast()) };
@@ -412,7 +413,6 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
     /// has read it (i.e. until this call returns).
     #[inline(always)]
     unsafe fn switch_in(&mut self, msg: *mut u8) -> *mut u8 {
-        self.state = State::Running;
         if !overflow::installed() {
             // SAFETY: the fiber is Fresh or Suspended (checked by callers),
             // so control/handle are a valid resume target.
@@ -477,7 +477,6 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
                 }
             }
             State::Finished | State::Leaked => {}
-            State::Running => unreachable!("a running fiber cannot be dropped"),
             State::Suspended => self.force_unwind(),
         }
     }
