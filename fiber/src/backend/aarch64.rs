@@ -69,6 +69,7 @@
 
 use core::arch::{asm, global_asm};
 
+use super::symbol::{spindle_fiber_resume, spindle_fiber_suspend, spindle_fiber_trampoline};
 use super::{Backend, BackendKind, EntryFn, Sealed};
 
 /// Spindle's hand-written AArch64 switch.
@@ -167,26 +168,6 @@ global_asm!(
     asm_end!("trampoline"),
 );
 
-// Custom conventions (see each routine's contract): never called as Rust
-// functions, only named by `sym` operands and taken by address.
-unsafe extern "C" {
-    #[link_name = asm_name!("resume")]
-    fn spindle_fiber_resume();
-    #[link_name = asm_name!("suspend")]
-    fn spindle_fiber_suspend();
-    #[link_name = asm_name!("trampoline")]
-    fn spindle_fiber_trampoline();
-}
-
-/// Keeps all three routines in the rlib's symbol table whatever LTO and the
-/// linker's dead-stripping do.
-#[used]
-static KEEP_SWITCH_SYMBOLS: [unsafe extern "C" fn(); 3] = [
-    spindle_fiber_resume,
-    spindle_fiber_suspend,
-    spindle_fiber_trampoline,
-];
-
 const LINK_FROM_TOP: usize = 16;
 
 // SAFETY: each method follows the contract of the routine it calls, written
@@ -267,10 +248,3 @@ unsafe impl Backend for Asm {
         back
     }
 }
-
-/// Names of the symbols this backend defines, without any platform prefix.
-pub(crate) const SYMBOLS: [&str; 3] = [
-    asm_name!("resume"),
-    asm_name!("suspend"),
-    asm_name!("trampoline"),
-];

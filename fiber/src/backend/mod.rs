@@ -27,11 +27,11 @@ cfg_if::cfg_if! {
     if #[cfg(all(target_arch = "x86_64", unix))] {
         mod x86_64;
         pub use self::x86_64::Asm;
-        pub(crate) use self::x86_64::SYMBOLS;
+        pub(crate) use self::symbol::SYMBOLS;
     } else if #[cfg(all(target_arch = "aarch64", unix))] {
         mod aarch64;
         pub use self::aarch64::Asm;
-        pub(crate) use self::aarch64::SYMBOLS;
+        pub(crate) use self::symbol::SYMBOLS;
     }
 }
 

@@ -83,3 +83,36 @@ macro_rules! asm_end {
         ""
     };
 }
+
+cfg_if::cfg_if! {
+    if #[cfg(all(any(target_arch = "x86_64", target_arch = "aarch64"), unix))] {
+        // The routines every assembly backend defines (contracts above each
+        // routine in its architecture's module). Custom conventions: never
+        // called as Rust functions, only named by `sym` operands of inline
+        // asm and taken by address, which are ordinary IR-level references
+        // that LTO sees.
+        unsafe extern "C" {
+            #[link_name = asm_name!("resume")]
+            pub(super) fn spindle_fiber_resume();
+            #[link_name = asm_name!("suspend")]
+            pub(super) fn spindle_fiber_suspend();
+            #[link_name = asm_name!("trampoline")]
+            pub(super) fn spindle_fiber_trampoline();
+        }
+
+        /// Keeps all three routines in the rlib's symbol table whatever LTO
+        /// and the linker's dead-stripping do: a `#[used]` static is an
+        /// unconditional reference from a data section that both LLVM and
+        /// the linker must honour.
+        #[used]
+        static KEEP_SWITCH_SYMBOLS: [unsafe extern "C" fn(); 3] = [
+            spindle_fiber_resume,
+            spindle_fiber_suspend,
+            spindle_fiber_trampoline,
+        ];
+
+        /// Names of the routines, without any platform prefix.
+        pub(crate) const SYMBOLS: [&str; 3] =
+            [asm_name!("resume"), asm_name!("suspend"), asm_name!("trampoline")];
+    }
+}

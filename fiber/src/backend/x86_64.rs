@@ -7,7 +7,7 @@
 //! `.size`; Mach-O: `_` prefix, `.globl` + `.private_extern`), named
 //! `spindle_fiber_<version>_{resume,suspend,trampoline}`. Rust reaches them
 //! only through the `extern "C"` block with `#[link_name]` at the bottom of
-//! this file, named by `sym` operands of the inline asm that enters and
+//! `symbol.rs`, named by `sym` operands of the inline asm that enters and
 //! leaves the switch (and by address in `init`), so every use is an ordinary
 //! IR-level symbol reference that LTO sees and keeps, and
 //! the `#[used]` static `KEEP_SWITCH_SYMBOLS` anchors all three in the rlib.
@@ -50,6 +50,7 @@
 
 use core::arch::{asm, global_asm};
 
+use super::symbol::{spindle_fiber_resume, spindle_fiber_suspend, spindle_fiber_trampoline};
 use super::{Backend, BackendKind, EntryFn, Sealed};
 
 /// Spindle's hand-written x86_64 System V switch.
@@ -182,27 +183,6 @@ global_asm!(
     asm_end!("trampoline"),
 );
 
-// Custom conventions (see each routine's contract): never called as Rust
-// functions, only named by `sym` operands and taken by address.
-unsafe extern "C" {
-    #[link_name = asm_name!("resume")]
-    fn spindle_fiber_resume();
-    #[link_name = asm_name!("suspend")]
-    fn spindle_fiber_suspend();
-    #[link_name = asm_name!("trampoline")]
-    fn spindle_fiber_trampoline();
-}
-
-/// Keeps all three routines in the rlib's symbol table whatever LTO and the
-/// linker's dead-stripping do: a `#[used]` static is an unconditional
-/// reference from a data section that both LLVM and the linker must honour.
-#[used]
-static KEEP_SWITCH_SYMBOLS: [unsafe extern "C" fn(); 3] = [
-    spindle_fiber_resume,
-    spindle_fiber_suspend,
-    spindle_fiber_trampoline,
-];
-
 // SAFETY: each method follows the contract of the routine it calls, written
 // above the routine; see also `Backend`'s method docs.
 unsafe impl Backend for Asm {
@@ -293,10 +273,3 @@ unsafe impl Backend for Asm {
         back
     }
 }
-
-/// Names of the symbols this backend defines, without any platform prefix.
-pub(crate) const SYMBOLS: [&str; 3] = [
-    asm_name!("resume"),
-    asm_name!("suspend"),
-    asm_name!("trampoline"),
-];
