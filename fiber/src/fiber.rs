@@ -299,7 +299,6 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
                 available: top - limit,
             })?;
         let (control, obj) = (control as *mut u8, obj as *mut u8);
-        let guard_slot = register_guard(&stack);
         // SAFETY: [limit, top) is ours (FiberStack contract); obj is a
         // suitably aligned slot for Start<F> below the 16-byte header, which
         // lies below the backend's control block.
@@ -308,7 +307,6 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
             let header = header as *mut usize;
             header.write(drop_start::<F> as *const () as usize);
             header.add(1).write(obj as usize);
-            header.add(HEADER_GUARD_SLOT).write(guard_slot);
         }
         // SAFETY: the arguments satisfy `Backend::init`'s layout contract.
         let handle = unsafe { B::init(control, limit as *mut u8, obj, entry::<F, I, Y, R, B>) };
@@ -404,7 +402,6 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
                 "Fiber::into_stack: the suspended fiber could not be unwound, so its stack was leaked"
             );
         }
-        this.unregister_guard();
         // SAFETY: nothing lives on the stack any more and nothing else will
         // touch it; `this` is never dropped, so the stack is moved out once.
         unsafe { ManuallyDrop::take(&mut this.stack) }
@@ -414,25 +411,19 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
     ///
     /// `msg` must point at a `ToFiber<I>` that stays valid until the fiber
     /// has read it (i.e. until this call returns).
-    /// Takes the stack's guard out of the overflow registry (before the
-    /// stack is given back or freed).
-    #[inline]
-    fn unregister_guard(&self) {
-        // SAFETY: `with_stack` wrote the header below the control block, and
-        // the stack is still ours.
-        let slot = unsafe {
-            (self.control.sub(HEADER_SIZE) as *const usize)
-                .add(HEADER_GUARD_SLOT)
-                .read()
-        };
-        overflow::unregister(slot);
-    }
-
     #[inline(always)]
     unsafe fn switch_in(&mut self, msg: *mut u8) -> *mut u8 {
-        // SAFETY: the fiber is Fresh or Suspended (checked by callers), so
-        // control/handle are a valid resume target.
-        unsafe { B::resume(self.control, &mut self.handle, msg) }
+        if !overflow::installed() {
+            // SAFETY: the fiber is Fresh or Suspended (checked by callers),
+            // so control/handle are a valid resume target.
+            return unsafe { B::resume(self.control, &mut self.handle, msg) };
+        }
+        let guard = self.stack.guard_range();
+        let previous = overflow::enter(guard.start as usize, guard.end as usize);
+        // SAFETY: as above.
+        let back = unsafe { B::resume(self.control, &mut self.handle, msg) };
+        overflow::leave(previous);
+        back
     }
 
     /// # Safety
@@ -543,38 +534,21 @@ fn resume_after_finish() -> ! {
 }
 
 /// Bytes generic code keeps between the backend's control block and the
-/// start object: the start object's drop function and its address (read
-/// only to drop a fiber that never started) and the fiber's slot in the
-/// overflow handler's guard registry, kept on the stack so that `Fiber`
-/// itself stays small.
+/// start object: the start object's drop function and its address, read only
+/// to drop a fiber that never started (so `Fiber` itself stays small).
 ///
 /// ```text
 ///        top ──► +----------------------+
 ///                | backend control block|  Backend::CONTROL_SIZE bytes
 ///    control ──► +----------------------+
-///                | (unused)             |  control - 8
-///                | overflow registry    |  control - 16  slot + 1, or 0
-///                | start obj address    |  control - 24
-///                | start obj drop fn    |  control - 32
+///                | start obj address    |  control - 8
+///                | start obj drop fn    |  control - 16
 ///                +----------------------+
 ///                ~ Start<F>             ~  aligned to max(16, align of F)
 ///        obj ──► +----------------------+
 ///                ~ the fiber's frames   ~  down to limit
 /// ```
-const HEADER_SIZE: usize = 32;
-
-/// Index of the header word holding the overflow-registry slot (0: none).
-const HEADER_GUARD_SLOT: usize = 2;
-
-/// Registers the stack's guard with the overflow handler, if installed.
-#[inline]
-fn register_guard<S: FiberStack>(stack: &S) -> usize {
-    if !overflow::installed() {
-        return 0;
-    }
-    let guard = stack.guard_range();
-    overflow::register(guard.start as usize, guard.end as usize)
-}
+const HEADER_SIZE: usize = 16;
 
 enum Received<Y, R> {
     Yield(Y),
@@ -587,7 +561,6 @@ impl<I, Y, R, S: FiberStack, B: Backend> Drop for Fiber<'_, I, Y, R, S, B> {
     fn drop(&mut self) {
         self.release();
         if self.state != State::Leaked {
-            self.unregister_guard();
             // SAFETY: release() returned without leaking, so nothing lives on
             // the stack; it is dropped exactly once, here.
             unsafe { ManuallyDrop::drop(&mut self.stack) };

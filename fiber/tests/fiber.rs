@@ -657,62 +657,6 @@ fn child_stack_overflow() {
     unreachable!("the fiber overflowed");
 }
 
-/// Fibers register their guard page with the handler when created and
-/// unregister it when they give their stack back: after 10^5 fibers came and
-/// went (more than the registry's 64 Ki slots), a new one is still covered.
-#[test]
-fn overflow_is_reported_after_many_fibers_came_and_went() {
-    let out = run_child("child_overflow_after_many_fibers");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("fatal runtime error: fiber stack overflow, aborting"),
-        "child status {:?}, stderr:\n{stderr}",
-        out.status
-    );
-}
-
-#[test]
-#[ignore = "run as a child process by overflow_is_reported_after_many_fibers_came_and_went"]
-fn child_overflow_after_many_fibers() {
-    if !in_child("child_overflow_after_many_fibers") {
-        return;
-    }
-    spindle_fiber::install_overflow_handler().unwrap();
-    let mut stack = Some(Stack::new(64 * 1024).unwrap());
-    for i in 0..100_000u64 {
-        let mut fiber =
-            Fiber::with_stack(stack.take().unwrap(), |x: u64, s: &Suspender<u64, u64>| {
-                s.suspend(x)
-            })
-            .unwrap();
-        assert_eq!(fiber.resume(i), FiberResult::Yield(i));
-        if i % 2 == 0 {
-            stack = Some(fiber.into_stack()); // unwound, then given back
-        } else {
-            assert_eq!(fiber.resume(0), FiberResult::Return(0));
-            stack = Some(fiber.into_stack());
-        }
-    }
-    #[inline(never)]
-    #[allow(unconditional_recursion)]
-    fn recurse(n: u64) -> u64 {
-        let pad = std::hint::black_box([n; 64]);
-        recurse(n + 1) + pad[3]
-    }
-    // A stack at an address never registered before (the old one stays
-    // mapped), so no stale registry entry could cover it.
-    let _old = stack;
-    let mut fiber = Fiber::with_stack(
-        Stack::new(64 * 1024).unwrap(),
-        |(): (), _: &Suspender<(), ()>| {
-            recurse(0);
-        },
-    )
-    .unwrap();
-    fiber.resume(());
-    unreachable!("the fiber overflowed");
-}
-
 #[test]
 fn overflow_handler_chains_to_the_previous_handler() {
     let out = run_child("child_foreign_fault");

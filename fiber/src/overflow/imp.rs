@@ -5,7 +5,7 @@ use core::ptr;
 use core::sync::atomic::Ordering;
 use std::sync::{Mutex, OnceLock};
 
-use super::{INSTALLED, is_fiber_guard};
+use super::{CURRENT_GUARD, INSTALLED};
 use crate::Error;
 
 const SIGNALS: [libc::c_int; 2] = [libc::SIGSEGV, libc::SIGBUS];
@@ -16,10 +16,6 @@ static PREVIOUS: OnceLock<[libc::sigaction; 2]> = OnceLock::new();
 /// Installs (once per process) a SIGSEGV/SIGBUS handler that reports a fiber
 /// stack overflow as `fiber stack overflow` on stderr and aborts, and passes
 /// every other fault to the handler that was installed before it.
-///
-/// Covers fibers created after the call (they register their guard page when
-/// created; see the module docs), so install it early, before creating
-/// fibers.
 ///
 /// Also gives the calling thread an alternate signal stack if it has none
 /// (threads started by Rust's `std` already have one): a handler for stack
@@ -116,9 +112,10 @@ unsafe fn fault_address(info: *mut libc::siginfo_t) -> usize {
 extern "C" fn handler(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
     // SAFETY: called by the kernel with a valid siginfo.
     let address = unsafe { fault_address(info) };
-    if is_fiber_guard(address) {
+    let (start, end) = CURRENT_GUARD.with(|g| g.get());
+    if start < end && (start..end).contains(&address) {
         const MESSAGE: &[u8] = b"\nthread has overflowed a fiber stack (hit the guard page of the \
-a spindle-fiber Fiber)\nfatal runtime error: fiber stack overflow, aborting\n";
+running spindle-fiber Fiber)\nfatal runtime error: fiber stack overflow, aborting\n";
         // SAFETY: write and abort are async-signal-safe.
         unsafe {
             libc::write(2, MESSAGE.as_ptr().cast(), MESSAGE.len());
