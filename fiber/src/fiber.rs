@@ -6,11 +6,17 @@
 //! Each switch carries one pointer (the backend's `msg`). It points at a
 //! value on the sender's stack, which the receiver moves out with
 //! `ptr::read` before it can switch again; the sender keeps the value in a
-//! `MaybeUninit` so it is never dropped twice. Parent -> fiber messages are
-//! [`ToFiber<I>`]; fiber -> parent messages are an [`Outgoing<T>`] whose tag
-//! says what `T` is (the yield type from `Suspender`, which does not know the
-//! return type; the return value, a panic payload or nothing from the entry
-//! function).
+//! `MaybeUninit` so it is never dropped twice.
+//!
+//! * Parent -> fiber: a pointer to the resume value `I`, or null for "unwind
+//!   now" (a suspended fiber being dropped).
+//! * Fiber -> parent: a pointer to a [`Parcel<T>`] with the [`Kind`] of
+//!   message in its two low bits (parcels are 4-aligned): a yield (`Y`, tag
+//!   0, so the common case is a plain pointer), the return value (`R`), a
+//!   panic payload, or nothing (unwound).
+//!
+//! Both directions cost no memory traffic beyond the value itself, which is
+//! what keeps a round trip as short as the switch.
 //!
 //! # Life of a fiber
 //!
@@ -21,6 +27,12 @@
 //!                        v                     v
 //!                     Finished <-------- entry catches ForcedUnwind
 //! ```
+//!
+//! The state is not stored as such: nothing on the resume path should have
+//! to write it. A finished fiber has a null `handle` (Leaked: a null
+//! `control` too), and a fresh one still has the drop function of its start
+//! object in the header below the control block, which the fiber clears
+//! when it starts.
 
 use core::any::Any;
 use core::marker::PhantomData;
@@ -79,24 +91,34 @@ pub struct ForcedUnwind {
     _private: (),
 }
 
-enum ToFiber<I> {
-    Resume(I),
-    Unwind,
-}
-
+/// What a fiber's message to its parent says; the two low bits of the
+/// message pointer.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-#[repr(u8)]
+#[repr(usize)]
 enum Kind {
-    Yield,
-    Return,
-    Panic,
-    Unwound,
+    Yield = 0,
+    Return = 1,
+    Panic = 2,
+    Unwound = 3,
 }
 
-#[repr(C)]
-struct Outgoing<T> {
-    kind: Kind,
-    payload: MaybeUninit<T>,
+const KIND_MASK: usize = 3;
+
+/// A value a fiber hands to its parent. The alignment frees the two low bits
+/// of its address for the [`Kind`].
+#[repr(C, align(4))]
+struct Parcel<T>(MaybeUninit<T>);
+
+/// Splits a message from a fiber into its kind and parcel address.
+#[inline(always)]
+fn unpack(back: *mut u8) -> (Kind, *mut u8) {
+    let kind = match back as usize & KIND_MASK {
+        0 => Kind::Yield,
+        1 => Kind::Return,
+        2 => Kind::Panic,
+        _ => Kind::Unwound,
+    };
+    (kind, back.wrapping_sub(kind as usize))
 }
 
 type PanicPayload = Box<dyn Any + Send + 'static>;
@@ -106,20 +128,6 @@ struct Start<F> {
     f: F,
     top: usize,
     limit: usize,
-}
-
-/// Ordered: everything from `Finished` on can never be resumed.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
-///
-/// There is no "running" state: `resume` holds `&mut self` for the whole
-/// time the fiber runs, so nothing can observe or drop a running fiber.
-enum State {
-    Fresh,
-    Suspended,
-    Finished,
-    /// Finished, and the stack must never be freed or reused (see
-    /// `leak_and_fail`).
-    Leaked,
 }
 
 /// Variance and auto traits of a suspender: it sends `Y` and receives `I`,
@@ -137,8 +145,10 @@ type FiberMarker<'a, I, Y, R, B> = (Box<dyn FnOnce() + 'a>, fn(I) -> (Y, R), I, 
 /// is the stack-switching backend (the native one unless chosen otherwise).
 pub struct Suspender<I, Y, B: Backend = Native> {
     control: *mut u8,
-    top: usize,
     limit: usize,
+    /// `top - limit`: one unsigned compare tells whether an address is on
+    /// this fiber's stack.
+    size: usize,
     _marker: PhantomData<SuspenderMarker<I, Y, B>>,
 }
 
@@ -156,39 +166,42 @@ impl<I, Y, B: Backend> Suspender<I, Y, B> {
     /// a nested fiber that captured it).
     #[inline]
     pub fn suspend(&self, value: Y) -> I {
-        self.check_on_own_stack();
-        let mut out = Outgoing {
-            kind: Kind::Yield,
-            payload: MaybeUninit::new(value),
-        };
+        let mut out = Parcel(MaybeUninit::new(value));
+        let out = ptr::addr_of_mut!(out);
+        // `out` lives on the stack of whoever is running: the place to check
+        // that it is this suspender's fiber.
+        if (out as usize).wrapping_sub(self.limit) >= self.size {
+            suspend_outside_own_fiber();
+        }
         // SAFETY: we are on this suspender's fiber (checked above), which is
-        // running; the parent moves the payload out before resuming us.
-        let back = unsafe { B::suspend(self.control, ptr::addr_of_mut!(out).cast()) };
-        // SAFETY: the parent passed a live ToFiber<I> that it will not touch
-        // again (see the module docs).
-        match unsafe { ptr::read(back as *mut ToFiber<I>) } {
-            ToFiber::Resume(input) => input,
-            ToFiber::Unwind => panic::resume_unwind(Box::new(ForcedUnwind { _private: () })),
+        // running; the parent moves the parcel out before resuming us, and a
+        // yield is tag 0, so the pointer goes as it is.
+        let back = unsafe { B::suspend(self.control, out.cast()) };
+        if back.is_null() {
+            panic::resume_unwind(Box::new(ForcedUnwind { _private: () }));
         }
+        // SAFETY: the parent passed a live `I` that it will not touch again
+        // (see the module docs).
+        unsafe { ptr::read(back as *mut I) }
     }
+}
 
-    #[inline]
-    fn check_on_own_stack(&self) {
-        let probe = 0u8;
-        let here = ptr::addr_of!(probe) as usize;
-        if here < self.limit || here >= self.top {
-            panic!(
-                "Suspender::suspend called outside its own fiber (from another fiber or the \
-                 parent); a suspender can only suspend the fiber it was given to"
-            );
-        }
-    }
+#[cold]
+#[inline(never)]
+fn suspend_outside_own_fiber() -> ! {
+    panic!(
+        "Suspender::suspend called outside its own fiber (from another fiber or the \
+         parent); a suspender can only suspend the fiber it was given to"
+    );
 }
 
 impl<I, Y, B: Backend> core::fmt::Debug for Suspender<I, Y, B> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Suspender")
-            .field("stack", &(self.limit as *const u8..self.top as *const u8))
+            .field(
+                "stack",
+                &(self.limit as *const u8..(self.limit + self.size) as *const u8),
+            )
             .finish()
     }
 }
@@ -221,11 +234,12 @@ impl<I, Y, B: Backend> core::fmt::Debug for Suspender<I, Y, B> {
 /// thread-bound values.
 pub struct Fiber<'a, I, Y, R, S: FiberStack = Stack, B: Backend = Native> {
     stack: ManuallyDrop<S>,
-    /// The backend's control block at the top of the stack.
+    /// The backend's control block at the top of the stack; null once the
+    /// stack is leaked (see `leak_and_fail`).
     control: *mut u8,
-    /// The backend's resume handle (saved stack pointer for asm).
+    /// The backend's resume handle (saved stack pointer for asm); null once
+    /// the fiber is finished.
     handle: *mut u8,
-    state: State,
     _marker: PhantomData<FiberMarker<'a, I, Y, R, B>>,
 }
 
@@ -314,7 +328,6 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
             stack: ManuallyDrop::new(stack),
             control,
             handle,
-            state: State::Fresh,
             _marker: PhantomData,
         })
     }
@@ -330,25 +343,23 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
     /// and panics if the fiber already returned or panicked.
     #[inline]
     pub fn resume(&mut self, input: I) -> FiberResult<Y, R> {
-        if self.state >= State::Finished {
+        if self.handle.is_null() {
             resume_after_finish();
         }
-        let mut msg = MaybeUninit::new(ToFiber::Resume(input));
+        let mut msg = MaybeUninit::new(input);
         // SAFETY: the message lives until the fiber has read it.
         let back = unsafe { self.switch_in(msg.as_mut_ptr().cast()) };
         // Yields and returns stay inline; a panic (rare, and expensive
         // anyway) is received out of line.
-        // SAFETY: every Outgoing<T> starts with its Kind, and the kind names
-        // the payload type; the fiber will not touch the payload again.
+        let (kind, parcel) = unpack(back);
+        // SAFETY: the kind names the parcel's type; the fiber will not touch
+        // the value again.
         unsafe {
-            match *(back as *const Kind) {
-                Kind::Yield => {
-                    self.state = State::Suspended;
-                    FiberResult::Yield((*(back as *mut Outgoing<Y>)).payload.assume_init_read())
-                }
+            match kind {
+                Kind::Yield => FiberResult::Yield(ptr::read(parcel as *const Y)),
                 Kind::Return => {
-                    self.state = State::Finished;
-                    FiberResult::Return((*(back as *mut Outgoing<R>)).payload.assume_init_read())
+                    self.handle = ptr::null_mut();
+                    FiberResult::Return(ptr::read(parcel as *const R))
                 }
                 _ => self.resume_ended(back),
             }
@@ -358,7 +369,7 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
     #[cold]
     #[inline(never)]
     fn resume_ended(&mut self, back: *mut u8) -> ! {
-        // SAFETY: `back` points at an Outgoing<_> whose type its kind names.
+        // SAFETY: `back` is the message the last switch returned.
         match unsafe { self.receive(back) } {
             Received::Panic(payload) => panic::resume_unwind(payload),
             Received::Yield(_) | Received::Return(_) | Received::Unwound => {
@@ -369,12 +380,20 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
 
     /// Whether the function has returned (or panicked).
     pub fn is_finished(&self) -> bool {
-        self.state >= State::Finished
+        self.handle.is_null()
     }
 
     /// Whether the function has started running.
     pub fn is_started(&self) -> bool {
-        self.state != State::Fresh
+        self.handle.is_null() || !self.is_fresh()
+    }
+
+    /// Whether the fiber was never resumed. Only meaningful while it is not
+    /// finished.
+    fn is_fresh(&self) -> bool {
+        // SAFETY: an unfinished fiber's header is intact (see HEADER_SIZE);
+        // `entry` zeroes the drop function when the fiber starts.
+        unsafe { (self.control.sub(HEADER_SIZE) as *const usize).read() != 0 }
     }
 
     /// The stack the fiber runs on.
@@ -394,10 +413,8 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
         // Never dropped: the stack is moved out below, and a panic on the way
         // (a fiber that cannot be unwound) must leak rather than free it.
         let mut this = ManuallyDrop::new(self);
-        if this.state != State::Finished {
-            this.release();
-        }
-        if this.state == State::Leaked {
+        this.release();
+        if this.control.is_null() {
             panic!(
                 "Fiber::into_stack: the suspended fiber could not be unwound, so its stack was leaked"
             );
@@ -409,48 +426,50 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
 
     /// # Safety
     ///
-    /// `msg` must point at a `ToFiber<I>` that stays valid until the fiber
-    /// has read it (i.e. until this call returns).
+    /// `msg` must point at an `I` that stays valid until the fiber has read
+    /// it (i.e. until this call returns), or be null to make a suspended
+    /// fiber unwind.
     #[inline(always)]
     unsafe fn switch_in(&mut self, msg: *mut u8) -> *mut u8 {
-        if !overflow::installed() {
-            // SAFETY: the fiber is Fresh or Suspended (checked by callers),
-            // so control/handle are a valid resume target.
+        // A registered guard (Spindle's `Stack`) is known to the handler
+        // already, and the check folds away; other stacks are tracked only
+        // once the handler is installed.
+        if self.stack.guard_registered() || !overflow::installed() {
+            // SAFETY: the fiber is not finished (checked by callers), so
+            // control/handle are a valid resume target.
             return unsafe { B::resume(self.control, &mut self.handle, msg) };
         }
+        self.switch_in_tracked(msg)
+    }
+
+    #[inline(never)]
+    fn switch_in_tracked(&mut self, msg: *mut u8) -> *mut u8 {
         let guard = self.stack.guard_range();
         let previous = overflow::enter(guard.start as usize, guard.end as usize);
-        // SAFETY: as above.
+        // SAFETY: as in `switch_in`, whose contract our caller upholds.
         let back = unsafe { B::resume(self.control, &mut self.handle, msg) };
         overflow::leave(previous);
         back
     }
 
+    /// Takes delivery of a message from the fiber, marking the fiber
+    /// finished unless it yielded.
+    ///
     /// # Safety
     ///
     /// `back` is the message pointer a switch into this fiber returned.
     unsafe fn receive(&mut self, back: *mut u8) -> Received<Y, R> {
-        // SAFETY: every Outgoing<T> starts with its Kind (repr(C)), and the
-        // kind tells which T the sender used; the sender never touches the
-        // payload again.
+        let (kind, parcel) = unpack(back);
+        if kind != Kind::Yield {
+            self.handle = ptr::null_mut();
+        }
+        // SAFETY: the kind names the parcel's type; the sender never touches
+        // it again.
         unsafe {
-            let kind = *(back as *const Kind);
-            self.state = match kind {
-                Kind::Yield => State::Suspended,
-                _ => State::Finished,
-            };
             match kind {
-                Kind::Yield => {
-                    Received::Yield((*(back as *mut Outgoing<Y>)).payload.assume_init_read())
-                }
-                Kind::Return => {
-                    Received::Return((*(back as *mut Outgoing<R>)).payload.assume_init_read())
-                }
-                Kind::Panic => Received::Panic(
-                    (*(back as *mut Outgoing<PanicPayload>))
-                        .payload
-                        .assume_init_read(),
-                ),
+                Kind::Yield => Received::Yield(ptr::read(parcel as *const Y)),
+                Kind::Return => Received::Return(ptr::read(parcel as *const R)),
+                Kind::Panic => Received::Panic(ptr::read(parcel as *const PanicPayload)),
                 Kind::Unwound => Received::Unwound,
             }
         }
@@ -464,28 +483,28 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
     /// freed or reused, so nothing on it is invalidated — and this panics
     /// (or aborts if the thread is already panicking).
     fn release(&mut self) {
-        match self.state {
-            State::Fresh => {
-                self.state = State::Finished;
-                // SAFETY: `with_stack` wrote the header below the control
-                // block: the start object's drop function and address; a
-                // fresh fiber's start object was never read.
-                unsafe {
-                    let header = self.control.sub(HEADER_SIZE) as *const usize;
-                    let drop_start: unsafe fn(*mut u8) = mem::transmute(header.read() as *const ());
-                    drop_start(header.add(1).read() as *mut u8);
-                }
+        if self.handle.is_null() {
+            return; // finished or leaked
+        }
+        if self.is_fresh() {
+            self.handle = ptr::null_mut();
+            // SAFETY: `with_stack` wrote the header below the control
+            // block: the start object's drop function and address; a
+            // fresh fiber's start object was never read.
+            unsafe {
+                let header = self.control.sub(HEADER_SIZE) as *const usize;
+                let drop_start: unsafe fn(*mut u8) = mem::transmute(header.read() as *const ());
+                drop_start(header.add(1).read() as *mut u8);
             }
-            State::Finished | State::Leaked => {}
-            State::Suspended => self.force_unwind(),
+        } else {
+            self.force_unwind();
         }
     }
 
     #[cfg(panic = "unwind")]
     fn force_unwind(&mut self) {
-        let mut msg = MaybeUninit::new(ToFiber::<I>::Unwind);
-        // SAFETY: the fiber is suspended; the message outlives the switch.
-        let back = unsafe { self.switch_in(msg.as_mut_ptr().cast()) };
+        // SAFETY: the fiber is suspended; a null message means "unwind".
+        let back = unsafe { self.switch_in(ptr::null_mut()) };
         // SAFETY: as in `resume`.
         match unsafe { self.receive(back) } {
             Received::Unwound | Received::Return(_) => {}
@@ -510,13 +529,19 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
     fn force_unwind(&mut self) {
         // Without unwinding, the frames on the stack can never be destroyed;
         // leaking the stack is the only sound way to let go of the fiber.
-        self.state = State::Leaked;
+        self.leak();
+    }
+
+    /// From now on the stack is never freed, even by `into_stack`'s caller:
+    /// a null control block tells Drop and into_stack to keep their hands
+    /// off.
+    fn leak(&mut self) {
+        self.handle = ptr::null_mut();
+        self.control = ptr::null_mut();
     }
 
     fn leak_and_fail(&mut self, message: &str) {
-        // The stack is never freed from now on, even by `into_stack`'s
-        // caller: `Leaked` tells Drop and into_stack to keep their hands off.
-        self.state = State::Leaked;
+        self.leak();
         if std::thread::panicking() {
             abort_with(&format!(
                 "spindle-fiber: {message} (while already panicking)"
@@ -560,7 +585,7 @@ enum Received<Y, R> {
 impl<I, Y, R, S: FiberStack, B: Backend> Drop for Fiber<'_, I, Y, R, S, B> {
     fn drop(&mut self) {
         self.release();
-        if self.state != State::Leaked {
+        if !self.control.is_null() {
             // SAFETY: release() returned without leaking, so nothing lives on
             // the stack; it is dropped exactly once, here.
             unsafe { ManuallyDrop::drop(&mut self.stack) };
@@ -571,7 +596,14 @@ impl<I, Y, R, S: FiberStack, B: Backend> Drop for Fiber<'_, I, Y, R, S, B> {
 impl<I, Y, R, S: FiberStack, B: Backend> core::fmt::Debug for Fiber<'_, I, Y, R, S, B> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Fiber")
-            .field("state", &self.state)
+            .field(
+                "state",
+                &match (self.is_finished(), self.is_started()) {
+                    (true, _) => "finished",
+                    (false, true) => "suspended",
+                    (false, false) => "fresh",
+                },
+            )
             .field("backend", &B::KIND)
             .field("stack", &(self.stack.limit()..self.stack.top()))
             .finish()
@@ -589,27 +621,30 @@ where
     F: FnOnce(I, &Suspender<I, Y, B>) -> R,
     B: Backend,
 {
-    // SAFETY: `with_stack` wrote a Start<F> at obj, and the first resume
-    // passed a ToFiber<I>; both are read exactly once, here.
-    let (start, first) = unsafe {
-        (
-            ptr::read(obj as *mut Start<F>),
-            ptr::read(msg as *mut ToFiber<I>),
-        )
+    // SAFETY: `with_stack` wrote a Start<F> at obj, read exactly once, here;
+    // zeroing the drop function in the header (below the control block)
+    // tells the parent that it is gone (`Fiber::is_fresh`).
+    let start = unsafe {
+        let start = ptr::read(obj as *mut Start<F>);
+        (control.sub(HEADER_SIZE) as *mut usize).write(0);
+        start
     };
     let suspender = Suspender::<I, Y, B> {
         control,
-        top: start.top,
         limit: start.limit,
+        size: start.top - start.limit,
         _marker: PhantomData,
     };
     let f = start.f;
-    let outcome = match first {
-        ToFiber::Resume(input) => panic::catch_unwind(AssertUnwindSafe(|| f(input, &suspender))),
+    let outcome = if msg.is_null() {
         // Never sent to a fresh fiber (its start object is dropped instead).
-        ToFiber::Unwind => Err(Box::new(ForcedUnwind { _private: () }) as PanicPayload),
+        Err(Box::new(ForcedUnwind { _private: () }) as PanicPayload)
+    } else {
+        // SAFETY: the first resume passed a live `I`, read exactly once.
+        let input = unsafe { ptr::read(msg as *mut I) };
+        panic::catch_unwind(AssertUnwindSafe(|| f(input, &suspender)))
     };
-    // Each arm hands the parent an Outgoing<T> for its own T and never comes
+    // Each arm hands the parent a Parcel<T> for its own T and never comes
     // back: a finished fiber is not resumed again.
     match outcome {
         Ok(value) => finish::<R, B>(control, Kind::Return, value),
@@ -623,12 +658,12 @@ where
 /// return-stack buffer that the switch's `ret` would then mispredict.
 #[inline(always)]
 fn finish<T, B: Backend>(control: *mut u8, kind: Kind, value: T) -> ! {
-    let mut out = Outgoing {
-        kind,
-        payload: MaybeUninit::new(value),
-    };
+    let mut out = Parcel(MaybeUninit::new(value));
+    let msg = ptr::addr_of_mut!(out)
+        .cast::<u8>()
+        .wrapping_add(kind as usize);
     // SAFETY: we are the running fiber of `control`. Nothing on this stack
-    // needs dropping any more: `out`'s payload is moved out by the parent.
-    unsafe { B::suspend(control, ptr::addr_of_mut!(out).cast()) };
+    // needs dropping any more: the parcel's value is moved out by the parent.
+    unsafe { B::suspend(control, msg) };
     abort_with("spindle-fiber: a finished fiber was resumed")
 }

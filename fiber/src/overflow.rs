@@ -4,26 +4,51 @@
 //! SIGSEGV (SIGBUS on macOS). Rust's own handler only recognises the guard
 //! pages of thread stacks, so without help the process dies with a bare
 //! "Segmentation fault". [`install_overflow_handler`] adds a handler that
-//! recognises the guard of the fiber running on the faulting thread, prints
-//! `fiber stack overflow` and aborts, and hands every other fault to the
-//! handler that was installed before it (Rust's, wasmtime's, or the default
-//! action), exactly as if it were not there.
+//! recognises fiber guards, prints `fiber stack overflow` and aborts, and
+//! hands every other fault to the handler that was installed before it
+//! (Rust's, wasmtime's, or the default action), exactly as if it were not
+//! there.
 //!
-//! The running fiber's guard range is kept in a thread-local that
-//! `Fiber::resume` sets and restores; it costs nothing until the handler is
-//! installed.
+//! # How the handler knows a fiber guard
+//!
+//! Two ways, chosen per stack by [`FiberStack::guard_registered`]:
+//!
+//! * **The guard registry.** A [`Stack`](crate::Stack) registers its guard
+//!   page when it is mapped and unregisters it just before it is unmapped, so
+//!   a fiber running on one costs nothing per switch. Registration rides on
+//!   the `mmap`, which costs microseconds anyway; a stack reused through
+//!   [`StackPool`](crate::StackPool) or `into_stack` stays registered. An
+//!   earlier design registered each *fiber* at creation, which added ~9 ns to
+//!   creating a fiber on a reused stack; one before that updated a
+//!   thread-local on every resume, ~8 instructions of every round trip.
+//! * **The running-fiber thread-local**, for every other stack type
+//!   ([`RawStack`](crate::RawStack), user stacks): once the handler is
+//!   installed, `resume` records the running fiber's guard range in a
+//!   thread-local and restores the previous one when the fiber suspends.
+//!
+//! The registry is a fixed table of atomic `[start, end)` pairs in
+//! zero-filled static memory (untouched pages cost nothing): lock-free to
+//! update and safe to read from a signal handler. Its 64 Ki slots exceed
+//! what Linux allows by default (`vm.max_map_count` is 65 530 mappings, and
+//! each stack is two); a stack mapped while all slots are taken is simply
+//! not covered, and its overflow is reported as an ordinary SIGSEGV.
 
 use core::cell::Cell;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-thread_local! {
-    /// Guard range `[start, end)` of the fiber running on this thread.
-    static CURRENT_GUARD: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
-}
+#[cfg(doc)]
+use crate::FiberStack;
 
 static INSTALLED: AtomicBool = AtomicBool::new(false);
 
-/// Whether the handler is installed, so the running fiber must be tracked.
+thread_local! {
+    /// Guard range `[start, end)` of the fiber running on this thread, for
+    /// stacks that are not in the registry.
+    static CURRENT_GUARD: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+}
+
+/// Whether the handler is installed, so fibers on unregistered stacks must
+/// be tracked while they run.
 #[inline(always)]
 pub(crate) fn installed() -> bool {
     INSTALLED.load(Ordering::Relaxed)
@@ -38,6 +63,87 @@ pub(crate) fn enter(start: usize, end: usize) -> (usize, usize) {
 #[inline]
 pub(crate) fn leave(previous: (usize, usize)) {
     CURRENT_GUARD.with(|g| g.set(previous));
+}
+
+const CAPACITY: usize = 64 * 1024;
+
+struct Slot {
+    /// Guard start; 0 for a free slot, `CLAIMED` while being filled.
+    start: AtomicUsize,
+    end: AtomicUsize,
+}
+
+const CLAIMED: usize = usize::MAX;
+
+static SLOTS: [Slot; CAPACITY] = [const {
+    Slot {
+        start: AtomicUsize::new(0),
+        end: AtomicUsize::new(0),
+    }
+}; CAPACITY];
+
+/// One past the highest slot ever used: the handler scans no further.
+static HIGH_WATER: AtomicUsize = AtomicUsize::new(0);
+/// Where the next registration starts looking for a free slot.
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+/// Registers the guard range `[start, end)` of a stack that was just mapped.
+/// Returns whether a slot was found; the caller must `unregister(start)`
+/// before the memory is unmapped.
+pub(crate) fn register(start: usize, end: usize) -> bool {
+    debug_assert!(start != 0 && start != CLAIMED && start < end);
+    let first = NEXT.load(Ordering::Relaxed);
+    for i in (first..CAPACITY).chain(0..first) {
+        let slot = &SLOTS[i];
+        if slot.start.load(Ordering::Relaxed) == 0
+            && slot
+                .start
+                .compare_exchange(0, CLAIMED, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+        {
+            // The end is published before the start makes the slot live.
+            slot.end.store(end, Ordering::Relaxed);
+            slot.start.store(start, Ordering::Release);
+            HIGH_WATER.fetch_max(i + 1, Ordering::Release);
+            NEXT.store((i + 1) % CAPACITY, Ordering::Relaxed);
+            return true;
+        }
+    }
+    false
+}
+
+/// Frees the slot holding the guard that starts at `start`, if any.
+pub(crate) fn unregister(start: usize) {
+    let high = HIGH_WATER.load(Ordering::Acquire);
+    for (i, slot) in SLOTS[..high].iter().enumerate() {
+        if slot.start.load(Ordering::Relaxed) == start {
+            slot.start.store(0, Ordering::Release);
+            slot.end.store(0, Ordering::Relaxed);
+            // Slots are reused lowest-first after a free, which keeps the
+            // scanned prefix short.
+            NEXT.fetch_min(i, Ordering::Relaxed);
+            return;
+        }
+    }
+}
+
+/// Whether `address` lies in a fiber guard: a registered one, or the one of
+/// the fiber running on this thread. Only atomic loads and a const-initialised
+/// thread-local: safe in a signal handler.
+#[cfg(unix)]
+fn is_fiber_guard(address: usize) -> bool {
+    let (start, end) = CURRENT_GUARD.with(|g| g.get());
+    if start < end && (start..end).contains(&address) {
+        return true;
+    }
+    let high = HIGH_WATER.load(Ordering::Acquire);
+    SLOTS[..high].iter().any(|slot| {
+        let start = slot.start.load(Ordering::Acquire);
+        start != 0
+            && start != CLAIMED
+            && address >= start
+            && address < slot.end.load(Ordering::Relaxed)
+    })
 }
 
 cfg_if::cfg_if! {

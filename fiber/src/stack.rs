@@ -35,6 +35,18 @@ pub unsafe trait FiberStack {
     /// The inaccessible region below `limit`, or an empty range if none.
     fn guard_range(&self) -> Range<*mut u8>;
 
+    /// Whether the guard range is known to the overflow handler for as long
+    /// as the stack lives, without help from the fiber. Only Spindle's
+    /// [`Stack`] can say yes: it registers its guard page when it is mapped.
+    /// For other stacks (`false`, the default), `Fiber::resume` tells the
+    /// handler which guard is current on each switch once
+    /// [`install_overflow_handler`](crate::install_overflow_handler) has been
+    /// called. A wrong `true` only loses the overflow report.
+    #[inline(always)]
+    fn guard_registered(&self) -> bool {
+        false
+    }
+
     /// Usable bytes.
     fn size(&self) -> usize {
         self.top() as usize - self.limit() as usize
@@ -124,6 +136,8 @@ impl Stack {
                 return Err(Error::StackAllocation(err));
             }
         }
+        // Drop unregisters it (a no-op if the registry was full).
+        crate::overflow::register(base as usize, base as usize + page);
         Ok(Stack {
             // SAFETY: mmap succeeded, so base (and base + page) is not null.
             limit: unsafe { NonNull::new_unchecked((base as *mut u8).add(page)) },
@@ -151,7 +165,10 @@ impl Drop for Stack {
         // (a Fiber gives its stack back only when nothing lives on it).
         unsafe {
             let page = page_size();
-            libc::munmap(self.limit.as_ptr().sub(page).cast(), page + self.size);
+            let base = self.limit.as_ptr().sub(page);
+            // Before the unmap: the address may be reused at once.
+            crate::overflow::unregister(base as usize);
+            libc::munmap(base.cast(), page + self.size);
         }
     }
 }
@@ -165,6 +182,11 @@ unsafe impl Sync for Stack {}
 // owned by this value until drop; mmap returns page-aligned memory and sizes
 // are whole pages, so top is 16-aligned.
 unsafe impl FiberStack for Stack {
+    #[inline(always)]
+    fn guard_registered(&self) -> bool {
+        cfg!(unix)
+    }
+
     fn top(&self) -> *mut u8 {
         // SAFETY: one past the end of the mapping.
         unsafe { self.limit.as_ptr().add(self.size) }
@@ -225,6 +247,11 @@ unsafe impl FiberStack for RawStack {
 
 // SAFETY: a `&mut` to a stack is as good as owning it for the borrow.
 unsafe impl<T: FiberStack + ?Sized> FiberStack for &mut T {
+    #[inline(always)]
+    fn guard_registered(&self) -> bool {
+        (**self).guard_registered()
+    }
+
     fn top(&self) -> *mut u8 {
         (**self).top()
     }
@@ -238,6 +265,11 @@ unsafe impl<T: FiberStack + ?Sized> FiberStack for &mut T {
 
 // SAFETY: forwarded to the boxed stack, which the box owns.
 unsafe impl<T: FiberStack + ?Sized> FiberStack for Box<T> {
+    #[inline(always)]
+    fn guard_registered(&self) -> bool {
+        (**self).guard_registered()
+    }
+
     fn top(&self) -> *mut u8 {
         (**self).top()
     }

@@ -657,6 +657,127 @@ fn child_stack_overflow() {
     unreachable!("the fiber overflowed");
 }
 
+fn assert_overflow_reported(child: &str) {
+    let out = run_child(child);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("fatal runtime error: fiber stack overflow, aborting"),
+        "child status {:?}, stderr:\n{stderr}",
+        out.status
+    );
+}
+
+#[inline(never)]
+#[allow(unconditional_recursion)]
+fn overflow_by_recursion(n: u64) -> u64 {
+    let pad = std::hint::black_box([n; 64]);
+    overflow_by_recursion(n + 1) + pad[3]
+}
+
+/// A stack that is not Spindle's own `Stack` (here a `RawStack` over memory
+/// the test maps, guard included) is covered by tracking the running fiber.
+#[test]
+fn overflow_on_a_raw_stack_is_reported() {
+    assert_overflow_reported("child_overflow_on_raw_stack");
+}
+
+#[test]
+#[ignore = "run as a child process by overflow_on_a_raw_stack_is_reported"]
+fn child_overflow_on_raw_stack() {
+    if !in_child("child_overflow_on_raw_stack") {
+        return;
+    }
+    spindle_fiber::install_overflow_handler().unwrap();
+    let (guard, len) = (4096, 64 * 1024);
+    // SAFETY: a fresh anonymous mapping; the lowest page stays PROT_NONE.
+    let base = unsafe {
+        let base = libc::mmap(
+            std::ptr::null_mut(),
+            guard + len,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        assert_ne!(base, libc::MAP_FAILED);
+        let usable = (base as *mut u8).add(guard);
+        assert_eq!(
+            libc::mprotect(usable.cast(), len, libc::PROT_READ | libc::PROT_WRITE),
+            0
+        );
+        base as *mut u8
+    };
+    // SAFETY: [base, base + guard) is inaccessible and the rest is ours
+    // for the life of the process.
+    let stack = unsafe { spindle_fiber::RawStack::from_raw_parts(base, guard, len) };
+    assert!(!stack.guard_registered());
+    let mut fiber = Fiber::with_stack(stack, |(): (), _: &Suspender<(), ()>| {
+        overflow_by_recursion(0);
+    })
+    .unwrap();
+    fiber.resume(());
+    unreachable!("the fiber overflowed");
+}
+
+/// `Stack`s register their guard when they are mapped, so a stack mapped
+/// before the handler was installed is covered too.
+#[test]
+fn overflow_on_a_stack_mapped_before_install_is_reported() {
+    assert_overflow_reported("child_overflow_on_early_stack");
+}
+
+#[test]
+#[ignore = "run as a child process by overflow_on_a_stack_mapped_before_install_is_reported"]
+fn child_overflow_on_early_stack() {
+    if !in_child("child_overflow_on_early_stack") {
+        return;
+    }
+    let early = Stack::new(64 * 1024).unwrap();
+    assert!(early.guard_registered());
+    spindle_fiber::install_overflow_handler().unwrap();
+    let mut fiber = Fiber::with_stack(early, |(): (), _: &Suspender<(), ()>| {
+        overflow_by_recursion(0);
+    })
+    .unwrap();
+    fiber.resume(());
+    unreachable!("the fiber overflowed");
+}
+
+/// `Stack`s unregister their guard when unmapped: after 10^5 stacks came and
+/// went (more than the registry's 64 Ki slots), a new one is still covered.
+#[test]
+fn overflow_is_reported_after_many_stacks_came_and_went() {
+    assert_overflow_reported("child_overflow_after_many_stacks");
+}
+
+#[test]
+#[ignore = "run as a child process by overflow_is_reported_after_many_stacks_came_and_went"]
+fn child_overflow_after_many_stacks() {
+    if !in_child("child_overflow_after_many_stacks") {
+        return;
+    }
+    spindle_fiber::install_overflow_handler().unwrap();
+    for i in 0..100_000u64 {
+        let stack = Stack::new(16 * 1024).unwrap();
+        let mut fiber =
+            Fiber::with_stack(stack, |x: u64, s: &Suspender<u64, u64>| s.suspend(x)).unwrap();
+        assert_eq!(fiber.resume(i), FiberResult::Yield(i));
+        if i % 2 == 0 {
+            assert_eq!(fiber.resume(0), FiberResult::Return(0));
+        }
+        drop(fiber.into_stack()); // unmapped, so its slot is free again
+    }
+    let mut fiber = Fiber::with_stack(
+        Stack::new(64 * 1024).unwrap(),
+        |(): (), _: &Suspender<(), ()>| {
+            overflow_by_recursion(0);
+        },
+    )
+    .unwrap();
+    fiber.resume(());
+    unreachable!("the fiber overflowed");
+}
+
 #[test]
 fn overflow_handler_chains_to_the_previous_handler() {
     let out = run_child("child_foreign_fault");
@@ -690,10 +811,22 @@ fn child_foreign_fault() {
         libc::sigaction(libc::SIGSEGV, &action, std::ptr::null_mut());
     }
     spindle_fiber::install_overflow_handler().unwrap();
-    // A fault that is not a fiber overflow: an inaccessible page of our own,
-    // touched while a fiber runs (so the handler's guard check is live).
-    let page = Stack::new(STACK).unwrap();
-    let guard = page.guard_range().start;
+    // A fault that is not a fiber overflow: an inaccessible page of our own
+    // (not a Stack's guard, which the handler knows), touched while a fiber
+    // runs so that the handler's guard check is live.
+    // SAFETY: an anonymous PROT_NONE mapping with no address hint.
+    let page = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    assert_ne!(page, libc::MAP_FAILED);
+    let guard = page as *const u8;
     let mut fiber = Fiber::new(move |(): (), _: &Suspender<(), ()>| {
         // SAFETY: deliberately faulting on a PROT_NONE page we mapped.
         unsafe { std::ptr::read_volatile(guard) };

@@ -129,7 +129,8 @@ pub unsafe trait Backend: Sealed + Sized + 'static {
     /// `entry(msg, control, obj)` on it.
     ///
     /// Returns the backend's resume handle (for the assembly backend the
-    /// fiber's saved stack pointer).
+    /// fiber's saved stack pointer). Never null: generic code marks a
+    /// finished fiber with a null handle.
     ///
     /// # Safety
     ///

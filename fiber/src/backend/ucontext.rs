@@ -100,7 +100,9 @@ unsafe impl Backend for Ucontext {
                 addr as u32,
             );
         }
-        ptr::null_mut()
+        // Not used to switch (the contexts live in the control block), but
+        // never null: a null handle marks a finished fiber.
+        control
     }
 
     #[inline]

@@ -5,7 +5,7 @@ use core::ptr;
 use core::sync::atomic::Ordering;
 use std::sync::{Mutex, OnceLock};
 
-use super::{CURRENT_GUARD, INSTALLED};
+use super::{INSTALLED, is_fiber_guard};
 use crate::Error;
 
 const SIGNALS: [libc::c_int; 2] = [libc::SIGSEGV, libc::SIGBUS];
@@ -41,8 +41,8 @@ pub fn install_overflow_handler() -> Result<(), Error> {
         let previous = PREVIOUS.get_or_init(|| previous);
         for (signal, old) in SIGNALS.iter().zip(previous.iter()) {
             // SAFETY: a zeroed sigaction with the fields we need set is a
-            // valid argument; the handler is async-signal-safe (it reads a
-            // thread-local Cell and a OnceLock, and calls write/abort or the
+            // valid argument; the handler is async-signal-safe (it reads
+            // atomics, a const thread-local Cell and a OnceLock, and calls write/abort or the
             // previous handler).
             unsafe {
                 let mut action: libc::sigaction = mem::zeroed();
@@ -112,8 +112,7 @@ unsafe fn fault_address(info: *mut libc::siginfo_t) -> usize {
 extern "C" fn handler(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
     // SAFETY: called by the kernel with a valid siginfo.
     let address = unsafe { fault_address(info) };
-    let (start, end) = CURRENT_GUARD.with(|g| g.get());
-    if start < end && (start..end).contains(&address) {
+    if is_fiber_guard(address) {
         const MESSAGE: &[u8] = b"\nthread has overflowed a fiber stack (hit the guard page of the \
 running spindle-fiber Fiber)\nfatal runtime error: fiber stack overflow, aborting\n";
         // SAFETY: write and abort are async-signal-safe.
