@@ -349,21 +349,18 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
         let mut msg = MaybeUninit::new(input);
         // SAFETY: the message lives until the fiber has read it.
         let back = unsafe { self.switch_in(msg.as_mut_ptr().cast()) };
-        // Yields and returns stay inline; a panic (rare, and expensive
-        // anyway) is received out of line.
-        let (kind, parcel) = unpack(back);
-        // SAFETY: the kind names the parcel's type; the fiber will not touch
-        // the value again.
-        unsafe {
-            match kind {
-                Kind::Yield => FiberResult::Yield(ptr::read(parcel as *const Y)),
-                Kind::Return => {
-                    self.handle = ptr::null_mut();
-                    FiberResult::Return(ptr::read(parcel as *const R))
-                }
-                _ => self.resume_ended(back),
-            }
+        if back as usize & KIND_MASK == Kind::Yield as usize {
+            // SAFETY: an untagged message is a Parcel<Y> the fiber will not
+            // touch again.
+            return FiberResult::Yield(unsafe { ptr::read(back as *const Y) });
         }
+        if back as usize & KIND_MASK == Kind::Return as usize {
+            self.handle = ptr::null_mut();
+            // SAFETY: tag 1 marks the entry function's Parcel<R>.
+            return FiberResult::Return(unsafe { ptr::read(back.wrapping_sub(1) as *const R) });
+        }
+        // A panic: rare, and expensive anyway, so received out of line.
+        self.resume_ended(back)
     }
 
     #[cold]

@@ -85,7 +85,7 @@ impl Sealed for Asm {}
 /// ```
 const LINK_FROM_TOP: usize = 16;
 
-// resume(msg: rdi, fiber_sp: rsi, link: rdx) -> (msg: rax, fiber_sp: rdx)
+// resume(msg: rdi, fiber_sp: rsi, link: rdx) -> (msg: rdi, fiber_sp: rdx)
 //   -- custom convention, called only from the inline asm in `Asm::resume`
 //
 // Saves the parent's rbp and rbx on the parent stack (every other register
@@ -94,7 +94,7 @@ const LINK_FROM_TOP: usize = 16;
 // continuation address found on top of it: the label after the inline asm
 // in `Asm::suspend`, or `trampoline` for a fresh fiber. rdi (message) and rdx
 // (link) reach the fiber unchanged. "Returns" only when the fiber jumps to
-// `suspend`, with the fiber's message in rax and its stack pointer in rdx.
+// `suspend`, with the fiber's message in rdi and its stack pointer in rdx.
 global_asm!(
     ".text",
     asm_begin!("resume"),
@@ -119,10 +119,10 @@ global_asm!(
 //
 // Entered from the inline asm in `Asm::suspend` (and the entry function's
 // final suspend) with the fiber's continuation address on top of the fiber
-// stack. Hands the fiber's stack pointer and the message back as resume's
-// results, restores the parent's rbx and rbp from the parent stack (layout
-// in LINK_FROM_TOP's diagram) and `ret`s: that `ret` pops the return address
-// pushed by the parent's `call resume`.
+// stack. Hands the fiber's stack pointer back as resume's second result
+// (the message stays in rdi, its first), restores the parent's rbx and rbp
+// from the parent stack (layout in LINK_FROM_TOP's diagram) and `ret`s: that
+// `ret` pops the return address pushed by the parent's `call resume`.
 global_asm!(
     ".text",
     asm_begin!("suspend"),
@@ -132,7 +132,6 @@ global_asm!(
     "mov rsp, qword ptr [rsi]",
     "mov rbx, qword ptr [rsp - 8]",
     "pop rbp",
-    "mov rax, rdi",
     "ret",
     ".cfi_endproc",
     asm_end!("suspend"),
@@ -227,10 +226,9 @@ unsafe impl Backend for Asm {
             asm!(
                 "call {resume}",
                 resume = sym spindle_fiber_resume,
-                inlateout("rdi") msg => _,
+                inlateout("rdi") msg => back,
                 inlateout("rsi") *handle => _,
                 inlateout("rdx") control => fiber_sp,
-                lateout("rax") back,
                 lateout("r12") _,
                 lateout("r13") _,
                 lateout("r14") _,
