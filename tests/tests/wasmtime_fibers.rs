@@ -31,8 +31,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, Wake, Waker};
 
 use wasmtime::{
-    Config, Engine, Instance, InstanceAllocationStrategy, Linker, Module,
-    PoolingAllocationConfig, StackCreator, StackMemory, Store, Trap, WasmBacktrace,
+    Config, Engine, Instance, InstanceAllocationStrategy, Linker, Module, PoolingAllocationConfig,
+    StackCreator, StackMemory, Store, Trap, WasmBacktrace,
 };
 
 // ---------------------------------------------------------------------------
@@ -220,7 +220,10 @@ fn stack_address() -> usize {
 /// `creator`, when the engine has one.
 fn assert_on_custom_stack(creator: &Option<Arc<Creator>>, addr: usize) {
     if let Some(c) = creator {
-        assert!(c.made.load(Ordering::SeqCst) > 0, "the StackCreator was never asked");
+        assert!(
+            c.made.load(Ordering::SeqCst) > 0,
+            "the StackCreator was never asked"
+        );
         let ranges = c.ranges.lock().unwrap();
         assert!(
             ranges.iter().any(|r| r.contains(&addr)),
@@ -248,13 +251,17 @@ fn async_host_function_yields_pending_several_times() {
         let module = module(&engine, ASYNC_HOST_WAT);
         let mut linker = Linker::<usize>::new(&engine);
         linker
-            .func_wrap_async("host", "wait", |mut caller: wasmtime::Caller<'_, usize>, (x,): (i32,)| {
-                Box::new(async move {
-                    *caller.data_mut() = stack_address();
-                    YieldN(YIELDS).await;
-                    x * 10
-                })
-            })
+            .func_wrap_async(
+                "host",
+                "wait",
+                |mut caller: wasmtime::Caller<'_, usize>, (x,): (i32,)| {
+                    Box::new(async move {
+                        *caller.data_mut() = stack_address();
+                        YieldN(YIELDS).await;
+                        x * 10
+                    })
+                },
+            )
             .unwrap();
         let mut store = Store::new(&engine, 0usize);
         let (result, pending) = block_on(async {
@@ -267,7 +274,11 @@ fn async_host_function_yields_pending_several_times() {
             wasmtime::Result::<i32>::Ok(total)
         });
         assert_eq!(result.unwrap(), 1 + 11 + 21, "{alloc:?}");
-        assert_eq!(pending, 3 * YIELDS, "{alloc:?}: pendings seen by the executor");
+        assert_eq!(
+            pending,
+            3 * YIELDS,
+            "{alloc:?}: pendings seen by the executor"
+        );
         assert_on_custom_stack(&creator, *store.data());
     }
 }
@@ -387,8 +398,15 @@ fn fuel_yields_and_exhaustion() {
             .unwrap();
         let (out, pending) = block_on(forever.call_async(&mut store, ()));
         let err = out.unwrap_err();
-        assert_eq!(err.downcast_ref::<Trap>(), Some(&Trap::OutOfFuel), "{alloc:?}: {err:?}");
-        assert!(pending >= 40, "{alloc:?}: only {pending} yields before running out");
+        assert_eq!(
+            err.downcast_ref::<Trap>(),
+            Some(&Trap::OutOfFuel),
+            "{alloc:?}: {err:?}"
+        );
+        assert!(
+            pending >= 40,
+            "{alloc:?}: only {pending} yields before running out"
+        );
     }
 }
 
@@ -467,15 +485,19 @@ fn host_panics_propagate_out_of_the_fiber() {
         let module = module(&engine, ASYNC_HOST_WAT);
         let mut linker = Linker::<()>::new(&engine);
         linker
-            .func_wrap_async("host", "wait", |_caller: wasmtime::Caller<'_, ()>, (x,): (i32,)| {
-                Box::new(async move {
-                    YieldN(2).await;
-                    if x == 7 {
-                        panic!("host panic inside the fiber");
-                    }
-                    x
-                })
-            })
+            .func_wrap_async(
+                "host",
+                "wait",
+                |_caller: wasmtime::Caller<'_, ()>, (x,): (i32,)| {
+                    Box::new(async move {
+                        YieldN(2).await;
+                        if x == 7 {
+                            panic!("host panic inside the fiber");
+                        }
+                        x
+                    })
+                },
+            )
             .unwrap();
         let mut store = Store::new(&engine, ());
         let (instance, _) = block_on(linker.instantiate_async(&mut store, &module));
@@ -484,10 +506,9 @@ fn host_panics_propagate_out_of_the_fiber() {
             .get_typed_func::<i32, i32>(&mut store, "run")
             .unwrap();
 
-        let caught = panic::catch_unwind(AssertUnwindSafe(|| {
-            block_on(run.call_async(&mut store, 7))
-        }))
-        .expect_err("the host panic was swallowed");
+        let caught =
+            panic::catch_unwind(AssertUnwindSafe(|| block_on(run.call_async(&mut store, 7))))
+                .expect_err("the host panic was swallowed");
         let message = caught
             .downcast_ref::<&str>()
             .copied()
@@ -516,12 +537,16 @@ fn dropping_a_suspended_call_cancels_it() {
         let module = module(&engine, ASYNC_HOST_WAT);
         let mut linker = Linker::<()>::new(&engine);
         linker
-            .func_wrap_async("host", "wait", |_caller: wasmtime::Caller<'_, ()>, (x,): (i32,)| {
-                Box::new(async move {
-                    YieldN(3).await;
-                    x
-                })
-            })
+            .func_wrap_async(
+                "host",
+                "wait",
+                |_caller: wasmtime::Caller<'_, ()>, (x,): (i32,)| {
+                    Box::new(async move {
+                        YieldN(3).await;
+                        x
+                    })
+                },
+            )
             .unwrap();
         let mut store = Store::new(&engine, ());
         let (instance, _) = block_on(linker.instantiate_async(&mut store, &module));
@@ -589,7 +614,12 @@ fn host_stack_overflow_hits_the_guard() {
     check_fiber_impl();
     for alloc in ALLOCS {
         let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "overflow_child", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "overflow_child",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env("SPINDLE_OVERFLOW_CHILD", format!("{alloc:?}"))
             .output()
             .expect("spawn the child test");
@@ -602,7 +632,12 @@ fn host_stack_overflow_hits_the_guard() {
         #[cfg(unix)]
         {
             use std::os::unix::process::ExitStatusExt;
-            assert_eq!(out.status.signal(), Some(6), "{alloc:?}: not SIGABRT: {:?}", out.status);
+            assert_eq!(
+                out.status.signal(),
+                Some(6),
+                "{alloc:?}: not SIGABRT: {:?}",
+                out.status
+            );
         }
     }
 }
