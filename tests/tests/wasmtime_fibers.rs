@@ -86,6 +86,10 @@ fn check_fiber_impl() {
         Ok(other) => panic!("SPINDLE_EXPECT_FIBER must be spindle or wasmtime, not {other:?}"),
         Err(_) => eprintln!("wasmtime fibers in this build: {linked:?}"),
     }
+    if linked == FiberImpl::Spindle {
+        // Which of spindle's backends (feature `fallback` picks ucontext).
+        eprintln!("spindle-fiber backend: {:?}", spindle_fiber::backend());
+    }
 }
 
 // ---------------------------------------------------------------------------
