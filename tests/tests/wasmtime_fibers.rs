@@ -198,6 +198,9 @@ fn engine(alloc: Alloc, tweak: impl FnOnce(&mut Config)) -> (Engine, Option<Arc<
                 .total_stacks(8)
                 .max_memory_size(1 << 20);
             config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+            // The pool then zeroes each returned stack, locating it (and
+            // asserting its slot alignment) from `FiberStack::top()`.
+            config.async_stack_zeroing(true);
         }
         Alloc::Custom => {
             let c = Arc::new(Creator::default());
