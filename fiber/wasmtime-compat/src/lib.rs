@@ -268,8 +268,10 @@ type Inner<'a, Resume, Yield, Return> =
 /// [`suspend`](Suspend::suspend) with a `Yield` and is resumed with a
 /// `Resume`, until it returns a `Return`.
 pub struct Fiber<'a, Resume, Yield, Return> {
-    /// Dropped after `inner` (declaration order), which runs on it.
+    /// Released first in `Drop` (finished, or abandoned if suspended).
     inner: ManuallyDrop<UnsafeCell<Inner<'a, Resume, Yield, Return>>>,
+    /// Owned here rather than by `inner`, so that `stack()` never touches
+    /// `inner`; freed after it. `None` only inside `into_stack`.
     stack: Option<FiberStack>,
     /// True once the function returned or panicked, and also while a
     /// `resume` is running (so that a re-entrant resume is refused before it
@@ -380,8 +382,9 @@ impl<Resume, Yield, Return> Drop for Fiber<'_, Resume, Yield, Return> {
             // Suspended: never unwind its frames (they may be wasm frames,
             // and wasmtime never asks for it). Abandon them like the original
             // does; the spindle fiber owns nothing but a `StackView`, so
-            // forgetting it leaks nothing else, and the stack itself is still
-            // freed below by its owner, `self.stack`.
+            // forgetting it leaks nothing else (both of spindle's backends
+            // keep their state on the fiber's stack), and the stack itself is
+            // still freed by its owner, `self.stack`, after this.
             mem::forget(inner);
         } else {
             // Finished, or never started (its function is dropped).
