@@ -1,0 +1,403 @@
+//! `wasmtime-internal-fiber` 48.0.8, reimplemented on [`spindle_fiber`].
+//!
+//! wasmtime runs async calls on stackful fibers from the crate
+//! `wasmtime-internal-fiber` (imported there as `wasmtime_fiber`). This crate
+//! has the same package name, version, library name, public API and cargo
+//! features, so an application can swap it in with
+//!
+//! ```toml
+//! [patch.crates-io]
+//! wasmtime-internal-fiber = { path = "path/to/spindle/fiber/wasmtime-compat" }
+//! ```
+//!
+//! and wasmtime compiles against it unchanged. Stacks are then switched by
+//! Spindle's assembly (or its ucontext fallback), and the binary contains
+//! Spindle's versioned switch symbols ([`spindle_fiber::SWITCH_SYMBOLS`])
+//! instead of wasmtime's `wasmtime_fiber_switch_`.
+//!
+//! # The contract kept
+//!
+//! * [`Fiber::resume`] returns `Ok(value)` when the function returned and
+//!   `Err(value)` when it suspended with `value`.
+//! * A panic inside the fiber propagates out of `resume`, after which the
+//!   fiber counts as [`done`](Fiber::done).
+//! * Dropping a fiber never unwinds it. wasmtime only drops fibers that are
+//!   finished (it first resumes an unfinished one with a cancellation); a
+//!   fiber dropped while suspended has its frames abandoned, not destroyed,
+//!   exactly as in the original (which also `debug_assert!`s against it).
+//! * [`FiberStack::top`], [`FiberStack::range`] and
+//!   [`FiberStack::guard_range`] report the same addresses as the original
+//!   for all three kinds of stack (mapped, raw parts, custom), because
+//!   wasmtime's pooling allocator finds a stack's slot from `top()` and its
+//!   signal handler reports a fault inside `guard_range()` as a stack
+//!   overflow.
+//!
+//! # Differences
+//!
+//! * Stacks from [`FiberStack::new`] are at least 16 KiB (Spindle's
+//!   minimum); the original rounds up to one page.
+//! * A fiber dropped before it ever ran drops its function (the original
+//!   leaks it).
+//! * The `custom` feature changes nothing: Spindle picks its own switch for
+//!   the target. `std` changes nothing either: this crate always uses `std`.
+//! * No AddressSanitizer fiber annotations (the original has them under
+//!   `-Zsanitizer=address`).
+
+#![warn(missing_docs)]
+
+use core::cell::{Cell, UnsafeCell};
+use core::marker::PhantomData;
+use core::mem::{self, ManuallyDrop};
+use core::ops::Range;
+
+use spindle_fiber::{FiberResult, FiberStack as _, Suspender};
+use wasmtime_environ::error::Error;
+
+/// The result type of this crate's fallible functions; the error is
+/// wasmtime's own error type, as in the original.
+pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+/// Memory a [`Fiber`] runs on.
+///
+/// Made by mapping it ([`new`](FiberStack::new)), from memory owned by the
+/// caller ([`from_raw_parts`](FiberStack::from_raw_parts), as wasmtime's
+/// pooling allocator does), or from a [`RuntimeFiberStack`]
+/// ([`from_custom`](FiberStack::from_custom), for
+/// `wasmtime::Config::with_host_stack`'s stack creators).
+pub struct FiberStack {
+    /// Lowest usable byte.
+    limit: *mut u8,
+    /// Usable bytes above `limit`.
+    len: usize,
+    storage: Storage,
+}
+
+enum Storage {
+    /// Spindle's own mmap stack (one guard page below `limit`).
+    Mapped(spindle_fiber::Stack),
+    /// Someone else's memory: `guard_size` inaccessible bytes below `limit`.
+    Raw { guard_size: usize },
+    /// An embedder's stack, kept alive here.
+    Custom(Box<dyn RuntimeFiberStack>),
+}
+
+// SAFETY: a FiberStack is a description of memory plus, at most, the value
+// that owns it; `Stack` and `Box<dyn RuntimeFiberStack>` are Send + Sync, and
+// the raw pointers are only ever read as addresses.
+unsafe impl Send for FiberStack {}
+// SAFETY: as above; `&FiberStack` exposes addresses only.
+unsafe impl Sync for FiberStack {}
+
+impl core::fmt::Debug for FiberStack {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("FiberStack").finish_non_exhaustive()
+    }
+}
+
+#[cfg(unix)]
+fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if size > 0 { size as usize } else { 4096 }
+}
+
+#[cfg(not(unix))]
+fn page_size() -> usize {
+    4096
+}
+
+impl FiberStack {
+    /// Maps a stack of at least `size` usable bytes above a guard page.
+    ///
+    /// Fresh mappings are always zero, so `zeroed` needs no extra work.
+    pub fn new(size: usize, zeroed: bool) -> Result<Self> {
+        let _ = zeroed;
+        let stack = spindle_fiber::Stack::new(size).map_err(Error::new)?;
+        Ok(FiberStack {
+            limit: stack.limit(),
+            len: stack.size(),
+            storage: Storage::Mapped(stack),
+        })
+    }
+
+    /// Uses a stack an embedder made through a [`RuntimeFiberStackCreator`].
+    ///
+    /// The usable part is `custom.range()`; like the original, the top of the
+    /// stack is the end of that range.
+    ///
+    /// # Panics
+    ///
+    /// If either end of `custom.range()` is not page aligned (as the
+    /// original).
+    pub fn from_custom(custom: Box<dyn RuntimeFiberStack>) -> Result<Self> {
+        let range = custom.range();
+        let page = page_size();
+        assert!(
+            range.start.is_multiple_of(page),
+            "expected fiber stack base ({:#x}) to be page aligned ({page:#x})",
+            range.start
+        );
+        assert!(
+            range.end.is_multiple_of(page),
+            "expected fiber stack end ({:#x}) to be page aligned ({page:#x})",
+            range.end
+        );
+        Ok(FiberStack {
+            limit: range.start as *mut u8,
+            len: range.len(),
+            storage: Storage::Custom(custom),
+        })
+    }
+
+    /// Describes memory the caller owns: `guard_size` inaccessible bytes
+    /// from `bottom`, then `len` usable bytes.
+    ///
+    /// # Safety
+    ///
+    /// `[bottom, bottom + guard_size)` must be inaccessible and
+    /// `[bottom + guard_size, bottom + guard_size + len)` readable, writable
+    /// and used by nothing else, for as long as this stack (or a fiber on it)
+    /// lives. The caller frees the memory.
+    pub unsafe fn from_raw_parts(bottom: *mut u8, guard_size: usize, len: usize) -> Result<Self> {
+        Ok(FiberStack {
+            limit: bottom.wrapping_add(guard_size),
+            len,
+            storage: Storage::Raw { guard_size },
+        })
+    }
+
+    /// One past the highest usable byte (the stack grows down from here).
+    /// Always `Some`.
+    pub fn top(&self) -> Option<*mut u8> {
+        Some(self.limit.wrapping_add(self.len))
+    }
+
+    /// The usable memory as addresses. Always `Some`.
+    pub fn range(&self) -> Option<Range<usize>> {
+        let start = self.limit as usize;
+        Some(start..start + self.len)
+    }
+
+    /// Whether this stack was made by
+    /// [`from_raw_parts`](FiberStack::from_raw_parts), i.e. its memory is
+    /// managed by whoever made it.
+    pub fn is_from_raw_parts(&self) -> bool {
+        matches!(self.storage, Storage::Raw { .. })
+    }
+
+    /// The guard region below the stack. Always `Some`; for a custom stack it
+    /// is whatever the [`RuntimeFiberStack`] reports.
+    pub fn guard_range(&self) -> Option<Range<*mut u8>> {
+        Some(match &self.storage {
+            Storage::Mapped(stack) => stack.guard_range(),
+            Storage::Raw { guard_size } => self.limit.wrapping_sub(*guard_size)..self.limit,
+            Storage::Custom(custom) => custom.guard_range(),
+        })
+    }
+
+    /// What Spindle's fiber runs on: the same addresses, owning nothing.
+    fn view(&self) -> StackView {
+        StackView {
+            top: self.limit.wrapping_add(self.len),
+            limit: self.limit,
+            guard: self.guard_range().unwrap_or(self.limit..self.limit),
+        }
+    }
+}
+
+/// Borrowed addresses of a [`FiberStack`], handed to `spindle_fiber::Fiber`
+/// so that the [`Fiber`] itself keeps owning the stack (wasmtime reads
+/// `Fiber::stack()` between resumes).
+struct StackView {
+    top: *mut u8,
+    limit: *mut u8,
+    guard: Range<*mut u8>,
+}
+
+// SAFETY: a view is only made by `Fiber::new` from the `FiberStack` that the
+// same `Fiber` owns, and that stack outlives the spindle fiber (it is dropped
+// after it, or taken by `into_stack` only once the fiber is done). Each kind
+// of FiberStack promises `[limit, top)` is usable memory: a mapping we made,
+// the `from_raw_parts` caller's promise, or the `RuntimeFiberStack` contract.
+// The addresses never change. Spindle checks the 16-byte alignment of `top`
+// itself and refuses the stack otherwise.
+unsafe impl spindle_fiber::FiberStack for StackView {
+    fn top(&self) -> *mut u8 {
+        self.top
+    }
+    fn limit(&self) -> *mut u8 {
+        self.limit
+    }
+    fn guard_range(&self) -> Range<*mut u8> {
+        self.guard.clone()
+    }
+}
+
+/// Makes [`RuntimeFiberStack`]s: wasmtime's hook for embedders that supply
+/// their own async stacks (`wasmtime::StackCreator`).
+///
+/// # Safety
+///
+/// The stacks made must satisfy [`RuntimeFiberStack`]'s contract.
+pub unsafe trait RuntimeFiberStackCreator: Send + Sync {
+    /// A stack with `size` usable bytes plus guard pages; zeroed if `zeroed`.
+    fn new_stack(&self, size: usize, zeroed: bool) -> Result<Box<dyn RuntimeFiberStack>, Error>;
+}
+
+/// A stack in memory an embedder owns.
+///
+/// # Safety
+///
+/// `range()` must be page-aligned, readable and writable memory used by
+/// nothing else while the stack lives, and every method must return the
+/// same values each time.
+pub unsafe trait RuntimeFiberStack: Send + Sync {
+    /// The top of the stack. (Like the original, this crate runs fibers
+    /// from `range().end` and does not call this.)
+    fn top(&self) -> *mut u8;
+    /// The usable part, without guard pages.
+    fn range(&self) -> Range<usize>;
+    /// The guard pages, or an empty range.
+    fn guard_range(&self) -> Range<*mut u8>;
+}
+
+type Inner<'a, Resume, Yield, Return> =
+    spindle_fiber::Fiber<'a, Resume, Yield, Return, StackView, spindle_fiber::Native>;
+
+/// A function running on its own [`FiberStack`], which can
+/// [`suspend`](Suspend::suspend) with a `Yield` and is resumed with a
+/// `Resume`, until it returns a `Return`.
+pub struct Fiber<'a, Resume, Yield, Return> {
+    /// Released first in `Drop` (finished, or abandoned if suspended).
+    inner: ManuallyDrop<UnsafeCell<Inner<'a, Resume, Yield, Return>>>,
+    /// Owned here rather than by `inner`, so that `stack()` never touches
+    /// `inner`; freed after it. `None` only inside `into_stack`.
+    stack: Option<FiberStack>,
+    /// True once the function returned or panicked, and also while a
+    /// `resume` is running (so that a re-entrant resume is refused before it
+    /// can touch `inner`).
+    done: Cell<bool>,
+}
+
+/// Given to a fiber's function; lets it suspend the fiber.
+pub struct Suspend<Resume, Yield, Return> {
+    /// The spindle suspender on the fiber's first frame, which outlives every
+    /// `&mut Suspend` (this value lives on that same frame).
+    inner: *const Suspender<Resume, Yield>,
+    _phantom: PhantomData<(Resume, Yield, Return)>,
+}
+
+impl<'a, Resume, Yield, Return> Fiber<'a, Resume, Yield, Return> {
+    /// A fiber that will run `func` on `stack` from its first
+    /// [`resume`](Fiber::resume), whose value becomes `func`'s first
+    /// argument.
+    ///
+    /// On error the stack is handed back so that its owner can free it.
+    pub fn new(
+        stack: FiberStack,
+        func: impl FnOnce(Resume, &mut Suspend<Resume, Yield, Return>) -> Return + 'a,
+    ) -> Result<Self, (Error, FiberStack)> {
+        let entry = move |first: Resume, suspender: &Suspender<Resume, Yield>| {
+            let mut suspend = Suspend {
+                inner: suspender,
+                _phantom: PhantomData,
+            };
+            func(first, &mut suspend)
+        };
+        match Inner::with_stack(stack.view(), entry) {
+            Ok(inner) => Ok(Fiber {
+                inner: ManuallyDrop::new(UnsafeCell::new(inner)),
+                stack: Some(stack),
+                done: Cell::new(false),
+            }),
+            Err(e) => Err((Error::new(e), stack)),
+        }
+    }
+
+    /// Runs the fiber until it suspends (`Err(yielded)`) or returns
+    /// (`Ok(returned)`).
+    ///
+    /// # Panics
+    ///
+    /// If the fiber is done, or is already running. A panic inside the fiber
+    /// propagates out of this call, and the fiber is then done.
+    pub fn resume(&self, val: Resume) -> Result<Return, Yield> {
+        assert!(!self.done.replace(true), "cannot resume a finished fiber");
+        // SAFETY: `done` was false and is now true until this fiber suspends,
+        // so no other `resume` (a re-entrant one from inside the fiber; the
+        // type is not Sync) gets past the assert above while this `&mut`
+        // lives, and nothing else touches `inner` except `Drop`/`into_stack`,
+        // which need the fiber by value.
+        let inner = unsafe { &mut *self.inner.get() };
+        match inner.resume(val) {
+            FiberResult::Yield(y) => {
+                self.done.set(false);
+                Err(y)
+            }
+            FiberResult::Return(r) => Ok(r),
+        }
+    }
+
+    /// Whether the function has returned or panicked.
+    pub fn done(&self) -> bool {
+        self.done.get()
+    }
+
+    /// The stack this fiber runs on.
+    pub fn stack(&self) -> &FiberStack {
+        self.stack.as_ref().unwrap()
+    }
+
+    /// The stack back, once the fiber is done.
+    ///
+    /// # Panics
+    ///
+    /// If the fiber is not done.
+    pub fn into_stack(mut self) -> FiberStack {
+        assert!(self.done());
+        self.stack.take().unwrap()
+    }
+}
+
+impl<Resume, Yield, Return> Suspend<Resume, Yield, Return> {
+    /// Suspends the running fiber: its `resume` returns `Err(value)`, and
+    /// this call returns the value of the next `resume`.
+    ///
+    /// # Panics
+    ///
+    /// If called anywhere but on this fiber's own stack.
+    pub fn suspend(&mut self, value: Yield) -> Resume {
+        // SAFETY: `inner` points at the suspender on the fiber's entry frame,
+        // which is alive whenever a `&mut Suspend` is (see the field docs).
+        let suspender = unsafe { &*self.inner };
+        suspender.suspend(value)
+    }
+}
+
+impl<Resume, Yield, Return> Drop for Fiber<'_, Resume, Yield, Return> {
+    fn drop(&mut self) {
+        // SAFETY: `inner` is taken exactly once, here.
+        let inner = unsafe { ManuallyDrop::take(&mut self.inner) }.into_inner();
+        if inner.is_started() && !inner.is_finished() {
+            // Suspended: never unwind its frames (they may be wasm frames,
+            // and wasmtime never asks for it). Abandon them like the original
+            // does; the spindle fiber owns nothing but a `StackView`, so
+            // forgetting it leaks nothing else (both of spindle's backends
+            // keep their state on the fiber's stack), and the stack itself is
+            // still freed by its owner, `self.stack`, after this.
+            mem::forget(inner);
+        } else {
+            // Finished, or never started (its function is dropped).
+            drop(inner);
+        }
+        // The original asserts this too; not while already panicking (as
+        // when `into_stack` refused an unfinished fiber), where it would
+        // abort the process.
+        if !std::thread::panicking() {
+            debug_assert!(self.done.get(), "fiber dropped without finishing");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,348 @@
+//! The crate's own logic: stack addresses for each kind of stack, and
+//! resume/suspend/done/into_stack/drop as wasmtime relies on them.
+
+use super::*;
+use std::panic::{self, AssertUnwindSafe};
+use std::rc::Rc;
+
+const MIB: usize = 1024 * 1024;
+
+fn stack(size: usize) -> FiberStack {
+    FiberStack::new(size, false).unwrap()
+}
+
+/// Sets its flag when dropped.
+struct DropFlag(Rc<Cell<bool>>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.set(true);
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        String::from("<non-string panic>")
+    }
+}
+
+#[test]
+fn mapped_stack_addresses() {
+    let page = page_size();
+    let s = stack(MIB);
+    let range = s.range().unwrap();
+    let top = s.top().unwrap() as usize;
+    assert_eq!(top, range.end);
+    assert!(range.len() >= MIB, "{} usable bytes", range.len());
+    assert_eq!(range.start % page, 0);
+    assert_eq!(range.end % page, 0);
+    let guard = s.guard_range().unwrap();
+    assert_eq!(guard.end as usize, range.start, "guard directly below");
+    assert_eq!(guard.end as usize - guard.start as usize, page);
+    assert!(!s.is_from_raw_parts());
+}
+
+#[test]
+fn tiny_and_huge_sizes() {
+    // Sizes the original rounds up to a page still make a usable stack.
+    for size in [0, 1] {
+        let fiber = Fiber::<(), (), u32>::new(stack(size), |(), _| 7).unwrap();
+        assert_eq!(fiber.resume(()), Ok(7));
+    }
+    assert!(FiberStack::new(usize::MAX, true).is_err());
+    assert!(FiberStack::new(usize::MAX, false).is_err());
+}
+
+#[test]
+fn raw_parts_report_exact_addresses() {
+    let page = page_size();
+    // Borrow a mapping to lay out [guard | stack] like the pooling allocator.
+    let backing = spindle_fiber::Stack::new(4 * page).unwrap();
+    let bottom = backing.limit();
+    // SAFETY: the first page is only described, never touched; the rest is
+    // usable memory of `backing`, which outlives the stack.
+    let s = unsafe { FiberStack::from_raw_parts(bottom, page, backing.size() - page) }.unwrap();
+    assert!(s.is_from_raw_parts());
+    assert_eq!(
+        s.range().unwrap(),
+        bottom as usize + page..backing.top() as usize
+    );
+    assert_eq!(s.top().unwrap(), backing.top());
+    assert_eq!(s.guard_range().unwrap(), bottom..bottom.wrapping_add(page));
+}
+
+#[test]
+fn fiber_runs_on_raw_parts_stack() {
+    let backing = spindle_fiber::Stack::new(64 * 1024).unwrap();
+    // SAFETY: all of `backing` is usable and outlives the stack; no guard.
+    let s = unsafe { FiberStack::from_raw_parts(backing.limit(), 0, backing.size()) }.unwrap();
+    let range = s.range().unwrap();
+    let fiber = Fiber::<(), usize, ()>::new(s, |(), s| {
+        let local = 0u8;
+        s.suspend(&local as *const u8 as usize);
+    })
+    .unwrap();
+    let sp = fiber.resume(()).unwrap_err();
+    assert!(range.contains(&sp), "{sp:#x} not in {range:x?}");
+    assert_eq!(fiber.resume(()), Ok(()));
+    let back = fiber.into_stack();
+    assert!(back.is_from_raw_parts());
+    assert_eq!(back.range().unwrap(), range);
+}
+
+#[test]
+fn raw_parts_too_small_hands_the_stack_back() {
+    let backing = spindle_fiber::Stack::new(16 * 1024).unwrap();
+    // SAFETY: usable memory of `backing`, which outlives the stack; 256
+    // bytes is far too little for a fiber, which `new` must notice.
+    let s = unsafe { FiberStack::from_raw_parts(backing.limit(), 0, 256) }.unwrap();
+    let Err((err, back)) = Fiber::<(), (), ()>::new(s, |(), _| {}) else {
+        panic!("a 256-byte stack was accepted");
+    };
+    assert!(err.to_string().contains("too small"), "{err}");
+    assert_eq!(back.range().unwrap().len(), 256);
+}
+
+/// A custom stack backed by a spindle `Stack`, counting its drops.
+struct Custom {
+    mem: spindle_fiber::Stack,
+    dropped: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for Custom {
+    fn drop(&mut self) {
+        self.dropped
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+// SAFETY: the range is the whole usable part of a mapping this value owns;
+// the guard is that mapping's guard page. Values never change.
+unsafe impl RuntimeFiberStack for Custom {
+    fn top(&self) -> *mut u8 {
+        self.mem.top()
+    }
+    fn range(&self) -> Range<usize> {
+        self.mem.limit() as usize..self.mem.top() as usize
+    }
+    fn guard_range(&self) -> Range<*mut u8> {
+        spindle_fiber::FiberStack::guard_range(&self.mem)
+    }
+}
+
+#[test]
+fn custom_stack_runs_and_is_dropped_with_its_fiber_stack() {
+    let dropped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let custom = Custom {
+        mem: spindle_fiber::Stack::new(MIB).unwrap(),
+        dropped: dropped.clone(),
+    };
+    let expect_range = custom.range();
+    let expect_guard = custom.guard_range();
+    let s = FiberStack::from_custom(Box::new(custom)).unwrap();
+    assert!(!s.is_from_raw_parts());
+    assert_eq!(s.range().unwrap(), expect_range);
+    assert_eq!(s.top().unwrap() as usize, expect_range.end);
+    assert_eq!(s.guard_range().unwrap(), expect_guard);
+
+    let hit = Rc::new(Cell::new(0));
+    let hit2 = hit.clone();
+    let fiber = Fiber::<(), (), ()>::new(s, move |(), s| {
+        hit2.set(1);
+        s.suspend(());
+        hit2.set(2);
+    })
+    .unwrap();
+    assert_eq!(fiber.resume(()), Err(()));
+    assert_eq!(hit.get(), 1);
+    assert_eq!(fiber.resume(()), Ok(()));
+    assert_eq!(hit.get(), 2);
+    let back = fiber.into_stack();
+    assert_eq!(back.range().unwrap(), expect_range);
+    assert!(!dropped.load(std::sync::atomic::Ordering::SeqCst));
+    drop(back);
+    assert!(dropped.load(std::sync::atomic::Ordering::SeqCst));
+}
+
+#[test]
+fn custom_stack_must_be_page_aligned() {
+    struct Unaligned(Vec<u128>);
+    // SAFETY: only `from_custom`'s check is exercised; nothing runs on it.
+    unsafe impl RuntimeFiberStack for Unaligned {
+        fn top(&self) -> *mut u8 {
+            self.range().end as *mut u8
+        }
+        fn range(&self) -> Range<usize> {
+            // Deliberately one 16-byte slot into the buffer: never a page
+            // boundary-to-boundary range.
+            let base = self.0.as_ptr() as usize + 16;
+            base..base + 4096
+        }
+        fn guard_range(&self) -> Range<*mut u8> {
+            core::ptr::null_mut()..core::ptr::null_mut()
+        }
+    }
+    let custom = Box::new(Unaligned(vec![0; 8192 / 16]));
+    let err = panic::catch_unwind(AssertUnwindSafe(|| FiberStack::from_custom(custom)))
+        .expect_err("an unaligned custom stack was accepted");
+    assert!(panic_message(&*err).contains("page aligned"));
+}
+
+#[test]
+fn resume_suspend_values_and_done() {
+    let fiber = Fiber::new(stack(MIB), |first: f64, s| {
+        assert_eq!(first, 2.0);
+        assert_eq!(s.suspend(4), 3.0);
+        assert_eq!(s.suspend(5), 6.0);
+        String::from("hello")
+    })
+    .unwrap();
+    assert!(!fiber.done());
+    assert_eq!(fiber.resume(2.0), Err(4));
+    assert!(!fiber.done());
+    assert_eq!(fiber.resume(3.0), Err(5));
+    assert!(!fiber.done());
+    assert_eq!(fiber.resume(6.0), Ok(String::from("hello")));
+    assert!(fiber.done());
+    let s = fiber.into_stack();
+    // The stack can run another fiber.
+    let again = Fiber::<u8, (), u8>::new(s, |x, _| x + 1).unwrap();
+    assert_eq!(again.resume(1), Ok(2));
+}
+
+#[test]
+fn stack_is_readable_while_suspended() {
+    let fiber = Fiber::<(), usize, ()>::new(stack(MIB), |(), s| {
+        let local = 0u8;
+        s.suspend(&local as *const u8 as usize);
+    })
+    .unwrap();
+    let sp = fiber.resume(()).unwrap_err();
+    let range = fiber.stack().range().unwrap();
+    assert!(range.contains(&sp));
+    let guard = fiber.stack().guard_range().unwrap();
+    assert!((guard.end as usize) <= sp);
+    assert_eq!(fiber.resume(()), Ok(()));
+}
+
+#[test]
+fn panics_propagate_and_finish_the_fiber() {
+    let dropped = Rc::new(Cell::new(false));
+    let flag = DropFlag(dropped.clone());
+    let fiber = Fiber::<(), (), ()>::new(stack(MIB), move |(), s| {
+        let _flag = flag;
+        s.suspend(());
+        panic!("boom in fiber");
+    })
+    .unwrap();
+    assert_eq!(fiber.resume(()), Err(()));
+    let err = panic::catch_unwind(AssertUnwindSafe(|| fiber.resume(())))
+        .expect_err("the panic did not propagate");
+    assert_eq!(panic_message(&*err), "boom in fiber");
+    assert!(dropped.get(), "the fiber's frames were unwound");
+    assert!(fiber.done());
+    let err = panic::catch_unwind(AssertUnwindSafe(|| fiber.resume(())))
+        .expect_err("a finished fiber was resumed");
+    assert!(panic_message(&*err).contains("finished fiber"));
+    drop(fiber.into_stack());
+}
+
+#[test]
+#[should_panic(expected = "cannot resume a finished fiber")]
+fn resume_after_return_panics() {
+    let fiber = Fiber::<(), (), ()>::new(stack(MIB), |(), _| {}).unwrap();
+    assert_eq!(fiber.resume(()), Ok(()));
+    let _ = fiber.resume(());
+}
+
+#[test]
+fn into_stack_of_unfinished_fiber_panics_without_unwinding_it() {
+    let dropped = Rc::new(Cell::new(false));
+    let flag = DropFlag(dropped.clone());
+    let fiber = Fiber::<(), (), ()>::new(stack(MIB), move |(), s| {
+        let _flag = flag;
+        s.suspend(());
+    })
+    .unwrap();
+    assert_eq!(fiber.resume(()), Err(()));
+    let err = panic::catch_unwind(AssertUnwindSafe(|| fiber.into_stack()))
+        .expect_err("into_stack took the stack of a suspended fiber");
+    assert!(panic_message(&*err).contains("self.done()"));
+    assert!(!dropped.get(), "the suspended fiber was unwound");
+}
+
+#[test]
+fn reentrant_resume_is_refused() {
+    type Slot = Rc<Cell<Option<*const Fiber<'static, (), (), bool>>>>;
+    let slot: Slot = Rc::new(Cell::new(None));
+    let slot2 = slot.clone();
+    let fiber = Fiber::<(), (), bool>::new(stack(MIB), move |(), _| {
+        // SAFETY: the pointer is to the fiber that is running us, alive
+        // for the whole call.
+        let me = unsafe { &*slot2.get().unwrap() };
+        panic::catch_unwind(AssertUnwindSafe(|| me.resume(()))).is_err()
+    })
+    .unwrap();
+    slot.set(Some(&fiber as *const _));
+    assert_eq!(fiber.resume(()), Ok(true));
+}
+
+#[test]
+fn never_started_fiber_drops_its_function() {
+    let dropped = Rc::new(Cell::new(false));
+    let flag = DropFlag(dropped.clone());
+    let fiber = Fiber::<(), (), ()>::new(stack(MIB), move |(), _| drop(flag)).unwrap();
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| drop(fiber)));
+    assert!(dropped.get());
+    // Like the original, debug builds complain about an unfinished fiber.
+    assert_eq!(outcome.is_err(), cfg!(debug_assertions));
+}
+
+#[test]
+fn suspended_fiber_is_abandoned_not_unwound() {
+    let dropped = Rc::new(Cell::new(false));
+    let flag = DropFlag(dropped.clone());
+    let fiber = Fiber::<(), (), ()>::new(stack(MIB), move |(), s| {
+        let _flag = flag;
+        s.suspend(());
+    })
+    .unwrap();
+    assert_eq!(fiber.resume(()), Err(()));
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| drop(fiber)));
+    assert!(
+        !dropped.get(),
+        "dropping a suspended fiber ran destructors on its stack"
+    );
+    // Like the original, debug builds complain about it.
+    assert_eq!(outcome.is_err(), cfg!(debug_assertions));
+    if let Err(payload) = outcome {
+        assert!(panic_message(&*payload).contains("fiber dropped without finishing"));
+    }
+}
+
+#[test]
+fn cross_thread_resume() {
+    struct AssertSend<T>(T);
+    // SAFETY: the fiber holds nothing thread-bound; it is resumed by one
+    // thread at a time.
+    unsafe impl<T> Send for AssertSend<T> {}
+
+    let fiber = Fiber::<u32, u32, u32>::new(stack(MIB), |x, s| {
+        let y = s.suspend(x + 1);
+        x + y
+    })
+    .unwrap();
+    assert_eq!(fiber.resume(1), Err(2));
+    let fiber = AssertSend(fiber);
+    let result = std::thread::spawn(move || {
+        let fiber = fiber;
+        fiber.0.resume(10)
+    })
+    .join()
+    .unwrap();
+    assert_eq!(result, Ok(11));
+}
