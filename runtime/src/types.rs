@@ -80,7 +80,7 @@ macro_rules! values_tuple {
                 let ($($t,)*) = self;
                 vec![$($t.into_val()),*]
             }
-            #[allow(unused_variables, unused_mut)]
+            #[allow(unused_variables, unused_mut, clippy::unused_unit)]
             fn from_vals(vals: &[wasmtime::Val]) -> Self {
                 let mut it = vals.iter();
                 ($($t::from_val(it.next().expect("checked signature")),)*)
