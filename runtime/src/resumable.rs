@@ -11,7 +11,6 @@ use std::any::{Any, TypeId, type_name};
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
@@ -265,16 +264,7 @@ impl<'i, R, Y: 'static, In: Send + 'static> Call<'i, R, Y, In> {
         let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
         let mut cx = Context::from_waker(&waker);
         loop {
-            // A panic here would come from wasmtime itself (host function
-            // panics are caught where they happen); keep the call consistent.
-            let polled = catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx)));
-            let polled = match polled {
-                Ok(p) => p,
-                Err(payload) => {
-                    self.finish();
-                    std::panic::resume_unwind(payload);
-                }
-            };
+            let polled = future.as_mut().poll(&mut cx);
             match polled {
                 Poll::Ready(Ok(r)) => {
                     self.finish();
