@@ -554,3 +554,32 @@ fn async_host_functions_may_await_other_futures() {
     let mut call: Asking<'_, i32> = inst.start("twice", 4).unwrap();
     assert_eq!(call.run().unwrap(), Step::Returned(8));
 }
+
+#[test]
+fn resumable_calls_with_the_pooling_allocator() {
+    let host = resumable_builder(Arc::default())
+        .pooling(4)
+        .limits(Limits::new().max_memory_bytes(1 << 20))
+        .build()
+        .unwrap();
+    let plugin = host.load_wat("asker", ASKER).unwrap();
+    let mut instances: Vec<Instance<Journal>> = (0..4)
+        .map(|_| plugin.instantiate(Journal::default()).unwrap())
+        .collect();
+    let mut calls: Vec<Asking<'_, i64>> = instances
+        .iter_mut()
+        .map(|inst| inst.start("sum", 2).unwrap())
+        .collect();
+    for call in &mut calls {
+        assert_eq!(call.run().unwrap(), Step::Suspended(Question(1)));
+    }
+    for (k, call) in calls.iter_mut().enumerate().rev() {
+        assert_eq!(call.resume(k as i64).unwrap(), Step::Suspended(Question(2)));
+        assert_eq!(call.resume(1).unwrap(), Step::Returned(k as i64 + 1));
+    }
+    drop(calls);
+    // Every slot is taken: a fifth instance is an error, not a panic.
+    assert!(plugin.instantiate(Journal::default()).is_err());
+    drop(instances);
+    assert!(plugin.instantiate(Journal::default()).is_ok());
+}
