@@ -12,7 +12,7 @@ use crate::error::{Backtrace, CallBudget, Error, ErrorKind, Internal, classify};
 use crate::hostfn::MemoryAccessError;
 use crate::link::nearest;
 use crate::plugin::Plugin;
-use crate::resumable::{Call, SharedExchange, activate, block_on};
+use crate::resumable::{Call, SharedExchange, activate, block_on, deactivate};
 use crate::types::{Signature, Values};
 
 /// Per-instance limits. `None` means unlimited.
@@ -151,6 +151,11 @@ fn call_through_fiber<T, P: Values, R: Values>(
     args: P,
     budget: CallBudget,
 ) -> Result<R, Error> {
+    if let Some(ex) = &store.data().exchange {
+        // No `Call` is alive (it would borrow the instance), unless one was
+        // leaked with `mem::forget`: make sure nothing can suspend here.
+        deactivate(ex);
+    }
     let params = args.into_vals();
     let mut results = vec![wasmtime::Val::I32(0); R::val_types().len()];
     run(store, func, &params, &mut results).map_err(|e| classify(e, budget))?;

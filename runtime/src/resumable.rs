@@ -55,7 +55,7 @@ pub(crate) fn activate(ex: &SharedExchange) {
     ex.resumed = None;
 }
 
-fn deactivate(ex: &SharedExchange) {
+pub(crate) fn deactivate(ex: &SharedExchange) {
     let mut ex = lock(ex);
     ex.active = false;
     ex.yielded = None;

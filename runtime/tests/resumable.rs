@@ -330,6 +330,9 @@ fn start_works_on_plugins_without_async_imports() {
     let mut inst = plugin.instantiate(Journal::default()).unwrap();
     let mut call: Call<'_, i32, Question, i64> = inst.start("add", (2, 3)).unwrap();
     assert_eq!(call.run().unwrap(), Step::Returned(5));
+    drop(call);
+    // Plain calls keep their direct path afterwards.
+    assert_eq!(inst.call::<(i32, i32), i32>("add", (2, 2)).unwrap(), 4);
 }
 
 #[test]
