@@ -379,6 +379,31 @@ impl<T: 'static> Instance<T> {
             .map_err(|e| classify(e, self.arming.budget))
     }
 
+    /// Calls export `name` as a future, for applications with their own async
+    /// executor: async host functions may then await I/O with the executor's
+    /// wakers. Suspending ([`Ctx::suspend`](crate::Ctx::suspend)) is for
+    /// [`Instance::start`] and fails here with
+    /// [`ErrorKind::CannotSuspend`](crate::ErrorKind::CannotSuspend).
+    /// Dropping the future cancels the call like dropping a [`Call`].
+    pub async fn call_async<P: Values, R: Values>(
+        &mut self,
+        name: &str,
+        args: P,
+    ) -> Result<R, Error>
+    where
+        T: Send,
+    {
+        let func = self.typed_func::<P, R>(name)?;
+        self.arming.arm(&mut self.store)?;
+        if let Some(ex) = &self.store.data().exchange {
+            deactivate(ex);
+        }
+        let budget = self.arming.budget;
+        func.call_async(&mut self.store, args)
+            .await
+            .map_err(|e| classify(e, budget))
+    }
+
     /// Starts a resumable call of export `name`: nothing runs until
     /// [`Call::run`]. Host functions registered with
     /// [`HostBuilder::func_async`](crate::HostBuilder::func_async) may then

@@ -586,3 +586,61 @@ fn resumable_calls_with_the_pooling_allocator() {
     drop(instances);
     assert!(plugin.instantiate(Journal::default()).is_ok());
 }
+
+/// The smallest executor: polls on this thread, parks until woken.
+fn block_on<F: Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::park();
+    }
+}
+
+#[test]
+fn call_async_for_applications_with_an_executor() {
+    let host = resumable_builder(Arc::default())
+        .func_async("host", "slow", |_cx: Ctx<'_, Journal>, (x,): (i32,)| {
+            Box::new(async move {
+                Delay::new(Duration::from_millis(20)).await;
+                x + 1
+            })
+        })
+        .build()
+        .unwrap();
+    let plugin = host
+        .load_wat(
+            "slow",
+            r#"(module
+                 (import "host" "slow" (func $slow (param i32) (result i32)))
+                 (import "host" "ask" (func $ask (param i32) (result i64)))
+                 (func (export "inc") (param i32) (result i32) (call $slow (local.get 0)))
+                 (func $asks (export "asks") (result i64) (call $ask (i32.const 3))))"#,
+        )
+        .unwrap();
+    let mut inst = plugin.instantiate(Journal::default()).unwrap();
+    fn assert_send<F: Send>(f: F) -> F {
+        f
+    }
+    let future = assert_send(inst.call_async::<i32, i32>("inc", 41));
+    assert_eq!(block_on(future).unwrap(), 42);
+    let err = block_on(inst.call_async::<(), i64>("asks", ())).unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::CannotSuspend { backtrace, .. } if backtrace.contains("asks")),
+        "{err:?}"
+    );
+    let err = block_on(inst.call_async::<(), i32>("nope", ())).unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::MissingExport { .. }),
+        "{err:?}"
+    );
+}
