@@ -185,6 +185,33 @@ pub enum ErrorKind {
         /// The wasm frames that led to the host call.
         backtrace: Backtrace,
     },
+    /// A host function tried to suspend the plugin ([`Ctx::suspend`](crate::Ctx::suspend)),
+    /// but the call was a plain `call` (or the start function), not one
+    /// started with [`Instance::start`](crate::Instance::start).
+    CannotSuspend {
+        /// `"module::name"` of the host function.
+        function: String,
+        /// The wasm frames that led to the host call.
+        backtrace: Backtrace,
+    },
+    /// A host function suspended with other yield or resume types than the
+    /// [`Call`](crate::Call) expects. The call was cancelled.
+    SuspendType {
+        /// Type the host function yielded.
+        host_yields: &'static str,
+        /// Type the host function expects to be resumed with.
+        host_resumes_with: &'static str,
+        /// The call's yield type.
+        call_yields: &'static str,
+        /// The call's resume type.
+        call_resumes_with: &'static str,
+    },
+    /// [`Call::run`](crate::Call::run) or [`Call::resume`](crate::Call::resume)
+    /// on a call in the wrong state (e.g. resuming a call that returned).
+    NotSuspended {
+        /// What was attempted.
+        what: &'static str,
+    },
     /// A host or instance setting is inconsistent (e.g. a fuel limit on a host
     /// built without fuel metering).
     Config(String),
@@ -204,7 +231,8 @@ impl ErrorKind {
             | ErrorKind::TableLimit { backtrace, .. }
             | ErrorKind::Trap { backtrace, .. }
             | ErrorKind::HostFunction { backtrace, .. }
-            | ErrorKind::HostPanic { backtrace, .. } => Some(backtrace),
+            | ErrorKind::HostPanic { backtrace, .. }
+            | ErrorKind::CannotSuspend { backtrace, .. } => Some(backtrace),
             _ => None,
         }
     }
@@ -296,6 +324,26 @@ impl fmt::Display for ErrorKind {
                     "host function `{function}` panicked: {message}{backtrace}"
                 )
             }
+            ErrorKind::CannotSuspend {
+                function,
+                backtrace,
+            } => write!(
+                f,
+                "host function `{function}` tried to suspend the plugin, but the call \
+                 was not started with `Instance::start`{backtrace}"
+            ),
+            ErrorKind::SuspendType {
+                host_yields,
+                host_resumes_with,
+                call_yields,
+                call_resumes_with,
+            } => write!(
+                f,
+                "suspension types do not match, call cancelled\n  \
+                 host function yields `{host_yields}` and resumes with `{host_resumes_with}`\n  \
+                 the call yields `{call_yields}` and resumes with `{call_resumes_with}`"
+            ),
+            ErrorKind::NotSuspended { what } => write!(f, "call is not suspended: {what}"),
             ErrorKind::Config(msg) => write!(f, "invalid configuration: {msg}"),
             ErrorKind::Wasmtime(e) => write!(f, "{e:#}"),
         }
@@ -420,6 +468,7 @@ pub(crate) enum Internal {
     TableLimit { requested: usize, limit: usize },
     HostReturned { function: Arc<str>, error: BoxError },
     HostPanicked { function: Arc<str>, message: String },
+    CannotSuspend { function: Arc<str> },
 }
 
 impl fmt::Display for Internal {
@@ -488,6 +537,10 @@ fn classify_kind(err: wasmtime::Error, budget: CallBudget) -> ErrorKind {
             Internal::HostPanicked { function, message } => ErrorKind::HostPanic {
                 function: function.to_string(),
                 message,
+                backtrace,
+            },
+            Internal::CannotSuspend { function } => ErrorKind::CannotSuspend {
+                function: function.to_string(),
                 backtrace,
             },
         },

@@ -1,5 +1,6 @@
 //! The host: engine, host functions and defaults, built once and shared.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,24 +13,29 @@ use wasmtime::{
 
 use crate::cache::Cache;
 use crate::error::{Error, ErrorKind};
-use crate::hostfn::HostFn;
-use crate::instance::{Limits, State};
+use crate::hostfn::{self, Ctx, HostFn, HostFuture, HostReturn};
+use crate::instance::{AsyncCall, Limits, State, call_async_blocking};
 use crate::link::{self, HostFuncs};
 use crate::plugin::Plugin;
 use crate::types::{Signature, Values};
 
 type Definer<T> = Box<dyn FnOnce(&mut Linker<State<T>>) -> wasmtime::Result<()> + Send>;
 
+/// A registered host function: module, name, signature, whether it is async,
+/// and how to link it.
+type Def<T> = (String, String, Signature, bool, Definer<T>);
+
 /// Configures a [`Host`]. Everything here is fixed once the host is built.
 pub struct HostBuilder<T: 'static> {
     config: Config,
-    defs: Vec<(String, String, Signature, Definer<T>)>,
+    defs: Vec<Def<T>>,
     required_exports: Vec<(String, Signature)>,
     limits: Limits,
     fuel: bool,
     tick: Duration,
     cache_dir: Option<PathBuf>,
     pooling: Option<u32>,
+    async_call: Option<AsyncCall<T>>,
 }
 
 impl<T: 'static> Default for HostBuilder<T> {
@@ -50,6 +56,7 @@ impl<T: 'static> HostBuilder<T> {
             tick: Duration::from_millis(10),
             cache_dir: None,
             pooling: None,
+            async_call: None,
         }
     }
 
@@ -65,6 +72,7 @@ impl<T: 'static> HostBuilder<T> {
             m.clone(),
             n.clone(),
             signature,
+            false,
             Box::new(move |linker| f.define(linker, &m, &n)),
         ));
         self
@@ -150,7 +158,11 @@ impl<T: 'static> HostBuilder<T> {
         let engine = Engine::new(&self.config).map_err(Error::wasmtime)?;
         let mut linker = Linker::new(&engine);
         let mut funcs = HostFuncs::new();
-        for (module, name, sig, define) in self.defs {
+        let mut async_funcs = HashSet::new();
+        for (module, name, sig, is_async, define) in self.defs {
+            if is_async {
+                async_funcs.insert((module.clone(), name.clone()));
+            }
             if funcs.insert((module.clone(), name.clone()), sig).is_some() {
                 return Err(ErrorKind::Config(format!(
                     "host function {module:?} {name:?} is registered twice"
@@ -165,6 +177,8 @@ impl<T: 'static> HostBuilder<T> {
                 engine,
                 linker,
                 funcs,
+                async_funcs,
+                async_call: self.async_call,
                 required_exports: self.required_exports,
                 limits: self.limits,
                 fuel: self.fuel,
@@ -180,12 +194,57 @@ pub(crate) struct HostInner<T: 'static> {
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<State<T>>,
     pub(crate) funcs: HostFuncs,
+    /// Host functions registered with `func_async`: a plugin importing any
+    /// of them must be instantiated and called through wasmtime's async API.
+    pub(crate) async_funcs: HashSet<(String, String)>,
+    pub(crate) async_call: Option<AsyncCall<T>>,
     pub(crate) required_exports: Vec<(String, Signature)>,
     pub(crate) limits: Limits,
     pub(crate) fuel: bool,
     pub(crate) tick: Duration,
     pub(crate) cache: Option<Cache>,
     _ticker: Ticker,
+}
+
+impl<T: Send + 'static> HostBuilder<T> {
+    /// Registers an async host function `module`.`name`, which may suspend
+    /// the plugin call with [`Ctx::suspend`](crate::Ctx::suspend). Like
+    /// wasmtime's `func_wrap_async`, the arguments come as one tuple and the
+    /// closure returns a boxed future that may keep the [`Ctx`](crate::Ctx):
+    ///
+    /// ```no_run
+    /// # use spindle_runtime::{BoxError, Ctx, Host};
+    /// let host = Host::<()>::builder()
+    ///     .func_async("host", "ask", |mut cx: Ctx<'_, ()>, (question,): (i32,)| {
+    ///         Box::new(async move {
+    ///             let answer: i64 = cx.suspend::<i32, i64>(question).await?;
+    ///             Ok::<i64, BoxError>(answer)
+    ///         })
+    ///     });
+    /// ```
+    ///
+    /// A plugin that imports an async host function runs on a wasmtime fiber
+    /// in every call (see the README for the cost); plain
+    /// [`Instance::call`](crate::Instance::call) still works, but a
+    /// suspension inside it fails with [`ErrorKind::CannotSuspend`].
+    pub fn func_async<A, R, F>(mut self, module: &str, name: &str, f: F) -> Self
+    where
+        A: Values + wasmtime::WasmTyList,
+        R: HostReturn + 'static,
+        F: for<'a> Fn(Ctx<'a, T>, A) -> HostFuture<'a, R> + Send + Sync + 'static,
+    {
+        let signature = Signature::new(A::val_types(), R::Values::val_types());
+        let (m, n) = (module.to_string(), name.to_string());
+        self.defs.push((
+            m.clone(),
+            n.clone(),
+            signature,
+            true,
+            Box::new(move |linker| hostfn::define_async(f, linker, &m, &n)),
+        ));
+        self.async_call = Some(call_async_blocking::<T>);
+        self
+    }
 }
 
 /// A configured plugin host: one engine, its host functions and defaults.
@@ -260,12 +319,18 @@ impl<T: 'static> Host<T> {
             .linker
             .instantiate_pre(&module)
             .map_err(Error::wasmtime)?;
+        let needs_async = module.imports().any(|i| {
+            self.inner
+                .async_funcs
+                .contains(&(i.module().to_string(), i.name().to_string()))
+        });
         Ok(Plugin::new(
             self.clone(),
             name.to_string(),
             module,
             pre,
             cached,
+            needs_async,
         ))
     }
 

@@ -1,18 +1,22 @@
 //! Typed host functions and the per-instance context they receive.
 
+use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use wasmtime::{Caller, Linker, Memory};
 
 use crate::error::{BoxError, Internal};
 use crate::instance::State;
+use crate::resumable::SuspendError;
 use crate::types::{Signature, Val, Values};
 
 /// What a host function sees while a plugin calls it: the instance's user
 /// state and its linear memory.
 pub struct Ctx<'a, T: 'static> {
-    caller: Caller<'a, State<T>>,
+    pub(crate) caller: Caller<'a, State<T>>,
 }
 
 /// An out-of-bounds or otherwise impossible guest memory access by the host.
@@ -161,6 +165,22 @@ pub trait HostFn<T, Args, R>: Send + Sync + 'static {
     ) -> wasmtime::Result<()>;
 }
 
+/// Turns a host function's error into the internal error that `classify`
+/// maps onto its [`ErrorKind`](crate::ErrorKind).
+#[cold]
+fn host_error(function: &Arc<str>, error: BoxError) -> wasmtime::Error {
+    match error.downcast_ref::<SuspendError>() {
+        Some(SuspendError::NotResumable) => wasmtime::Error::new(Internal::CannotSuspend {
+            function: function.clone(),
+        }),
+        Some(SuspendError::Cancelled) => wasmtime::Error::new(Internal::Cancelled),
+        None => wasmtime::Error::new(Internal::HostReturned {
+            function: function.clone(),
+            error,
+        }),
+    }
+}
+
 fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_string()
@@ -194,9 +214,7 @@ macro_rules! host_fn {
                         // A panic must not unwind through wasm frames into the
                         // embedder; catch it here and end only this call.
                         match catch_unwind(AssertUnwindSafe(|| (self)(Ctx { caller }, $($a),*))) {
-                            Ok(ret) => ret.into_result().map_err(|error| {
-                                wasmtime::Error::new(Internal::HostReturned { function: function.clone(), error })
-                            }),
+                            Ok(ret) => ret.into_result().map_err(|error| host_error(&function, error)),
                             Err(payload) => Err(wasmtime::Error::new(Internal::HostPanicked {
                                 function: function.clone(),
                                 message: panic_message(payload),
@@ -218,3 +236,63 @@ host_fn!(A1 A2 A3 A4 A5);
 host_fn!(A1 A2 A3 A4 A5 A6);
 host_fn!(A1 A2 A3 A4 A5 A6 A7);
 host_fn!(A1 A2 A3 A4 A5 A6 A7 A8);
+
+/// The future a [`HostBuilder::func_async`](crate::HostBuilder::func_async)
+/// closure returns, borrowing the [`Ctx`] it was given.
+pub type HostFuture<'a, R> = Box<dyn Future<Output = R> + Send + 'a>;
+
+/// Polls a host future, catching a panic at each poll so that it ends only
+/// this call (like the synchronous host function wrapper does).
+struct CatchPanic<'a, R>(Pin<HostFuture<'a, R>>);
+
+impl<R> Future for CatchPanic<'_, R> {
+    type Output = std::thread::Result<R>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match catch_unwind(AssertUnwindSafe(|| self.0.as_mut().poll(cx))) {
+            Ok(Poll::Ready(r)) => Poll::Ready(Ok(r)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => Poll::Ready(Err(payload)),
+        }
+    }
+}
+
+/// Links an async host function: wasmtime polls its future on the plugin's
+/// fiber, so a pending future suspends the plugin call.
+pub(crate) fn define_async<T, A, R, F>(
+    f: F,
+    linker: &mut Linker<State<T>>,
+    module: &str,
+    name: &str,
+) -> wasmtime::Result<()>
+where
+    T: Send + 'static,
+    A: Values + wasmtime::WasmTyList,
+    R: HostReturn + 'static,
+    F: for<'a> Fn(Ctx<'a, T>, A) -> HostFuture<'a, R> + Send + Sync + 'static,
+{
+    let function: Arc<str> = format!("{module}::{name}").into();
+    linker.func_wrap_async(
+        module,
+        name,
+        move |caller: Caller<'_, State<T>>, args: A| {
+            let function = function.clone();
+            let future = catch_unwind(AssertUnwindSafe(|| f(Ctx { caller }, args)));
+            Box::new(async move {
+                let outcome = match future {
+                    Ok(future) => CatchPanic(Box::into_pin(future)).await,
+                    Err(payload) => Err(payload),
+                };
+                match outcome {
+                    Ok(ret) => ret
+                        .into_result()
+                        .map_err(|error| host_error(&function, error)),
+                    Err(payload) => Err(wasmtime::Error::new(Internal::HostPanicked {
+                        function,
+                        message: panic_message(payload),
+                    })),
+                }
+            })
+        },
+    )?;
+    Ok(())
+}

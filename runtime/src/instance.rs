@@ -12,6 +12,7 @@ use crate::error::{Backtrace, CallBudget, Error, ErrorKind, Internal, classify};
 use crate::hostfn::MemoryAccessError;
 use crate::link::nearest;
 use crate::plugin::Plugin;
+use crate::resumable::{Call, SharedExchange, activate, block_on, deactivate};
 use crate::types::{Signature, Values};
 
 /// Per-instance limits. `None` means unlimited.
@@ -110,10 +111,55 @@ pub struct State<T> {
     pub(crate) user: T,
     pub(crate) memory: Option<Memory>,
     limiter: Limiter,
-    ticks_left: Option<u64>,
+    pub(crate) ticks_left: Option<u64>,
     /// Created with the first [`CancelHandle`]; until then there is nothing
     /// to check and no allocation to make per instance.
-    cancel: Option<Arc<AtomicBool>>,
+    pub(crate) cancel: Option<Arc<AtomicBool>>,
+    /// Created by the first [`Instance::start`]: where a suspending host
+    /// function leaves its value and finds the resume value.
+    pub(crate) exchange: Option<SharedExchange>,
+}
+
+/// Runs an untyped call through `Func::call_async` to completion. Made where
+/// `T: Send` is known (`HostBuilder::func_async`) and stored as a plain
+/// function pointer, so `Instance::call` works for every `T`.
+pub(crate) type AsyncCall<T> = fn(
+    &mut Store<State<T>>,
+    wasmtime::Func,
+    &[wasmtime::Val],
+    &mut [wasmtime::Val],
+) -> wasmtime::Result<()>;
+
+pub(crate) fn call_async_blocking<T: Send + 'static>(
+    store: &mut Store<State<T>>,
+    func: wasmtime::Func,
+    params: &[wasmtime::Val],
+    results: &mut [wasmtime::Val],
+) -> wasmtime::Result<()> {
+    block_on(func.call_async(store, params, results))
+}
+
+/// A plain call on an instance whose plugin imports async host functions:
+/// wasmtime only allows `call_async` there, so drive it here. Nothing was
+/// started, so a host function that tries to suspend gets `CannotSuspend`.
+#[cold]
+#[inline(never)]
+fn call_through_fiber<T, P: Values, R: Values>(
+    run: AsyncCall<T>,
+    store: &mut Store<State<T>>,
+    func: wasmtime::Func,
+    args: P,
+    budget: CallBudget,
+) -> Result<R, Error> {
+    if let Some(ex) = &store.data().exchange {
+        // No `Call` is alive (it would borrow the instance), unless one was
+        // leaked with `mem::forget`: make sure nothing can suspend here.
+        deactivate(ex);
+    }
+    let params = args.into_vals();
+    let mut results = vec![wasmtime::Val::I32(0); R::val_types().len()];
+    run(store, func, &params, &mut results).map_err(|e| classify(e, budget))?;
+    Ok(R::from_vals(&results))
 }
 
 /// Cancels the running call of one instance from any thread.
@@ -209,6 +255,7 @@ pub(crate) fn new_store<T: 'static>(
             },
             ticks_left: None,
             cancel: None,
+            exchange: None,
         },
     );
     store.limiter(|s| &mut s.limiter);
@@ -261,6 +308,9 @@ pub struct Instance<T: 'static> {
     /// A short list, not a map: plugins are called by few names, and
     /// comparing a few short strings beats hashing one (see the benches).
     checked: Vec<(Box<str>, Box<dyn Any + Send>)>,
+    /// Set when the plugin imports async host functions: every call then
+    /// goes through wasmtime's async API.
+    async_call: Option<AsyncCall<T>>,
     /// Keeps the host, and so its epoch ticker, alive: without it an instance
     /// outliving its host would never see its deadline.
     pub(crate) _plugin: Plugin<T>,
@@ -281,6 +331,7 @@ impl<T: 'static> Instance<T> {
             module: plugin.module().clone(),
             arming,
             checked: Vec::new(),
+            async_call: plugin.async_call(),
             _plugin: plugin,
         }
     }
@@ -315,8 +366,76 @@ impl<T: 'static> Instance<T> {
             }
         };
         self.arming.arm(&mut self.store)?;
+        if let Some(run) = self.async_call {
+            return call_through_fiber(
+                run,
+                &mut self.store,
+                *func.func(),
+                args,
+                self.arming.budget,
+            );
+        }
         func.call(&mut self.store, args)
             .map_err(|e| classify(e, self.arming.budget))
+    }
+
+    /// Calls export `name` as a future, for applications with their own async
+    /// executor: async host functions may then await I/O with the executor's
+    /// wakers. Suspending ([`Ctx::suspend`](crate::Ctx::suspend)) is for
+    /// [`Instance::start`] and fails here with
+    /// [`ErrorKind::CannotSuspend`](crate::ErrorKind::CannotSuspend).
+    /// Dropping the future cancels the call like dropping a [`Call`].
+    pub async fn call_async<P: Values, R: Values>(
+        &mut self,
+        name: &str,
+        args: P,
+    ) -> Result<R, Error>
+    where
+        T: Send,
+    {
+        let func = self.typed_func::<P, R>(name)?;
+        self.arming.arm(&mut self.store)?;
+        if let Some(ex) = &self.store.data().exchange {
+            deactivate(ex);
+        }
+        let budget = self.arming.budget;
+        func.call_async(&mut self.store, args)
+            .await
+            .map_err(|e| classify(e, budget))
+    }
+
+    /// Starts a resumable call of export `name`: nothing runs until
+    /// [`Call::run`]. Host functions registered with
+    /// [`HostBuilder::func_async`](crate::HostBuilder::func_async) may then
+    /// suspend it with [`Ctx::suspend`](crate::Ctx::suspend), handing a `Y`
+    /// to the application, which continues it with [`Call::resume`] and an
+    /// `In`.
+    ///
+    /// The limits apply to the whole call, across suspensions: one fuel
+    /// budget, and a deadline that counts running time but not time spent
+    /// suspended. The instance stays borrowed until the `Call` is dropped;
+    /// dropping it before it finishes cancels the plugin call.
+    pub fn start<P: Values, R: Values, Y: 'static, In: Send + 'static>(
+        &mut self,
+        name: &str,
+        args: P,
+    ) -> Result<Call<'_, R, Y, In>, Error>
+    where
+        T: Send,
+    {
+        let func = self.typed_func::<P, R>(name)?;
+        self.arming.arm(&mut self.store)?;
+        let budget = self.arming.budget;
+        let exchange = self
+            .store
+            .data_mut()
+            .exchange
+            .get_or_insert_with(Default::default)
+            .clone();
+        activate(&exchange);
+        let store = &mut self.store;
+        let future = Box::pin(async move { func.call_async(store, args).await });
+        Ok(Call::new(future, exchange, budget))
     }
 
     /// Looks export `name` up once and checks its signature, for repeated calls.
@@ -442,6 +561,15 @@ impl<T: 'static, P: Values, R: Values> Func<'_, T, P, R> {
     #[inline]
     pub fn call(&mut self, args: P) -> Result<R, Error> {
         self.instance.arming.arm(&mut self.instance.store)?;
+        if let Some(run) = self.instance.async_call {
+            return call_through_fiber(
+                run,
+                &mut self.instance.store,
+                *self.func.func(),
+                args,
+                self.instance.arming.budget,
+            );
+        }
         self.func
             .call(&mut self.instance.store, args)
             .map_err(|e| classify(e, self.instance.arming.budget))

@@ -28,14 +28,16 @@ mod hostfn;
 mod instance;
 mod link;
 mod plugin;
+mod resumable;
 mod types;
 
 pub use error::{Backtrace, BoxError, Error, ErrorKind, Frame, TrapCode};
 pub use host::{Host, HostBuilder};
-pub use hostfn::{Ctx, HostFn, HostReturn, MemoryAccessError};
+pub use hostfn::{Ctx, HostFn, HostFuture, HostReturn, MemoryAccessError};
 pub use instance::{CancelHandle, Func, Instance, Limits, State};
 pub use link::{LinkError, LinkProblem};
 pub use plugin::Plugin;
+pub use resumable::{Call, Step, Suspend, SuspendError};
 pub use types::{Signature, Val, Values};
 
 /// The wasmtime this crate is built on, for code that needs the raw API.

@@ -6,7 +6,8 @@ use wasmtime::{InstancePre, Module};
 
 use crate::error::{Error, classify};
 use crate::host::Host;
-use crate::instance::{Arming, Instance, Limits, State, new_store};
+use crate::instance::{Arming, AsyncCall, Instance, Limits, State, new_store};
+use crate::resumable::block_on;
 
 /// A compiled plugin whose imports were checked and resolved against its
 /// host. Cheap to clone; instantiating it only allocates the instance.
@@ -20,6 +21,8 @@ struct PluginInner<T: 'static> {
     module: Module,
     pre: InstancePre<State<T>>,
     from_cache: bool,
+    /// Imports an async host function, so wasmtime insists on its async API.
+    needs_async: bool,
 }
 
 impl<T: 'static> Clone for Plugin<T> {
@@ -37,6 +40,7 @@ impl<T: 'static> Plugin<T> {
         module: Module,
         pre: InstancePre<State<T>>,
         from_cache: bool,
+        needs_async: bool,
     ) -> Self {
         Plugin {
             inner: Arc::new(PluginInner {
@@ -45,6 +49,7 @@ impl<T: 'static> Plugin<T> {
                 module,
                 pre,
                 from_cache,
+                needs_async,
             }),
         }
     }
@@ -57,6 +62,21 @@ impl<T: 'static> Plugin<T> {
     /// Whether the compiled code came from the on-disk cache.
     pub fn from_cache(&self) -> bool {
         self.inner.from_cache
+    }
+
+    /// Whether the plugin imports a host function registered with
+    /// [`HostBuilder::func_async`](crate::HostBuilder::func_async): its
+    /// instances then run every call on a wasmtime fiber.
+    pub fn needs_async(&self) -> bool {
+        self.inner.needs_async
+    }
+
+    pub(crate) fn async_call(&self) -> Option<AsyncCall<T>> {
+        if self.inner.needs_async {
+            self.inner.host.inner.async_call
+        } else {
+            None
+        }
     }
 
     /// The compiled wasmtime module.
@@ -76,11 +96,15 @@ impl<T: 'static> Plugin<T> {
         let mut store = new_store(&host.engine, state, &limits, &arming);
         // The start function runs under the same limits as a call.
         arming.arm(&mut store)?;
-        let instance = self
-            .inner
-            .pre
-            .instantiate(&mut store)
-            .map_err(|e| classify(e, arming.budget))?;
+        let instance = if self.inner.needs_async {
+            // wasmtime refuses the synchronous entry points on a store with
+            // async host functions. No call is started, so nothing can
+            // suspend: a start function that tries gets `CannotSuspend`.
+            block_on(self.inner.pre.instantiate_async(&mut store))
+        } else {
+            self.inner.pre.instantiate(&mut store)
+        }
+        .map_err(|e| classify(e, arming.budget))?;
         Ok(Instance::finish(store, instance, self.clone(), arming))
     }
 }

@@ -14,32 +14,58 @@ mod sealed {
 /// A Rust type that maps one-to-one onto a wasm value type.
 ///
 /// `u32`/`u64` map onto `i32`/`i64` (wasm integers carry no sign).
-pub trait Val: WasmTy + sealed::Sealed + Copy + Send + 'static {
+pub trait Val: WasmTy + sealed::Sealed + Copy + Send + Sync + 'static {
     /// The wasm value type this Rust type stands for.
     fn val_type() -> ValType;
+    #[doc(hidden)]
+    fn into_val(self) -> wasmtime::Val;
+    #[doc(hidden)]
+    fn from_val(v: &wasmtime::Val) -> Self;
 }
 
 macro_rules! val {
-    ($($t:ty => $v:ident),* $(,)?) => {$(
+    ($($t:ty => $v:ident, $into:expr, $from:expr;)*) => {$(
         impl sealed::Sealed for $t {}
         impl Val for $t {
             fn val_type() -> ValType { ValType::$v }
+            fn into_val(self) -> wasmtime::Val { $into(self) }
+            fn from_val(v: &wasmtime::Val) -> Self { $from(v) }
         }
     )*};
 }
-val!(i32 => I32, u32 => I32, i64 => I64, u64 => I64, f32 => F32, f64 => F64);
+// The `as` casts reinterpret bits: wasm integers carry no sign.
+val! {
+    i32 => I32, wasmtime::Val::I32, |v: &wasmtime::Val| v.unwrap_i32();
+    u32 => I32, |x: u32| wasmtime::Val::I32(x as i32), |v: &wasmtime::Val| v.unwrap_i32() as u32;
+    i64 => I64, wasmtime::Val::I64, |v: &wasmtime::Val| v.unwrap_i64();
+    u64 => I64, |x: u64| wasmtime::Val::I64(x as i64), |v: &wasmtime::Val| v.unwrap_i64() as u64;
+    f32 => F32, |x: f32| wasmtime::Val::F32(x.to_bits()), |v: &wasmtime::Val| v.unwrap_f32();
+    f64 => F64, |x: f64| wasmtime::Val::F64(x.to_bits()), |v: &wasmtime::Val| v.unwrap_f64();
+}
 
 /// A list of wasm values: `()`, a single [`Val`], or a tuple of up to 8 of them.
 ///
 /// Used for both parameters and results of typed calls and host functions.
-pub trait Values: WasmParams + WasmResults + WasmRet + Send + 'static {
+pub trait Values: WasmParams + WasmResults + WasmRet + Send + Sync + 'static {
     /// The wasm types of the list, in order.
     fn val_types() -> Vec<ValType>;
+    /// The values as untyped wasmtime values (for calls through `Func::call_async`).
+    #[doc(hidden)]
+    fn into_vals(self) -> Vec<wasmtime::Val>;
+    /// Reads the values back; `vals` has the types of [`Values::val_types`].
+    #[doc(hidden)]
+    fn from_vals(vals: &[wasmtime::Val]) -> Self;
 }
 
 impl<V: Val> Values for V {
     fn val_types() -> Vec<ValType> {
         vec![V::val_type()]
+    }
+    fn into_vals(self) -> Vec<wasmtime::Val> {
+        vec![self.into_val()]
+    }
+    fn from_vals(vals: &[wasmtime::Val]) -> Self {
+        V::from_val(&vals[0])
     }
 }
 
@@ -48,6 +74,16 @@ macro_rules! values_tuple {
         impl<$($t: Val),*> Values for ($($t,)*) {
             fn val_types() -> Vec<ValType> {
                 vec![$($t::val_type()),*]
+            }
+            #[allow(non_snake_case)]
+            fn into_vals(self) -> Vec<wasmtime::Val> {
+                let ($($t,)*) = self;
+                vec![$($t.into_val()),*]
+            }
+            #[allow(unused_variables, unused_mut, clippy::unused_unit)]
+            fn from_vals(vals: &[wasmtime::Val]) -> Self {
+                let mut it = vals.iter();
+                ($($t::from_val(it.next().expect("checked signature")),)*)
             }
         }
     };

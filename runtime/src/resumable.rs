@@ -1,0 +1,346 @@
+//! Resumable calls: a host function suspends the plugin and hands a value to
+//! the application, which resumes the plugin later with an answer.
+//!
+//! Built on wasmtime's async support: the plugin runs on a wasmtime fiber
+//! inside a `call_async` future, and a suspending host function is an async
+//! host function whose future stays pending until the application resumes.
+//! spindle polls that future itself ([`Call::run`], [`Call::resume`]) with a
+//! waker that parks the calling thread, so no async executor is needed.
+
+use std::any::{Any, TypeId, type_name};
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::Thread;
+
+use wasmtime::AsContextMut;
+
+use crate::error::{CallBudget, Error, ErrorKind, classify};
+use crate::hostfn::Ctx;
+
+/// What a suspended host function left for the application.
+pub(crate) struct Yielded {
+    value: Box<dyn Any + Send>,
+    yield_type: (TypeId, &'static str),
+    resume_type: (TypeId, &'static str),
+}
+
+/// The mailbox between a [`Call`] and the host function that suspended it.
+/// Shared (not inside the store) because the running call's future holds the
+/// store mutably borrowed while the application reads and writes here.
+#[derive(Default)]
+pub(crate) struct Exchange {
+    /// A call started with [`Instance::start`](crate::Instance::start) is
+    /// running or suspended, so host functions may suspend.
+    active: bool,
+    yielded: Option<Yielded>,
+    resumed: Option<Box<dyn Any + Send>>,
+}
+
+pub(crate) type SharedExchange = Arc<Mutex<Exchange>>;
+
+pub(crate) fn lock(ex: &SharedExchange) -> MutexGuard<'_, Exchange> {
+    // A panic while the lock is held can only come from a bug in this
+    // module; the data is still consistent enough to reset.
+    ex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+pub(crate) fn activate(ex: &SharedExchange) {
+    let mut ex = lock(ex);
+    ex.active = true;
+    ex.yielded = None;
+    ex.resumed = None;
+}
+
+pub(crate) fn deactivate(ex: &SharedExchange) {
+    let mut ex = lock(ex);
+    ex.active = false;
+    ex.yielded = None;
+    ex.resumed = None;
+}
+
+/// Why [`Ctx::suspend`] could not suspend or resume. A host function passes it
+/// on with `?`; spindle turns it into the matching [`ErrorKind`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SuspendError {
+    /// The call was not started with [`Instance::start`](crate::Instance::start)
+    /// (a plain `call`, or the start function during instantiation), so there
+    /// is nobody to hand the value to.
+    NotResumable,
+    /// The instance's [`CancelHandle`](crate::CancelHandle) was used while
+    /// the call was suspended.
+    Cancelled,
+}
+
+impl fmt::Display for SuspendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SuspendError::NotResumable => f.write_str(
+                "cannot suspend: the plugin call was not started with `Instance::start`",
+            ),
+            SuspendError::Cancelled => f.write_str("the suspended call was cancelled"),
+        }
+    }
+}
+
+impl std::error::Error for SuspendError {}
+
+/// The future returned by [`Ctx::suspend`]: pending until the application
+/// resumes the call, then ready with the resume value.
+#[must_use = "a suspension does nothing unless `.await`ed"]
+pub struct Suspend<'c, 'a, T: 'static, In> {
+    cx: &'c mut Ctx<'a, T>,
+    value: Option<Yielded>,
+    _resume: PhantomData<fn() -> In>,
+}
+
+impl<'a, T: 'static> Ctx<'a, T> {
+    /// Suspends the plugin call, handing `value` to the application as
+    /// [`Step::Suspended`]; completes with the value the application passes
+    /// to [`Call::resume`]. Only in host functions registered with
+    /// [`HostBuilder::func_async`](crate::HostBuilder::func_async), and only
+    /// while the call was started with [`Instance::start`](crate::Instance::start);
+    /// otherwise it fails with [`SuspendError::NotResumable`].
+    ///
+    /// `Y` and `In` must be the yield and resume types of the [`Call`]; a
+    /// mismatch ends the call with [`ErrorKind::SuspendType`].
+    pub fn suspend<Y: Send + 'static, In: Send + 'static>(
+        &mut self,
+        value: Y,
+    ) -> Suspend<'_, 'a, T, In> {
+        Suspend {
+            cx: self,
+            value: Some(Yielded {
+                value: Box::new(value),
+                yield_type: (TypeId::of::<Y>(), type_name::<Y>()),
+                resume_type: (TypeId::of::<In>(), type_name::<In>()),
+            }),
+            _resume: PhantomData,
+        }
+    }
+}
+
+impl<T: 'static, In: 'static> Future for Suspend<'_, '_, T, In> {
+    type Output = Result<In, SuspendError>;
+
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Self::Output> {
+        let me = self.get_mut();
+        let data = me.cx.caller.data_mut();
+        let Some(exchange) = &data.exchange else {
+            return Poll::Ready(Err(SuspendError::NotResumable));
+        };
+        let mut ex = lock(exchange);
+        if let Some(value) = me.value.take() {
+            if !ex.active {
+                return Poll::Ready(Err(SuspendError::NotResumable));
+            }
+            ex.yielded = Some(value);
+            // No wake-up: the application resumes by polling again.
+            return Poll::Pending;
+        }
+        let Some(resumed) = ex.resumed.take() else {
+            // Polled without a resume value (cannot happen through `Call`).
+            return Poll::Pending;
+        };
+        drop(ex);
+        if let Some(c) = &data.cancel
+            && c.swap(false, std::sync::atomic::Ordering::Acquire)
+        {
+            return Poll::Ready(Err(SuspendError::Cancelled));
+        }
+        if data.ticks_left.is_some() {
+            // Suspended time does not count against the deadline: count the
+            // remaining ticks from now on.
+            me.cx.caller.as_context_mut().set_epoch_deadline(1);
+        }
+        match resumed.downcast::<In>() {
+            Ok(v) => Poll::Ready(Ok(*v)),
+            // `Call` checks the resume type before handing out `Suspended`.
+            Err(_) => unreachable!("resume value type checked by Call"),
+        }
+    }
+}
+
+/// One step of a resumable call.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Step<Y, R> {
+    /// A host function suspended the plugin with this value; continue with
+    /// [`Call::resume`].
+    Suspended(Y),
+    /// The export returned.
+    Returned(R),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    NotRun,
+    Suspended,
+    Finished,
+}
+
+type CallFuture<'i, R> = Pin<Box<dyn Future<Output = wasmtime::Result<R>> + Send + 'i>>;
+
+/// A plugin call that can suspend and be resumed, created by
+/// [`Instance::start`](crate::Instance::start).
+///
+/// `Y` is what suspending host functions hand to the application, `In` what
+/// the application answers with. Dropping a `Call` that has not finished
+/// cancels it: the plugin's frames are unwound and the instance can be
+/// called again.
+pub struct Call<'i, R, Y, In> {
+    // Declared first so it is dropped (which unwinds the plugin) before
+    // anything else.
+    future: Option<CallFuture<'i, R>>,
+    exchange: SharedExchange,
+    budget: CallBudget,
+    phase: Phase,
+    _types: PhantomData<fn(In) -> Y>,
+}
+
+impl<'i, R, Y: 'static, In: Send + 'static> Call<'i, R, Y, In> {
+    pub(crate) fn new(
+        future: CallFuture<'i, R>,
+        exchange: SharedExchange,
+        budget: CallBudget,
+    ) -> Self {
+        Call {
+            future: Some(future),
+            exchange,
+            budget,
+            phase: Phase::NotRun,
+            _types: PhantomData,
+        }
+    }
+
+    /// Runs the plugin until a host function suspends it or it returns.
+    /// Call once, then [`resume`](Call::resume) after each suspension.
+    pub fn run(&mut self) -> Result<Step<Y, R>, Error> {
+        match self.phase {
+            Phase::NotRun => self.drive(),
+            Phase::Suspended => Err(self.misuse("`run` on a call that already ran; use `resume`")),
+            Phase::Finished => Err(self.misuse("`run` on a call that has finished")),
+        }
+    }
+
+    /// Resumes a suspended call: the suspended host function's
+    /// `cx.suspend(..).await` completes with `value`. Runs until the next
+    /// suspension or the return.
+    pub fn resume(&mut self, value: In) -> Result<Step<Y, R>, Error> {
+        match self.phase {
+            Phase::Suspended => {
+                lock(&self.exchange).resumed = Some(Box::new(value));
+                self.drive()
+            }
+            Phase::NotRun => Err(self.misuse("`resume` before `run`")),
+            Phase::Finished => Err(self.misuse("`resume` on a call that has finished")),
+        }
+    }
+
+    /// Whether the call has returned or failed (it cannot be resumed).
+    pub fn is_finished(&self) -> bool {
+        self.phase == Phase::Finished
+    }
+
+    fn misuse(&self, what: &'static str) -> Error {
+        ErrorKind::NotSuspended { what }.into()
+    }
+
+    fn finish(&mut self) {
+        self.phase = Phase::Finished;
+        // Drops the finished future, or unwinds a suspended plugin.
+        self.future = None;
+        deactivate(&self.exchange);
+    }
+
+    fn drive(&mut self) -> Result<Step<Y, R>, Error> {
+        let future = self
+            .future
+            .as_mut()
+            .expect("an unfinished call has its future");
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut cx = Context::from_waker(&waker);
+        loop {
+            let polled = future.as_mut().poll(&mut cx);
+            match polled {
+                Poll::Ready(Ok(r)) => {
+                    self.finish();
+                    return Ok(Step::Returned(r));
+                }
+                Poll::Ready(Err(e)) => {
+                    self.finish();
+                    return Err(classify(e, self.budget));
+                }
+                Poll::Pending => {
+                    let yielded = lock(&self.exchange).yielded.take();
+                    let Some(y) = yielded else {
+                        // A host future waits for something else (a timer,
+                        // I/O); its waker unparks this thread.
+                        std::thread::park();
+                        continue;
+                    };
+                    if y.yield_type.0 != TypeId::of::<Y>() || y.resume_type.0 != TypeId::of::<In>()
+                    {
+                        self.finish();
+                        return Err(ErrorKind::SuspendType {
+                            host_yields: y.yield_type.1,
+                            host_resumes_with: y.resume_type.1,
+                            call_yields: type_name::<Y>(),
+                            call_resumes_with: type_name::<In>(),
+                        }
+                        .into());
+                    }
+                    let value = *y.value.downcast::<Y>().expect("type id checked above");
+                    self.phase = Phase::Suspended;
+                    return Ok(Step::Suspended(value));
+                }
+            }
+        }
+    }
+}
+
+impl<R, Y, In> Drop for Call<'_, R, Y, In> {
+    fn drop(&mut self) {
+        // Dropping wasmtime's call future resumes the fiber with an error,
+        // which unwinds the plugin's frames and frees the fiber stack.
+        self.future = None;
+        deactivate(&self.exchange);
+    }
+}
+
+impl<R, Y, In> fmt::Debug for Call<'_, R, Y, In> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Call").field("phase", &self.phase).finish()
+    }
+}
+
+/// Wakes the thread that polls a call.
+struct Unpark(Thread);
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Drives a future that must not suspend (a plain call or an instantiation
+/// on a store with async host functions) to completion on this thread.
+pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        match future.as_mut().poll(&mut cx) {
+            Poll::Ready(v) => return v,
+            // Without an active exchange no host function can suspend, so
+            // pending means some host future waits for its waker.
+            Poll::Pending => std::thread::park(),
+        }
+    }
+}
