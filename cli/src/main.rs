@@ -137,3 +137,8 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// A path as shown in reports.
+pub fn show(p: &std::path::Path) -> String {
+    p.display().to_string()
+}
