@@ -331,6 +331,9 @@ fn examine(path: &Path, explicit: bool) -> Result<Option<FileReport>, String> {
             report.kind = match file.kind() {
                 ObjectKind::Relocatable => "object file",
                 ObjectKind::Executable => "executable",
+                // A position-independent executable is an ELF shared object
+                // with an interpreter.
+                ObjectKind::Dynamic if file.section_by_name(".interp").is_some() => "executable",
                 ObjectKind::Dynamic => "shared library",
                 _ => "binary",
             };
@@ -572,8 +575,10 @@ fn diagnose(args: &DoctorArgs) -> Result<Diagnosis, Failure> {
         }
         switch_findings(r, &mut findings);
     }
-    let lto_hint = findings.iter().any(|f| f.next == lto_next());
     cross_reference(&reports, &mut findings);
+    let lto_hint = findings
+        .iter()
+        .any(|f| f.next == lto_next() || f.message.contains("see the LTO note below"));
 
     let mut plugins = Vec::new();
     if !plugin_paths.is_empty() {
@@ -708,7 +713,7 @@ fn arch_findings(r: &FileReport, t: &Target, findings: &mut Vec<Finding>) {
         } else {
             "the linker rejects it (\"incompatible with ...\" / \"file in wrong format\") or skips it and reports its symbols undefined".to_string()
         };
-        let _ = write!(message, "\n  in a {want} link {linker}");
+        let _ = write!(message, "\n  linking for {want}, {linker}");
         findings.push(Finding {
             severity: Severity::Error,
             path,
@@ -840,10 +845,9 @@ fn cross_reference(reports: &[FileReport], findings: &mut Vec<Finding>) {
             );
             next = "build everything against one spindle-fiber version (`cargo update -p spindle-fiber`, then `cargo clean` and rebuild)".into();
         } else {
-            let _ = write!(
-                message,
-                "\n  if the final link reports it undefined: {}",
-                LTO_HINT.lines().next().unwrap_or("")
+            message.push_str(
+                "
+  if the final link reports it undefined, see the LTO note below",
             );
             next.push_str("; if the link fails on it, check the LTO mode (`lto = \"off\"` or `\"fat\"` to confirm)");
         }
