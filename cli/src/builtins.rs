@@ -177,7 +177,7 @@ mod tests {
         }
         assert_eq!(count, DOCS.len());
         assert_eq!(
-            HOST_FUNCTIONS_HELP.matches("(import").count(),
+            HOST_FUNCTIONS_HELP.matches("(import \"").count(),
             count,
             "help lists a function the host does not register"
         );

@@ -702,13 +702,13 @@ fn arch_findings(r: &FileReport, t: &Target, findings: &mut Vec<Finding>) {
                 let _ = write!(message, "\n  ... and {} more", members.len() - shown);
             }
         }
+        let apple_want = want.replace("aarch64", "arm64");
         let linker = if t.format == Some(BinaryFormat::MachO)
             || wrong[0].format == BinaryFormat::MachO
         {
             format!(
-                "the Apple linker ignores it (\"ignoring file ..., building for macOS-{want} but attempting to link with file built for macOS-{}\") and then fails with \"Undefined symbols for architecture {}\" for everything it defines",
+                "the Apple linker ignores it (\"ignoring file ..., building for macOS-{apple_want} but attempting to link with file built for macOS-{}\") and then fails with \"Undefined symbols for architecture {apple_want}\" for everything it defines",
                 archs[0].replace("aarch64", "arm64"),
-                want.replace("aarch64", "arm64")
             )
         } else {
             "the linker rejects it (\"incompatible with ...\" / \"file in wrong format\") or skips it and reports its symbols undefined".to_string()
@@ -851,9 +851,14 @@ fn cross_reference(reports: &[FileReport], findings: &mut Vec<Finding>) {
             );
             next.push_str("; if the link fails on it, check the LTO mode (`lto = \"off\"` or `\"fat\"` to confirm)");
         }
+        let shown = paths.len().min(3);
+        let mut path = paths[..shown].join(", ");
+        if paths.len() > shown {
+            let _ = write!(path, " and {} more", paths.len() - shown);
+        }
         findings.push(Finding {
             severity: Severity::Warning,
-            path: paths.join(", "),
+            path,
             message,
             next,
         });
