@@ -532,14 +532,14 @@ fn diagnose(args: &DoctorArgs) -> Result<Diagnosis, Failure> {
         .clone()
         .or_else(|| infer_target(&untargeted));
     let mut target_lines = Vec::new();
-    if let Some(t) = &inferred {
-        if explicit_target.is_some() || !untargeted.is_empty() {
-            target_lines.push(format!(
-                "target architecture: {} (from {})",
-                arch_name(t.arch),
-                t.source
-            ));
-        }
+    if let Some(t) = &inferred
+        && (explicit_target.is_some() || !untargeted.is_empty())
+    {
+        target_lines.push(format!(
+            "target architecture: {} (from {})",
+            arch_name(t.arch),
+            t.source
+        ));
     }
     let mut triples: BTreeSet<String> = BTreeSet::new();
     let target_of = |r: &FileReport| -> Option<Target> {
