@@ -181,6 +181,9 @@ impl Severity {
 #[derive(Debug)]
 struct Finding {
     severity: Severity,
+    /// A note about a file found in a directory walk: text output shows it
+    /// only with --verbose.
+    quiet: bool,
     path: String,
     message: String,
     next: String,
@@ -436,7 +439,7 @@ fn infer_target(reports: &[&FileReport]) -> Option<Target> {
         return Some(Target {
             arch,
             format,
-            source: "the executables and shared libraries given".into(),
+            source: "the executables and shared libraries examined".into(),
         });
     }
     count(false).map(|(n, arch, format)| Target {
@@ -511,6 +514,7 @@ fn diagnose(args: &DoctorArgs) -> Result<Diagnosis, Failure> {
         match examine(&path, explicit) {
             Ok(Some(r)) => reports.push(r),
             Ok(None) if explicit => findings.push(Finding {
+        quiet: false,
                 severity: Severity::Error,
                 path: crate::show(&path),
                 message: "not an object file, archive, executable, shared library or wasm plugin"
@@ -604,6 +608,7 @@ fn diagnose(args: &DoctorArgs) -> Result<Diagnosis, Failure> {
                 ),
             };
             findings.push(Finding {
+                quiet: false,
                 severity,
                 path: crate::show(p),
                 message,
@@ -647,6 +652,7 @@ fn arch_findings(r: &FileReport, t: &Target, findings: &mut Vec<Finding>) {
         let slices: Vec<String> = r.objects.iter().map(|o| arch_name(o.arch)).collect();
         if !r.objects.iter().any(|o| o.arch == t.arch) {
             findings.push(Finding {
+                quiet: false,
                 severity: Severity::Error,
                 path,
                 message: format!(
@@ -715,6 +721,7 @@ fn arch_findings(r: &FileReport, t: &Target, findings: &mut Vec<Finding>) {
         };
         let _ = write!(message, "\n  linking for {want}, {linker}");
         findings.push(Finding {
+        quiet: false,
             severity: Severity::Error,
             path,
             message,
@@ -732,6 +739,7 @@ fn arch_findings(r: &FileReport, t: &Target, findings: &mut Vec<Finding>) {
             .find(|o| o.format != format && o.arch != Architecture::Unknown)
     {
         findings.push(Finding {
+            quiet: false,
             severity: Severity::Error,
             path,
             message: format!(
@@ -754,6 +762,7 @@ fn switch_findings(r: &FileReport, findings: &mut Vec<Finding>) {
     let s = &r.switch;
     if s.symbols_seen == 0 {
         findings.push(Finding {
+            quiet: !r.explicit,
             severity: Severity::Note,
             path,
             message: "no symbol table (stripped): cannot tell which switch symbols it has".into(),
@@ -769,11 +778,11 @@ fn switch_findings(r: &FileReport, findings: &mut Vec<Finding>) {
         let list = |set: &BTreeSet<String>| set.iter().cloned().collect::<Vec<_>>().join(", ");
         if !undefined.is_empty() {
             findings.push(Finding {
+                quiet: !r.explicit,
                 severity: Severity::Error,
                 path: path.clone(),
                 message: format!(
-                    "{}: {who}'s fiber switch is UNDEFINED in this linked {}: {}",
-                    r.kind,
+                    "{who}'s fiber switch is UNDEFINED in this linked {}: {}",
                     r.kind,
                     list(undefined)
                 ),
@@ -790,6 +799,7 @@ fn switch_findings(r: &FileReport, findings: &mut Vec<Finding>) {
                 );
             }
             findings.push(Finding {
+                quiet: !r.explicit,
                 severity: Severity::Note,
                 path: path.clone(),
                 message,
@@ -797,6 +807,7 @@ fn switch_findings(r: &FileReport, findings: &mut Vec<Finding>) {
             });
         } else if r.explicit {
             findings.push(Finding {
+                quiet: !r.explicit,
                 severity: Severity::Note,
                 path: path.clone(),
                 message: format!(
@@ -857,6 +868,7 @@ fn cross_reference(reports: &[FileReport], findings: &mut Vec<Finding>) {
             let _ = write!(path, " and {} more", paths.len() - shown);
         }
         findings.push(Finding {
+            quiet: false,
             severity: Severity::Warning,
             path,
             message,
@@ -975,6 +987,9 @@ pub fn doctor(args: DoctorArgs) -> Result<u8, Failure> {
                 }
             }
             for f in &d.findings {
+                if f.quiet && f.severity == Severity::Note && !args.verbose {
+                    continue;
+                }
                 println!("{}: {}: {}", f.severity.label(), f.path, f.message);
                 if !f.next.is_empty() {
                     println!("  next: {}", f.next);
