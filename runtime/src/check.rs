@@ -170,3 +170,104 @@ impl<T: 'static> Instance<T> {
         Ok(results)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Ctx, Limits};
+
+    fn host() -> Host<()> {
+        Host::<()>::builder()
+            .func("m", "log", |_cx: Ctx<'_, ()>, _p: u32, _l: u32| {})
+            .require_export::<i32, i32>("run")
+            .enable_fuel()
+            .build()
+            .unwrap()
+    }
+
+    const PLUGIN: &str = r#"(module
+        (import "m" "lgo" (func (param i32 i32)))
+        (func (export "run") (param i32) (result i32) (local.get 0))
+        (func (export "spin") (loop (br 0))))"#;
+
+    #[test]
+    fn spec_of_a_host_reports_like_the_host() {
+        let host = host();
+        let spec = HostSpec::of_host(&host);
+        let funcs: Vec<String> = spec
+            .functions()
+            .map(|(m, n, s)| format!("{m}.{n}{s}"))
+            .collect();
+        assert_eq!(funcs, ["m.log(func (param i32 i32))"]);
+        let module = Module::new(host.engine(), PLUGIN).unwrap();
+        let from_spec = spec.check("p", &module).unwrap_err().to_string();
+        let from_host = host.load_wat("p", PLUGIN).err().unwrap().to_string();
+        assert_eq!(from_spec, from_host);
+        assert!(from_spec.contains(r#"did you mean (import "m" "log""#));
+    }
+
+    #[test]
+    fn declared_signatures_are_checked() {
+        let mut spec = HostSpec::new();
+        assert!(spec.func("m", "lgo", Signature::from_types([ValType::I64], [])));
+        assert!(!spec.func("m", "lgo", Signature::from_types([], [])));
+        spec.require_export("run", Signature::from_types([ValType::I32], [ValType::I32]));
+        let engine = Engine::default();
+        let module = Module::new(&engine, PLUGIN).unwrap();
+        let err = spec.check("p", &module).unwrap_err();
+        assert_eq!(err.problems().len(), 1, "{err}");
+        assert!(matches!(
+            err.problems()[0],
+            crate::LinkProblem::ImportType { .. }
+        ));
+        spec = HostSpec::new();
+        spec.func(
+            "m",
+            "lgo",
+            Signature::from_types([ValType::I32, ValType::I32], []),
+        );
+        assert!(spec.check("p", &module).is_ok());
+    }
+
+    #[test]
+    fn dynamic_calls_check_types_and_keep_limits() {
+        let host = Host::<()>::builder().enable_fuel().build().unwrap();
+        let plugin = host
+            .load_wat(
+                "p",
+                r#"(module
+                    (func (export "run") (param i32) (result i32) (local.get 0))
+                    (func (export "spin") (loop (br 0))))"#,
+            )
+            .unwrap();
+        let mut inst = plugin
+            .instantiate_with((), Limits::new().fuel(1000))
+            .unwrap();
+        let out = inst.call_dynamic("run", &[wasmtime::Val::I32(7)]).unwrap();
+        assert_eq!(out[0].unwrap_i32(), 7);
+        let err = inst
+            .call_dynamic("run", &[wasmtime::Val::I64(7)])
+            .unwrap_err();
+        assert!(
+            matches!(err.kind(), ErrorKind::ExportSignature { .. }),
+            "{err}"
+        );
+        let err = inst.call_dynamic("rnu", &[]).unwrap_err();
+        assert!(
+            matches!(err.kind(), ErrorKind::MissingExport { .. }),
+            "{err}"
+        );
+        let err = inst.call_dynamic("spin", &[]).unwrap_err();
+        assert!(
+            matches!(err.kind(), ErrorKind::OutOfFuel { fuel: 1000, .. }),
+            "{err}"
+        );
+        // Fuel is per call: the next call has its full budget again.
+        assert!(inst.call_dynamic("run", &[wasmtime::Val::I32(1)]).is_ok());
+        assert_eq!(
+            inst.export_signature("run").unwrap().to_string(),
+            "(func (param i32) (result i32))"
+        );
+        assert!(inst.export_signature("nope").is_none());
+    }
+}
