@@ -61,7 +61,7 @@ and diagnose native build outputs (architecture mismatches, fiber switch symbols
   spindle doctor target/aarch64-apple-darwin/release
   spindle doctor libfoo.a --target x86_64-apple-darwin
 
-\n\n", exit_codes!())
+", exit_codes!())
 )]
 struct Cli {
     #[command(subcommand)]

@@ -485,3 +485,57 @@ fn usage_and_input_errors() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stdout).contains("not an object file"));
 }
+
+#[test]
+fn notes_bitcode_members_and_references_to_another_spindle_version() {
+    let dir = scratch();
+    let src = dir.join("old_version.rs");
+    std::fs::write(
+        &src,
+        SOURCE.replace("0_1_0", "0_0_9").replace("PREFIX", "old"),
+    )
+    .unwrap();
+    let obj = dir.join("old_version.o");
+    let status = Command::new(std::env::var("RUSTC").unwrap_or("rustc".into()))
+        .args([
+            "--crate-type=lib",
+            "--emit=obj",
+            "--target",
+            "x86_64-unknown-linux-gnu",
+        ])
+        .arg(&src)
+        .arg("-o")
+        .arg(&obj)
+        .status()
+        .expect("running rustc");
+    assert!(status.success());
+    let lib = dir.join("libwithbitcode.rlib");
+    let bytes = std::fs::read(&obj).unwrap();
+    archive(
+        &lib,
+        &[("old.o", &bytes), ("lto.bc", b"BC\xC0\xDE\x35\x14\x00\x00")],
+    );
+    // Given with a binary that defines this spindle's 0_1_0 switch.
+    let (code, v) = doctor_json(&[lib.to_str().unwrap(), env!("CARGO_BIN_EXE_spindle")]);
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(v["files"][0]["bitcode_members"], 1);
+    assert_eq!(v["files"][0]["objects"], 1);
+    let warning = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["severity"] == "warning")
+        .expect("a warning");
+    let message = warning["message"].as_str().unwrap();
+    assert!(message.contains("spindle_fiber_0_0_9_resume"), "{message}");
+    assert!(
+        message.contains("another spindle-fiber version"),
+        "{message}"
+    );
+    assert!(
+        warning["next"]
+            .as_str()
+            .unwrap()
+            .contains("cargo update -p spindle-fiber")
+    );
+}

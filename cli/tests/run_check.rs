@@ -412,3 +412,27 @@ fn help_documents_examples_host_functions_and_exit_codes() {
     let o = spindle(&["frobnicate"]);
     assert_eq!(code(&o), 2);
 }
+
+#[test]
+fn run_and_check_binary_modules() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-run-check");
+    std::fs::create_dir_all(&dir).unwrap();
+    let wasm = dir.join("good.wasm");
+    std::fs::write(&wasm, wat::parse_str(GOOD).unwrap()).unwrap();
+    let o = spindle(&["run", wasm.to_str().unwrap(), "add", "40", "2"]);
+    assert_eq!(
+        (code(&o), stdout(&o).as_str()),
+        (0, "42\n"),
+        "{}",
+        stderr(&o)
+    );
+    let o = spindle(&["check", wasm.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+
+    // A truncated module is a plugin failure with the reason.
+    let cut = dir.join("cut.wasm");
+    std::fs::write(&cut, b"\0asm").unwrap();
+    let o = spindle(&["run", cut.to_str().unwrap(), "add"]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("truncated"), "{}", stderr(&o));
+}
