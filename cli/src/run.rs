@@ -170,6 +170,64 @@ fn show_value(v: &Val) -> String {
     }
 }
 
+/// Names of the parameters of export `export`, from the module's name
+/// section (`$a` in WAT, argument names in Rust debug builds), by position.
+/// Best effort: a module without names gives none.
+fn param_names(path: &std::path::Path, export: &str) -> Vec<Option<String>> {
+    let Ok(bytes) = std::fs::read(path) else {
+        return Vec::new();
+    };
+    let bytes = if path.extension().is_some_and(|e| e == "wat") {
+        match std::str::from_utf8(&bytes)
+            .ok()
+            .and_then(|t| wat::parse_str(t).ok())
+        {
+            Some(b) => b,
+            None => return Vec::new(),
+        }
+    } else {
+        bytes
+    };
+    let mut func = None;
+    let mut names = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(&bytes) {
+        match payload {
+            Ok(wasmparser::Payload::ExportSection(reader)) => {
+                func = reader.into_iter().flatten().find_map(|e| {
+                    (e.name == export && e.kind == wasmparser::ExternalKind::Func)
+                        .then_some(e.index)
+                });
+            }
+            Ok(wasmparser::Payload::CustomSection(c)) => {
+                let (Some(func), wasmparser::KnownCustom::Name(reader)) = (func, c.as_known())
+                else {
+                    continue;
+                };
+                for name in reader.into_iter().flatten() {
+                    let wasmparser::Name::Local(map) = name else {
+                        continue;
+                    };
+                    for f in map.into_iter().flatten() {
+                        if f.index != func {
+                            continue;
+                        }
+                        for n in f.names.into_iter().flatten() {
+                            let i = n.index as usize;
+                            if names.len() <= i {
+                                names.resize(i + 1, None);
+                            }
+                            names[i] = Some(n.name.to_string());
+                        }
+                    }
+                }
+            }
+            Err(_) => break,
+            _ => {}
+        }
+    }
+    names
+}
+
 /// `spindle run`.
 pub fn run(args: RunArgs) -> Result<u8, Failure> {
     let mut limits = Limits::new();
@@ -225,8 +283,14 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
     let mut values = Vec::with_capacity(params.len());
     for (i, (text, ty)) in args.args.iter().zip(&params).enumerate() {
         let v = parse_value(text, ty).map_err(|why| {
+            let name = param_names(&args.plugin, &args.export)
+                .get(i)
+                .cloned()
+                .flatten()
+                .map(|n| format!("${n} "))
+                .unwrap_or_default();
             Failure::usage(format!(
-                "argument {} of `{}` ({ty}): `{text}` {why}\n  signature: {shown_sig}",
+                "argument {} of `{}` ({name}{ty}): `{text}` {why}\n  signature: {shown_sig}",
                 i + 1,
                 args.export
             ))

@@ -46,6 +46,8 @@ const GOOD: &str = r#"
     (local.get 0)
     (f64.add (f64.promote_f32 (local.get 1)) (local.get 2)))
   (func (export "rand") (result i64) (call $rand))
+  (func (export "scale") (param $factor f64) (param $count i32) (result f64)
+    (f64.mul (local.get $factor) (f64.convert_i32_s (local.get $count))))
   (func $inner (param i32) (result i32) (unreachable))
   (func $outer (export "boom") (result i32) (call $inner (i32.const 1)))
   (func (export "spin") (loop (br 0)))
@@ -95,6 +97,17 @@ fn run_rejects_bad_arguments_naming_the_parameter() {
         "{e}"
     );
     assert!(e.contains("(func (param i32 i32) (result i32))"), "{e}");
+
+    // Parameter names come from the name section when the module has one.
+    let o = spindle(&["run", p.to_str().unwrap(), "scale", "1.5", "many"]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("argument 2 of `scale` ($count i32): `many` is not an integer"),
+        "{}",
+        stderr(&o)
+    );
+    let o = spindle(&["run", p.to_str().unwrap(), "scale", "1.5", "-4"]);
+    assert_eq!(stdout(&o), "-6\n", "{}", stderr(&o));
 
     let o = spindle(&["run", p.to_str().unwrap(), "add", "99999999999", "1"]);
     assert_eq!(code(&o), 2);
