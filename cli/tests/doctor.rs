@@ -187,6 +187,12 @@ fn reads_the_architecture_of_objects_for_four_targets() {
             [arch_of(target)],
             "{target}"
         );
+        // Mach-O symbols carry a leading `_`; doctor reports source names.
+        assert_eq!(
+            file["spindle_switch"]["undefined"],
+            serde_json::json!(["spindle_fiber_0_1_0_resume"]),
+            "{target}"
+        );
     }
     // Each object matches its own target and no other architecture.
     for (target, path) in objects() {
