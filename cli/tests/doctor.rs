@@ -545,3 +545,55 @@ fn notes_bitcode_members_and_references_to_another_spindle_version() {
             .contains("cargo update -p spindle-fiber")
     );
 }
+
+/// Links Mach-O dylibs with zig (installed by `scripts/setup.sh`, which the
+/// LTO matrix needs too), letting the switch reference stay undefined as
+/// `-undefined dynamic_lookup` does.
+fn zig_dylib(object: &Path, zig_target: &str, out: &Path) {
+    let status = Command::new("python3")
+        .args(["-m", "ziglang", "cc", "-target", zig_target, "-shared"])
+        .arg("-Wl,-undefined,dynamic_lookup")
+        .arg(object)
+        .arg("-o")
+        .arg(out)
+        .status()
+        .expect("running `python3 -m ziglang` (install it with scripts/setup.sh)");
+    assert!(status.success(), "zig cc -target {zig_target} failed");
+}
+
+#[test]
+fn an_undefined_switch_in_a_universal_mach_o_dylib() {
+    let dir = scratch();
+    let arm = dir.join("libswitch_arm64.dylib");
+    let x86 = dir.join("libswitch_x86_64.dylib");
+    zig_dylib(&object("aarch64-apple-darwin"), "aarch64-macos", &arm);
+    zig_dylib(&object("x86_64-apple-darwin"), "x86_64-macos", &x86);
+    let fat = dir.join("libswitch_universal.dylib");
+    let (a, x) = (std::fs::read(&arm).unwrap(), std::fs::read(&x86).unwrap());
+    universal(
+        &fat,
+        &[
+            (CPU_X86_64.0, CPU_X86_64.1, &x),
+            (CPU_ARM64.0, CPU_ARM64.1, &a),
+        ],
+    );
+
+    let (code, v) = doctor_json(&[arm.to_str().unwrap()]);
+    assert_eq!(code, 1, "{v:#}");
+    assert_eq!(v["files"][0]["kind"], "shared library");
+    assert_eq!(v["files"][0]["final"], true);
+    let e = errors(&v);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].contains("UNDEFINED") && e[0].contains("spindle_fiber_0_1_0_resume"));
+
+    let (code, v) = doctor_json(&[fat.to_str().unwrap(), "--target", "x86_64-apple-darwin"]);
+    assert_eq!(code, 1, "{v:#}");
+    let f = &v["files"][0];
+    assert_eq!(
+        (f["universal"].clone(), f["final"].clone()),
+        (true.into(), true.into())
+    );
+    let e = errors(&v);
+    assert_eq!(e.len(), 1, "only the switch, no architecture error: {e:?}");
+    assert!(e[0].contains("UNDEFINED"), "{e:?}");
+}
