@@ -363,7 +363,7 @@ impl<T: 'static> Host<T> {
 
 /// Rejects what is obviously not a core wasm module with a precise reason
 /// before the parser reports a less readable one.
-fn check_header(name: &str, bytes: &[u8]) -> Result<(), Error> {
+pub(crate) fn check_header(name: &str, bytes: &[u8]) -> Result<(), Error> {
     let fail = |reason: String| {
         Err(ErrorKind::InvalidModule {
             plugin: name.to_string(),

@@ -466,7 +466,7 @@ impl<T: 'static> Instance<T> {
         })
     }
 
-    fn function_exports_near(&self, name: &str) -> Vec<String> {
+    pub(crate) fn function_exports_near(&self, name: &str) -> Vec<String> {
         let all: Vec<String> = self
             .module
             .exports()

@@ -22,6 +22,7 @@
 //! See `runtime/README.md` for the design and the wasmtime features used.
 
 mod cache;
+mod check;
 mod error;
 mod host;
 mod hostfn;
@@ -31,6 +32,7 @@ mod plugin;
 mod resumable;
 mod types;
 
+pub use check::{HostSpec, compile_file};
 pub use error::{Backtrace, BoxError, Error, ErrorKind, Frame, TrapCode};
 pub use host::{Host, HostBuilder};
 pub use hostfn::{Ctx, HostFn, HostFuture, HostReturn, MemoryAccessError};

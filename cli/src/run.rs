@@ -1,0 +1,386 @@
+//! `spindle run PLUGIN EXPORT [ARGS...]`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use spindle_runtime::wasmtime::{Val, ValType};
+use spindle_runtime::{ErrorKind, Host, Limits};
+
+use crate::builtins;
+use crate::{EXIT_OK, Failure};
+
+/// Call an export of a plugin with arguments from the command line
+#[derive(Args)]
+#[command(
+    after_help = concat!("Arguments are parsed by the export's parameter types: i32/i64 take decimal
+(negative allowed) or 0x hex, and accept the unsigned range too (4294967295 is
+i32 -1); f32/f64 take decimals, `inf`, `-inf` and `nan`. Results are printed on
+stdout, one per line; the plugin's log lines and all errors go to stderr.
+
+Examples:
+  spindle run add.wat add 2 3
+  spindle run --fuel 10000000 --timeout 2s --max-memory 64MiB plugin.wasm main
+  spindle run plugin.wasm scale -- -1.5 2        (`--` before negative arguments is optional)
+
+", host_functions_help!(), "\n\n", exit_codes!())
+)]
+pub struct RunArgs {
+    /// The plugin: a `.wasm` binary or a `.wat` text module
+    plugin: PathBuf,
+    /// The exported function to call
+    export: String,
+    /// Arguments for the export, one per parameter
+    #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
+    args: Vec<String>,
+    /// Fuel for the call (about one unit per wasm instruction); unlimited if absent
+    #[arg(long, value_name = "UNITS")]
+    fuel: Option<u64>,
+    /// Wall-clock limit for the call, e.g. `500ms`, `2s`, `1m`
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    timeout: Option<Duration>,
+    /// Cap on the plugin's linear memory, e.g. `64MiB`, `1GiB`, `65536`
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    max_memory: Option<usize>,
+    /// Seed for `spindle.random_*`, to make runs reproducible
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+}
+
+/// `500ms`, `2s`, `1.5s`, `1m`, `100us`, `10ns`, `1h`; a bare number is seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration; try `500ms`, `2s` or `1m`"))?;
+    let scale = match unit.trim() {
+        "" | "s" | "sec" | "secs" => 1.0,
+        "ms" => 1e-3,
+        "us" | "µs" => 1e-6,
+        "ns" => 1e-9,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        other => {
+            return Err(format!(
+                "unknown unit `{other}` in `{s}`; use ns, us, ms, s, m or h"
+            ));
+        }
+    };
+    let secs = value * scale;
+    if !secs.is_finite() || secs <= 0.0 {
+        return Err(format!("`{s}`: the timeout must be more than zero"));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("`{s}`: {e}"))
+}
+
+/// `65536`, `64KiB`, `64MiB`, `1GiB`, `10MB` (decimal), `64k`/`64M`/`1G` (binary).
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size; try `64MiB`, `1GiB` or a byte count"))?;
+    let mul: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" | "k" | "K" => 1 << 10,
+        "MiB" | "M" => 1 << 20,
+        "GiB" | "G" => 1 << 30,
+        "KB" | "kB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        other => {
+            return Err(format!(
+                "unknown unit `{other}` in `{s}`; use B, KiB, MiB, GiB (or KB, MB, GB)"
+            ));
+        }
+    };
+    n.checked_mul(mul)
+        .and_then(|b| usize::try_from(b).ok())
+        .ok_or_else(|| format!("`{s}` is too large"))
+}
+
+/// Parses one command-line argument as a value of wasm type `ty`.
+pub fn parse_value(text: &str, ty: &ValType) -> Result<Val, String> {
+    fn int(text: &str, bits: u32) -> Result<i64, String> {
+        let (neg, body) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text.strip_prefix('+').unwrap_or(text)),
+        };
+        let body = body.replace('_', "");
+        let magnitude = match body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+            Some(hex) => u64::from_str_radix(hex, 16),
+            None => body.parse::<u64>(),
+        }
+        .map_err(|_| "is not an integer".to_string())?;
+        let (min, max_unsigned) = if bits == 32 {
+            (-(1i128 << 31), (1i128 << 32) - 1)
+        } else {
+            (-(1i128 << 63), (1i128 << 64) - 1)
+        };
+        let v = if neg {
+            -(magnitude as i128)
+        } else {
+            magnitude as i128
+        };
+        if v < min || v > max_unsigned {
+            return Err(format!(
+                "is out of range for i{bits} ({min} to {max_unsigned})"
+            ));
+        }
+        // Wasm integers carry no sign: the unsigned range wraps.
+        Ok(if bits == 32 {
+            v as u32 as i32 as i64
+        } else {
+            v as u64 as i64
+        })
+    }
+    fn float(text: &str) -> Result<f64, String> {
+        match text.to_ascii_lowercase().as_str() {
+            "inf" | "+inf" | "infinity" => Ok(f64::INFINITY),
+            "-inf" | "-infinity" => Ok(f64::NEG_INFINITY),
+            "nan" => Ok(f64::NAN),
+            _ => text
+                .parse::<f64>()
+                .map_err(|_| "is not a number".to_string()),
+        }
+    }
+    match ty {
+        ValType::I32 => int(text, 32).map(|v| Val::I32(v as i32)),
+        ValType::I64 => int(text, 64).map(Val::I64),
+        ValType::F32 => float(text).map(|v| Val::F32((v as f32).to_bits())),
+        ValType::F64 => float(text).map(|v| Val::F64(v.to_bits())),
+        other => Err(format!(
+            "has type {other}, which cannot be given on the command line"
+        )),
+    }
+}
+
+fn show_value(v: &Val) -> String {
+    match v {
+        Val::I32(x) => x.to_string(),
+        Val::I64(x) => x.to_string(),
+        Val::F32(bits) => f32::from_bits(*bits).to_string(),
+        Val::F64(bits) => f64::from_bits(*bits).to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Names of the parameters of export `export`, from the module's name
+/// section (`$a` in WAT, argument names in Rust debug builds), by position.
+/// Best effort: a module without names gives none.
+fn param_names(path: &std::path::Path, export: &str) -> Vec<Option<String>> {
+    let Ok(bytes) = std::fs::read(path) else {
+        return Vec::new();
+    };
+    let bytes = if path.extension().is_some_and(|e| e == "wat") {
+        match std::str::from_utf8(&bytes)
+            .ok()
+            .and_then(|t| wat::parse_str(t).ok())
+        {
+            Some(b) => b,
+            None => return Vec::new(),
+        }
+    } else {
+        bytes
+    };
+    let mut func = None;
+    let mut names = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(&bytes) {
+        match payload {
+            Ok(wasmparser::Payload::ExportSection(reader)) => {
+                func = reader.into_iter().flatten().find_map(|e| {
+                    (e.name == export && e.kind == wasmparser::ExternalKind::Func)
+                        .then_some(e.index)
+                });
+            }
+            Ok(wasmparser::Payload::CustomSection(c)) => {
+                let (Some(func), wasmparser::KnownCustom::Name(reader)) = (func, c.as_known())
+                else {
+                    continue;
+                };
+                for name in reader.into_iter().flatten() {
+                    let wasmparser::Name::Local(map) = name else {
+                        continue;
+                    };
+                    for f in map.into_iter().flatten() {
+                        if f.index != func {
+                            continue;
+                        }
+                        for n in f.names.into_iter().flatten() {
+                            let i = n.index as usize;
+                            if names.len() <= i {
+                                names.resize(i + 1, None);
+                            }
+                            names[i] = Some(n.name.to_string());
+                        }
+                    }
+                }
+            }
+            Err(_) => break,
+            _ => {}
+        }
+    }
+    names
+}
+
+/// `spindle run`.
+pub fn run(args: RunArgs) -> Result<u8, Failure> {
+    let mut limits = Limits::new();
+    if let Some(fuel) = args.fuel {
+        limits = limits.fuel(fuel);
+    }
+    if let Some(t) = args.timeout {
+        limits = limits.deadline(t);
+    }
+    if let Some(m) = args.max_memory {
+        limits = limits.max_memory_bytes(m);
+    }
+    let host = builtins::register(Host::builder())
+        .limits(limits)
+        .build()
+        .map_err(|e| Failure::plugin(format!("cannot set up the host: {e}")))?;
+    let plugin = host.load_file(&args.plugin).map_err(load_failure)?;
+    let name = plugin.name().to_string();
+
+    let sig = match plugin.module().get_export(&args.export) {
+        Some(spindle_runtime::wasmtime::ExternType::Func(ft)) => ft,
+        _ => {
+            let mut funcs: Vec<String> = plugin
+                .module()
+                .exports()
+                .filter(|e| matches!(e.ty(), spindle_runtime::wasmtime::ExternType::Func(_)))
+                .map(|e| format!("  {} {}", e.name(), signature_of(&e.ty())))
+                .collect();
+            funcs.sort();
+            let list = if funcs.is_empty() {
+                "it exports no functions".to_string()
+            } else {
+                format!("its function exports:\n{}", funcs.join("\n"))
+            };
+            return Err(Failure::usage(format!(
+                "plugin `{name}` has no exported function `{}`; {list}",
+                args.export
+            )));
+        }
+    };
+    let params: Vec<ValType> = sig.params().collect();
+    let shown_sig = signature_of(&spindle_runtime::wasmtime::ExternType::Func(sig.clone()));
+    if params.len() != args.args.len() {
+        return Err(Failure::usage(format!(
+            "export `{}` takes {} argument{} but {} {} given\n  signature: {shown_sig}",
+            args.export,
+            params.len(),
+            if params.len() == 1 { "" } else { "s" },
+            args.args.len(),
+            if args.args.len() == 1 { "was" } else { "were" },
+        )));
+    }
+    let mut values = Vec::with_capacity(params.len());
+    for (i, (text, ty)) in args.args.iter().zip(&params).enumerate() {
+        let v = parse_value(text, ty).map_err(|why| {
+            let name = param_names(&args.plugin, &args.export)
+                .get(i)
+                .cloned()
+                .flatten()
+                .map(|n| format!("${n} "))
+                .unwrap_or_default();
+            Failure::usage(format!(
+                "argument {} of `{}` ({name}{ty}): `{text}` {why}\n  signature: {shown_sig}",
+                i + 1,
+                args.export
+            ))
+        })?;
+        values.push(v);
+    }
+
+    let mut instance = plugin
+        .instantiate(builtins::State::new(args.seed))
+        .map_err(|e| call_failure(&name, "instantiating", e))?;
+    let results = instance
+        .call_dynamic(&args.export, &values)
+        .map_err(|e| call_failure(&name, &format!("calling `{}`", args.export), e))?;
+    for r in &results {
+        println!("{}", show_value(r));
+    }
+    Ok(EXIT_OK)
+}
+
+fn signature_of(ty: &spindle_runtime::wasmtime::ExternType) -> String {
+    match ty {
+        spindle_runtime::wasmtime::ExternType::Func(ft) => {
+            spindle_runtime::Signature::from_types(ft.params(), ft.results()).to_string()
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+/// Load errors: unreadable file (3), or a plugin that does not load (1).
+pub fn load_failure(e: spindle_runtime::Error) -> Failure {
+    match e.kind() {
+        ErrorKind::Io { .. } => Failure::io(e.to_string()),
+        ErrorKind::Link(_) => Failure::plugin(format!(
+            "{e}\n(`spindle host-functions` lists what `spindle run` provides)"
+        )),
+        _ => Failure::plugin(e.to_string()),
+    }
+}
+
+fn call_failure(plugin: &str, what: &str, e: spindle_runtime::Error) -> Failure {
+    let hint = match e.kind() {
+        ErrorKind::OutOfFuel { .. } => "\nhint: raise --fuel, or look for a loop that does not end",
+        ErrorKind::DeadlineExceeded { .. } => {
+            "\nhint: raise --timeout, or look for a loop that does not end"
+        }
+        ErrorKind::MemoryLimit { .. } => "\nhint: raise --max-memory",
+        _ => "",
+    };
+    Failure::plugin(format!("`{plugin}`: {what}: {e}{hint}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("fast").is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("65536"), Ok(65536));
+        assert_eq!(parse_size("64KiB"), Ok(64 << 10));
+        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_size("10MB"), Ok(10_000_000));
+        assert!(parse_size("64 furlongs").is_err());
+        assert!(parse_size("-1").is_err());
+    }
+
+    #[test]
+    fn values() {
+        let i = |t| parse_value(t, &ValType::I32).map(|v| v.unwrap_i32());
+        assert_eq!(i("-5"), Ok(-5));
+        assert_eq!(i("0x10"), Ok(16));
+        assert_eq!(i("4294967295"), Ok(-1));
+        assert!(i("4294967296").unwrap_err().contains("out of range"));
+        assert!(i("1.5").unwrap_err().contains("not an integer"));
+        let l = |t| parse_value(t, &ValType::I64).map(|v| v.unwrap_i64());
+        assert_eq!(l("-9223372036854775808"), Ok(i64::MIN));
+        assert_eq!(l("18446744073709551615"), Ok(-1));
+        let f = |t| parse_value(t, &ValType::F64).map(|v| v.unwrap_f64());
+        assert_eq!(f("-1.5"), Ok(-1.5));
+        assert_eq!(f("inf"), Ok(f64::INFINITY));
+        assert!(f("one").is_err());
+    }
+}
