@@ -217,8 +217,23 @@ impl Cell {
 
     /// Builds the probe for this cell and returns the executable's path.
     pub fn build(&self, package: &str, bin: &str) -> Result<PathBuf> {
+        self.build_with(&["-p", package], bin, &self.target_dir())
+    }
+
+    /// Builds `bin` of a crate that is its own workspace (its own lock file
+    /// and `[patch]` section, as an application has), in `target_dir`.
+    pub fn build_standalone(
+        &self,
+        manifest: &Path,
+        bin: &str,
+        target_dir: &Path,
+    ) -> Result<PathBuf> {
+        let manifest = manifest.to_str().context("manifest path is not UTF-8")?;
+        self.build_with(&["--manifest-path", manifest], bin, target_dir)
+    }
+
+    fn build_with(&self, which: &[&str], bin: &str, target_dir: &Path) -> Result<PathBuf> {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let target_dir = self.target_dir();
         let profile = self.lto.profile();
         let env_profile = profile.to_uppercase().replace('-', "_");
         let subcommand = match self.target.linker {
@@ -227,19 +242,12 @@ impl Cell {
         };
         let mut cmd = Command::new(cargo);
         cmd.current_dir(workspace_root())
-            .args([
-                subcommand,
-                "--quiet",
-                "-p",
-                package,
-                "--bin",
-                bin,
-                "--profile",
-                profile,
-            ])
+            .args([subcommand, "--quiet"])
+            .args(which)
+            .args(["--bin", bin, "--profile", profile])
             .args(["--target", self.target.triple])
             .args(self.features.map(|f| format!("--features={f}")))
-            .env("CARGO_TARGET_DIR", &target_dir)
+            .env("CARGO_TARGET_DIR", target_dir)
             .env(
                 format!("CARGO_PROFILE_{env_profile}_CODEGEN_UNITS"),
                 self.codegen_units.to_string(),
@@ -578,4 +586,21 @@ pub fn find_rlib(deps_dir: &Path, crate_name: &str) -> Result<PathBuf> {
                     .is_some_and(|n| n.starts_with(&prefix))
         })
         .with_context(|| format!("no {prefix}*.rlib in {}", deps_dir.display()))
+}
+
+/// Names of the defined and undefined symbols of the image at `path` that
+/// contain `needle` (for example wasmtime's own `wasmtime_fiber_switch`,
+/// whose Rust-mangled name carries a hash).
+pub fn symbols_containing(path: &Path, needle: &str) -> Result<Vec<String>> {
+    let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let file = object::File::parse(&*data).context("parsing the image with the object crate")?;
+    let mut names: Vec<String> = file
+        .symbols()
+        .chain(file.dynamic_symbols())
+        .filter_map(|s| s.name().ok().map(str::to_string))
+        .filter(|n| n.contains(needle))
+        .collect();
+    names.sort();
+    names.dedup();
+    Ok(names)
 }
