@@ -4,6 +4,7 @@
 # README's first command and by .ci/run. Fails loudly, naming the tool, if
 # something cannot be installed — never skips silently.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 need_targets=(
     wasm32-unknown-unknown    # the example Rust plugin (spindle-examples)
@@ -68,3 +69,6 @@ fi
 # Crates are fetched once here, so the tests' nested cargo builds never race
 # to download them.
 cargo fetch --quiet || fail "cargo fetch failed"
+# The runtime LTO probe is its own workspace with its own lock file.
+cargo fetch --quiet --manifest-path tests/runtime-probe/Cargo.toml ||
+    fail "cargo fetch failed for tests/runtime-probe"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: README's test command, and what CI runs.
 #   formatting, clippy (all targets, warnings are errors), every workspace
-#   test (including the LTO matrix), and spindle-fiber's suite again with the
-#   portable backend forced as the native one.
+#   test (including the LTO matrices), wasmtime's fibers replaced by Spindle's
+#   for the tests that exercise them, and spindle-fiber's suite again with the
+#   portable backend forced and on aarch64 under qemu.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,8 +16,22 @@ cargo fmt --all -- --check
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
-step "cargo test --workspace (includes the LTO matrix)"
-cargo test --workspace
+step "cargo test --workspace (includes the LTO matrices; wasmtime on its own fibers)"
+SPINDLE_EXPECT_FIBER=wasmtime cargo test --workspace
+
+# The same wasmtime tests with wasmtime-internal-fiber replaced by
+# fiber/wasmtime-compat, through the [patch.crates-io] line a user adds (here
+# as `--config`, so the workspace manifest stays unpatched). The patched build
+# rewrites Cargo.lock; any later plain cargo command puts it back.
+patch='patch.crates-io.wasmtime-internal-fiber.path="fiber/wasmtime-compat"'
+trap 'cargo metadata --format-version 1 --offline >/dev/null 2>&1 || true' EXIT
+
+step "wasmtime on Spindle's fibers: async stacks, pooling, custom stacks, traps, fuel, epochs"
+SPINDLE_EXPECT_FIBER=spindle cargo test -p spindle-tests --test wasmtime_fibers --config "$patch"
+
+step "spindle-runtime (resumable calls included) on Spindle's fibers"
+cargo test -p spindle-runtime --config "$patch"
+cargo metadata --format-version 1 --offline >/dev/null
 
 step "spindle-fiber with the portable backend as the native one (feature fallback)"
 cargo test -p spindle-fiber --features fallback
