@@ -31,6 +31,7 @@ unsafe extern "C" {
 }
 #[unsafe(no_mangle)]
 pub extern "C" fn PREFIX_fn() {
+    // SAFETY: never called; the object exists to carry the undefined reference.
     unsafe { spindle_fiber_0_1_0_resume() }
 }
 "#;
