@@ -85,27 +85,7 @@ impl Signature {
 /// without checking its imports, with the same error reports as
 /// [`Host::load_file`](crate::Host::load_file).
 pub fn compile_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Module, Error> {
-    let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|source| ErrorKind::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let name = path.display().to_string();
-    let bytes = if path.extension().is_some_and(|e| e == "wat") {
-        let text = String::from_utf8(bytes).map_err(|e| ErrorKind::InvalidModule {
-            plugin: name.clone(),
-            reason: format!("WAT file is not UTF-8: {e}"),
-        })?;
-        wat::parse_str(&text).map_err(|mut e| {
-            e.set_path(path);
-            ErrorKind::InvalidModule {
-                plugin: name.clone(),
-                reason: format!("WAT syntax error: {e}"),
-            }
-        })?
-    } else {
-        bytes
-    };
+    let (name, bytes) = crate::host::read_plugin_file(path.as_ref())?;
     crate::host::check_header(&name, &bytes)?;
     Module::from_binary(engine, &bytes).map_err(|e| {
         ErrorKind::InvalidModule {

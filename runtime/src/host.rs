@@ -275,33 +275,13 @@ impl<T: 'static> Host<T> {
     /// Loads a plugin from a file: WebAssembly text if it ends in `.wat`,
     /// a binary module otherwise.
     pub fn load_file(&self, path: impl AsRef<Path>) -> Result<Plugin<T>, Error> {
-        let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| ErrorKind::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let name = path.display().to_string();
-        if path.extension().is_some_and(|e| e == "wat") {
-            let text = String::from_utf8(bytes).map_err(|e| ErrorKind::InvalidModule {
-                plugin: name.clone(),
-                reason: format!("WAT file is not UTF-8: {e}"),
-            })?;
-            self.load_wat(&name, &text)
-        } else {
-            self.load_bytes(&name, &bytes)
-        }
+        let (name, binary) = read_plugin_file(path.as_ref())?;
+        self.load_bytes(&name, &binary)
     }
 
     /// Loads a plugin from WebAssembly text.
     pub fn load_wat(&self, name: &str, text: &str) -> Result<Plugin<T>, Error> {
-        let binary = wat::parse_str(text).map_err(|mut e| {
-            e.set_path(Path::new(name));
-            ErrorKind::InvalidModule {
-                plugin: name.to_string(),
-                reason: format!("WAT syntax error: {e}"),
-            }
-        })?;
-        self.load_bytes(name, &binary)
+        self.load_bytes(name, &wat_to_binary(name, text)?)
     }
 
     /// Loads a plugin from a binary wasm module.
@@ -451,4 +431,38 @@ impl Drop for Ticker {
             let _ = t.join();
         }
     }
+}
+
+/// Reads a plugin file and returns its name (the path, for error reports)
+/// and its binary module: WebAssembly text if the file ends in `.wat`,
+/// translated, a binary module otherwise.
+pub(crate) fn read_plugin_file(path: &Path) -> Result<(String, Vec<u8>), Error> {
+    let bytes = std::fs::read(path).map_err(|source| ErrorKind::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let name = path.display().to_string();
+    if path.extension().is_some_and(|e| e == "wat") {
+        let text = String::from_utf8(bytes).map_err(|e| ErrorKind::InvalidModule {
+            plugin: name.clone(),
+            reason: format!("WAT file is not UTF-8: {e}"),
+        })?;
+        let binary = wat_to_binary(&name, &text)?;
+        Ok((name, binary))
+    } else {
+        Ok((name, bytes))
+    }
+}
+
+/// WebAssembly text to a binary module; syntax errors name the plugin and
+/// point at the line.
+fn wat_to_binary(name: &str, text: &str) -> Result<Vec<u8>, Error> {
+    wat::parse_str(text).map_err(|mut e| {
+        e.set_path(Path::new(name));
+        ErrorKind::InvalidModule {
+            plugin: name.to_string(),
+            reason: format!("WAT syntax error: {e}"),
+        }
+        .into()
+    })
 }
