@@ -32,7 +32,7 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use wasmtime::{
     Config, Engine, Instance, InstanceAllocationStrategy, Linker, Module, PoolingAllocationConfig,
-    StackCreator, StackMemory, Store, Trap, WasmBacktrace,
+    StackCreator, StackMemory, Store, Trap, TypedFunc, WasmBacktrace,
 };
 
 // ---------------------------------------------------------------------------
@@ -119,6 +119,21 @@ fn block_on<F: Future>(fut: F) -> (F::Output, usize) {
             }
         }
     }
+}
+
+/// Instantiates `module` through `linker` (asynchronously, as an async store
+/// requires) and returns its `(i32) -> i32` export `name`.
+fn export(
+    linker: &Linker<()>,
+    store: &mut Store<()>,
+    module: &Module,
+    name: &str,
+) -> TypedFunc<i32, i32> {
+    let (instance, _) = block_on(linker.instantiate_async(&mut *store, module));
+    instance
+        .unwrap()
+        .get_typed_func::<i32, i32>(store, name)
+        .unwrap()
 }
 
 /// Pending `n` times (waking itself each time), then ready.
@@ -430,11 +445,7 @@ fn epoch_deadline_yields_and_updates() {
         let mut store = Store::new(&engine, ());
         store.set_epoch_deadline(1);
         store.epoch_deadline_async_yield_and_update(1);
-        let (instance, _) = block_on(linker.instantiate_async(&mut store, &module));
-        let instance = instance.unwrap();
-        let spin = instance
-            .get_typed_func::<i32, i32>(&mut store, "spin")
-            .unwrap();
+        let spin = export(&linker, &mut store, &module, "spin");
         let (out, pending) = block_on(spin.call_async(&mut store, TICKS));
         assert_eq!(out.unwrap(), TICKS, "{alloc:?}");
         // Every tick moves the epoch past the deadline, so the next loop
@@ -507,11 +518,7 @@ fn host_panics_propagate_out_of_the_fiber() {
             )
             .unwrap();
         let mut store = Store::new(&engine, ());
-        let (instance, _) = block_on(linker.instantiate_async(&mut store, &module));
-        let run = instance
-            .unwrap()
-            .get_typed_func::<i32, i32>(&mut store, "run")
-            .unwrap();
+        let run = export(&linker, &mut store, &module, "run");
 
         let caught =
             panic::catch_unwind(AssertUnwindSafe(|| block_on(run.call_async(&mut store, 7))))
@@ -526,11 +533,7 @@ fn host_panics_propagate_out_of_the_fiber() {
         // A fresh store on the same engine (and, pooled, the same stacks)
         // still runs async calls.
         let mut store = Store::new(&engine, ());
-        let (instance, _) = block_on(linker.instantiate_async(&mut store, &module));
-        let run = instance
-            .unwrap()
-            .get_typed_func::<i32, i32>(&mut store, "run")
-            .unwrap();
+        let run = export(&linker, &mut store, &module, "run");
         let (out, _) = block_on(run.call_async(&mut store, 3));
         assert_eq!(out.unwrap(), 4, "{alloc:?}");
     }
@@ -556,11 +559,7 @@ fn dropping_a_suspended_call_cancels_it() {
             )
             .unwrap();
         let mut store = Store::new(&engine, ());
-        let (instance, _) = block_on(linker.instantiate_async(&mut store, &module));
-        let run = instance
-            .unwrap()
-            .get_typed_func::<i32, i32>(&mut store, "run")
-            .unwrap();
+        let run = export(&linker, &mut store, &module, "run");
         {
             // Poll once: the fiber is now suspended inside the host call.
             let mut fut = Box::pin(run.call_async(&mut store, 1));
