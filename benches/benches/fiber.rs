@@ -11,6 +11,7 @@
 //! | group                 | what one iteration is                              |
 //! |-----------------------|----------------------------------------------------|
 //! | `round_trip`          | resume a running fiber, which suspends right back  |
+//! | `round_trip_interleaved` | the same for spindle-asm and corosensei, each timed in chunks that alternate with the other's |
 //! | `create_fresh_stack`  | map a new stack, create, run to return, drop all   |
 //! | `create_reused_stack` | create on a stack kept from the last iteration, run to return, take the stack back |
 //!
@@ -41,7 +42,7 @@ use std::hint::{black_box, spin_loop};
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::{self, Thread};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -202,6 +203,90 @@ fn round_trip(c: &mut Criterion) {
     });
 
     group.finish();
+}
+
+/// Resumes per chunk in `round_trip_interleaved`: long enough that reading
+/// the clock (about 20 ns) is lost in it, short enough (tens of
+/// microseconds) that both sides see the same state of the machine.
+const INTERLEAVE_CHUNK: u64 = 10_000;
+
+/// `round_trip_interleaved`: the `round_trip` of spindle-asm and corosensei
+/// again, measured so that the two can be compared within one run on a
+/// noisy machine. Each measurement resumes its own fiber for a chunk of
+/// [`INTERLEAVE_CHUNK`] iterations, then the other's for as many (untimed),
+/// and so on, and reports only its own chunks. Host noise that comes and
+/// goes over seconds (on the VMs we measure on, the clock itself moves by
+/// 15%) then falls on both alike instead of on whichever ran at the time.
+fn round_trip_interleaved(c: &mut Criterion) {
+    use corosensei::{Coroutine, CoroutineResult, Yielder};
+    use spindle_fiber::{Asm, Fiber, FiberResult, Stack, Suspender};
+
+    let stack = Stack::new(DEFAULT_STACK_SIZE).expect("stack");
+    let mut fiber = Fiber::with_stack(stack, |mut x: u64, s: &Suspender<u64, u64, Asm>| {
+        while x != STOP {
+            x = s.suspend(x.wrapping_add(1));
+        }
+        x
+    })
+    .expect("fiber");
+    let mut co = Coroutine::new(|y: &Yielder<u64, u64>, mut x: u64| {
+        while x != STOP {
+            x = y.suspend(x.wrapping_add(1));
+        }
+        x
+    });
+
+    // Runs `iters` iterations of `timed` in chunks, each followed by as
+    // many of `other`, and returns the time spent in `timed` alone.
+    fn alternate(iters: u64, mut timed: impl FnMut(), mut other: impl FnMut()) -> Duration {
+        let mut own = Duration::ZERO;
+        let mut left = iters;
+        while left > 0 {
+            let n = left.min(INTERLEAVE_CHUNK);
+            let start = Instant::now();
+            for _ in 0..n {
+                timed();
+            }
+            own += start.elapsed();
+            for _ in 0..n {
+                other();
+            }
+            left -= n;
+        }
+        own
+    }
+
+    let mut group = c.benchmark_group("round_trip_interleaved");
+    group.bench_function("spindle-asm", |b| {
+        b.iter_custom(|iters| {
+            alternate(
+                iters,
+                || {
+                    black_box(fiber.resume(black_box(INPUT)));
+                },
+                || {
+                    black_box(co.resume(black_box(INPUT)));
+                },
+            )
+        })
+    });
+    group.bench_function("corosensei", |b| {
+        b.iter_custom(|iters| {
+            alternate(
+                iters,
+                || {
+                    black_box(co.resume(black_box(INPUT)));
+                },
+                || {
+                    black_box(fiber.resume(black_box(INPUT)));
+                },
+            )
+        })
+    });
+    group.finish();
+
+    assert_eq!(fiber.resume(STOP), FiberResult::Return(STOP));
+    assert!(matches!(co.resume(STOP), CoroutineResult::Return(STOP)));
 }
 
 /// The fiber body of the `context` round trip: answers every value with
@@ -561,6 +646,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = fiber;
     config = config();
-    targets = round_trip, create_fresh_stack, create_reused_stack
+    targets = round_trip, round_trip_interleaved, create_fresh_stack, create_reused_stack
 }
 criterion_main!(fiber);
