@@ -32,7 +32,7 @@ fn build(lo: u32, hi: u32) -> Tree {
 fn main() -> Result<(), spindle_fiber::Error> {
     println!("spindle-fiber backend: {}", spindle_fiber::backend());
     let tree = build(1, 10);
-    let mut leaves = Fiber::new(|(), s: &Suspender<(), u32>| walk(&tree, s))?;
+    let mut leaves = Fiber::new(move |(), s: &Suspender<(), u32>| walk(&tree, s))?;
     let mut seen = Vec::new();
     while let FiberResult::Yield(v) = leaves.resume(()) {
         seen.push(v);

@@ -83,9 +83,13 @@ impl<Y, R> FiberResult<Y, R> {
 /// Code inside a fiber that catches panics (`std::panic::catch_unwind`) must
 /// let this one go on: check with `payload.is::<ForcedUnwind>()` and
 /// re-raise it with `std::panic::resume_unwind(payload)`. A fiber that
-/// swallows it and suspends again cannot be unwound; Spindle then leaks its
-/// stack (nothing on it is freed or reused) and panics, or aborts if the
-/// thread is already panicking.
+/// swallows it and suspends again cannot be unwound. Spindle then leaks it
+/// (its stack is never freed or reused) and panics, or aborts if the thread
+/// is already panicking; but only when leaking is sound, that is when the
+/// stack owns its memory ([`FiberStack::owns_memory`]: a [`Stack`]) and the
+/// fiber borrows nothing (it was made by a safe constructor, which requires
+/// `'static`). Otherwise it aborts the process: whatever the fiber's frames
+/// borrow would outlive the borrow.
 #[derive(Debug)]
 pub struct ForcedUnwind {
     _private: (),
@@ -232,6 +236,27 @@ impl<I, Y, B: Backend> core::fmt::Debug for Suspender<I, Y, B> {
 /// fiber unwinds its stack (see [`ForcedUnwind`]). Fibers are neither `Send`
 /// nor `Sync`: the stack may hold anything the function created, including
 /// thread-bound values.
+///
+/// # Leaking
+///
+/// A fiber can always be leaked (`mem::forget`, an `Rc` cycle), and a
+/// leaked suspended fiber keeps its frames forever: a `std::thread::scope`
+/// suspended inside it never joins its threads. So the safe constructors
+/// require that nothing the fiber can reach is borrowed: the function, the
+/// resume values and the stack are `'static` (and the stack is owned, see
+/// [`FiberStack`]). A fiber that borrows from its creator is made with
+/// [`Fiber::scoped`], whose fiber cannot escape the scope, or with the
+/// unsafe [`with_stack_unchecked`](Fiber::with_stack_unchecked).
+///
+/// ```compile_fail
+/// use spindle_fiber::{Fiber, Suspender};
+/// let data = vec![1u8];
+/// // error: the closure borrows `data`, so it is not 'static
+/// let fiber = Fiber::new(|(), _: &Suspender<(), ()>| data.len())?;
+/// std::mem::forget(fiber);
+/// drop(data); // a thread scoped inside the fiber could still be reading it
+/// # Ok::<(), spindle_fiber::Error>(())
+/// ```
 pub struct Fiber<'a, I, Y, R, S: FiberStack = Stack, B: Backend = Native> {
     stack: ManuallyDrop<S>,
     /// The backend's control block at the top of the stack; null once the
@@ -251,7 +276,8 @@ impl<'a, I, Y, R> Fiber<'a, I, Y, R, Stack, Native> {
     /// becomes `f`'s first argument.
     pub fn new<F>(f: F) -> Result<Self, Error>
     where
-        F: FnOnce(I, &Suspender<I, Y, Native>) -> R + 'a,
+        F: FnOnce(I, &Suspender<I, Y, Native>) -> R + 'static,
+        I: 'static,
     {
         Self::with_stack(Self::native_stack(DEFAULT_STACK_SIZE)?, f)
     }
@@ -259,7 +285,8 @@ impl<'a, I, Y, R> Fiber<'a, I, Y, R, Stack, Native> {
     /// Like [`new`](Fiber::new) with at least `stack_size` usable bytes.
     pub fn with_stack_size<F>(stack_size: usize, f: F) -> Result<Self, Error>
     where
-        F: FnOnce(I, &Suspender<I, Y, Native>) -> R + 'a,
+        F: FnOnce(I, &Suspender<I, Y, Native>) -> R + 'static,
+        I: 'static,
     {
         Self::with_stack(Self::native_stack(stack_size)?, f)
     }
@@ -286,8 +313,92 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
     /// The backend is chosen by the suspender type of `f`'s second argument:
     /// `&Suspender<I, Y>` for the native one, `&Suspender<I, Y, Ucontext>`
     /// for the portable one.
+    ///
+    /// Everything the fiber can reach is `'static` (see [Leaking](Fiber#leaking)).
     #[inline]
     pub fn with_stack<F>(stack: S, f: F) -> Result<Self, Error>
+    where
+        F: FnOnce(I, &Suspender<I, Y, B>) -> R + 'static,
+        I: 'static,
+        S: 'static,
+    {
+        let may_leak = stack.owns_memory();
+        // SAFETY: nothing the fiber reaches is borrowed, so leaking it
+        // invalidates nothing.
+        unsafe { Self::make(stack, f, may_leak) }
+    }
+
+    /// Like [`with_stack`](Fiber::with_stack) for a fiber that borrows from
+    /// its creator (`'a`). Spindle never leaks such a fiber itself: where it
+    /// would leak one that cannot be unwound, it aborts.
+    ///
+    /// # Safety
+    ///
+    /// The fiber must not be leaked: it must be dropped (or run to the end,
+    /// or given to [`into_stack`](Fiber::into_stack)) before anything it
+    /// borrows goes away, never `mem::forget`ten or kept in an `Rc` cycle.
+    /// [`Fiber::scoped`] is the safe way to get this.
+    #[inline]
+    pub unsafe fn with_stack_unchecked<F>(stack: S, f: F) -> Result<Self, Error>
+    where
+        F: FnOnce(I, &Suspender<I, Y, B>) -> R + 'a,
+    {
+        // SAFETY: the caller promises the fiber is not leaked, and
+        // `may_leak = false` keeps Spindle from leaking it.
+        unsafe { Self::make(stack, f, false) }
+    }
+
+    /// Runs `body` with a fiber that may borrow from its creator (`'a`), and
+    /// gives back the stack afterwards. The fiber never leaves this call:
+    /// `body` reaches it only through a [`ScopedFiber`], and when `body`
+    /// returns or panics the fiber is unwound if it is still suspended (as
+    /// [`into_stack`](Fiber::into_stack) does), so nothing it borrows can
+    /// outlive the borrow. A fiber that cannot be unwound aborts the process.
+    ///
+    /// ```
+    /// use spindle_fiber::{Fiber, Stack, Suspender};
+    /// let words = vec!["a", "b"];
+    /// let (seen, _stack) = Fiber::scoped(
+    ///     Stack::new(64 * 1024)?,
+    ///     |(), s: &Suspender<(), &str>| {
+    ///         for w in &words {
+    ///             s.suspend(w);
+    ///         }
+    ///     },
+    ///     |fiber| {
+    ///         let mut seen = Vec::new();
+    ///         while let Some(w) = fiber.resume(()).into_yield() {
+    ///             seen.push(w);
+    ///         }
+    ///         seen
+    ///     },
+    /// )?;
+    /// assert_eq!(seen, ["a", "b"]);
+    /// # Ok::<(), spindle_fiber::Error>(())
+    /// ```
+    pub fn scoped<F, T>(
+        stack: S,
+        f: F,
+        body: impl FnOnce(&mut ScopedFiber<'_, 'a, I, Y, R, S, B>) -> T,
+    ) -> Result<(T, S), Error>
+    where
+        F: FnOnce(I, &Suspender<I, Y, B>) -> R + 'a,
+    {
+        // SAFETY: the fiber stays in this frame: `body` gets only a
+        // ScopedFiber, which cannot move it out, and it is unwound by
+        // `into_stack` below or by its Drop if `body` panics, before this
+        // call returns, so within 'a.
+        let mut fiber = unsafe { Self::with_stack_unchecked(stack, f)? };
+        let out = body(&mut ScopedFiber { fiber: &mut fiber });
+        Ok((out, fiber.into_stack()))
+    }
+
+    /// # Safety
+    ///
+    /// With `may_leak`, leaking the fiber (and the stack with it) must be
+    /// sound: the stack owns its memory and the fiber borrows nothing.
+    #[inline(always)]
+    unsafe fn make<F>(stack: S, f: F, may_leak: bool) -> Result<Self, Error>
     where
         F: FnOnce(I, &Suspender<I, Y, B>) -> R + 'a,
     {
@@ -320,7 +431,8 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
             ptr::write(obj as *mut Start<F>, Start { f, top, limit });
             let header = header as *mut usize;
             header.write(drop_start::<F> as *const () as usize);
-            header.add(1).write(obj as usize);
+            // obj is 16-aligned: bit 0 is free for "may leak".
+            header.add(1).write(obj as usize | may_leak as usize);
         }
         // SAFETY: the arguments satisfy `Backend::init`'s layout contract.
         let handle = unsafe { B::init(control, limit as *mut u8, obj, entry::<F, I, Y, R, B>) };
@@ -408,7 +520,7 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
     #[inline]
     pub fn into_stack(self) -> S {
         // Never dropped: the stack is moved out below, and a panic on the way
-        // (a fiber that cannot be unwound) must leak rather than free it.
+        // (a fiber that cannot be unwound, leaked) must not free it.
         let mut this = ManuallyDrop::new(self);
         this.release();
         if this.control.is_null() {
@@ -476,9 +588,11 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
     /// drops a never-started function, unwinds a suspended one.
     ///
     /// If that is impossible (the fiber swallowed its forced unwind, or the
-    /// crate is built with `panic = "abort"`), the stack is leaked — never
-    /// freed or reused, so nothing on it is invalidated — and this panics
-    /// (or aborts if the thread is already panicking).
+    /// crate is built with `panic = "abort"`) and the fiber may be leaked
+    /// (`may_leak`), the stack is leaked — never freed or reused, so nothing
+    /// on it is invalidated — and this panics (or aborts if the thread is
+    /// already panicking; under `panic = "abort"` it just leaks). If it may
+    /// not, this aborts.
     fn release(&mut self) {
         if self.handle.is_null() {
             return; // finished or leaked
@@ -491,7 +605,7 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
             unsafe {
                 let header = self.control.sub(HEADER_SIZE) as *const usize;
                 let drop_start: unsafe fn(*mut u8) = mem::transmute(header.read() as *const ());
-                drop_start(header.add(1).read() as *mut u8);
+                drop_start((header.add(1).read() & !1) as *mut u8);
             }
         } else {
             self.force_unwind();
@@ -515,9 +629,9 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
                 }
             }
             Received::Yield(_) => self.leak_and_fail(
-                "a fiber caught its ForcedUnwind and suspended again, so it cannot be unwound; \
-                 its stack has been leaked. Code that catches panics inside a fiber must \
-                 re-raise spindle_fiber::ForcedUnwind",
+                "a fiber caught its ForcedUnwind and suspended again, so it cannot be unwound",
+                "Code that catches panics inside a fiber must re-raise \
+                 spindle_fiber::ForcedUnwind",
             ),
         }
     }
@@ -525,8 +639,29 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
     #[cfg(not(panic = "unwind"))]
     fn force_unwind(&mut self) {
         // Without unwinding, the frames on the stack can never be destroyed;
-        // leaking the stack is the only sound way to let go of the fiber.
+        // leaking the stack is the only sound way to let go of the fiber,
+        // and where even that is unsound, stopping the process.
+        if !self.may_leak() {
+            abort_with(
+                "spindle-fiber: a suspended fiber was dropped under panic = \"abort\", so its \
+                 frames cannot be unwound, and it may not be leaked (its stack is not owned \
+                 by it, or it borrows from its creator); aborting",
+            );
+        }
         self.leak();
+    }
+
+    /// Whether leaking this (unfinished) fiber is sound: bit 0 of the start
+    /// object's address in the header, set by `make`.
+    fn may_leak(&self) -> bool {
+        // SAFETY: an unfinished fiber's header is intact (see HEADER_SIZE).
+        unsafe {
+            (self.control.sub(HEADER_SIZE) as *const usize)
+                .add(1)
+                .read()
+                & 1
+                != 0
+        }
     }
 
     /// From now on the stack is never freed, even by `into_stack`'s caller:
@@ -537,14 +672,56 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
         self.control = ptr::null_mut();
     }
 
-    fn leak_and_fail(&mut self, message: &str) {
+    fn leak_and_fail(&mut self, what: &str, advice: &str) {
+        if !self.may_leak() {
+            abort_with(&format!(
+                "spindle-fiber: {what}, and it may not be leaked (its stack is not owned by \
+                 it, or it borrows from its creator); aborting. {advice}"
+            ));
+        }
         self.leak();
         if std::thread::panicking() {
             abort_with(&format!(
-                "spindle-fiber: {message} (while already panicking)"
+                "spindle-fiber: {what}; its stack has been leaked (while already panicking). \
+                 {advice}"
             ));
         }
-        panic!("{message}");
+        panic!("{what}; its stack has been leaked. {advice}");
+    }
+}
+
+/// The fiber of a [`Fiber::scoped`] call: everything a fiber does except
+/// leave the scope (it cannot be moved out, so it cannot be leaked).
+pub struct ScopedFiber<'s, 'a, I, Y, R, S: FiberStack = Stack, B: Backend = Native> {
+    fiber: &'s mut Fiber<'a, I, Y, R, S, B>,
+}
+
+impl<I, Y, R, S: FiberStack, B: Backend> ScopedFiber<'_, '_, I, Y, R, S, B> {
+    /// See [`Fiber::resume`].
+    #[inline]
+    pub fn resume(&mut self, input: I) -> FiberResult<Y, R> {
+        self.fiber.resume(input)
+    }
+
+    /// See [`Fiber::is_finished`].
+    pub fn is_finished(&self) -> bool {
+        self.fiber.is_finished()
+    }
+
+    /// See [`Fiber::is_started`].
+    pub fn is_started(&self) -> bool {
+        self.fiber.is_started()
+    }
+
+    /// See [`Fiber::stack`].
+    pub fn stack(&self) -> &S {
+        self.fiber.stack()
+    }
+}
+
+impl<I, Y, R, S: FiberStack, B: Backend> core::fmt::Debug for ScopedFiber<'_, '_, I, Y, R, S, B> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.fiber.fmt(f)
     }
 }
 
@@ -563,7 +740,7 @@ fn resume_after_finish() -> ! {
 ///        top ──► +----------------------+
 ///                | backend control block|  Backend::CONTROL_SIZE bytes
 ///    control ──► +----------------------+
-///                | start obj address    |  control - 8
+///                | start obj address    |  control - 8 (bit 0: may leak)
 ///                | start obj drop fn    |  control - 16
 ///                +----------------------+
 ///                ~ Start<F>             ~  aligned to max(16, align of F)

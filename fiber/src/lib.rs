@@ -36,6 +36,23 @@
 //! owned by someone else ([`RawStack`]), or your own type.
 //! [`install_overflow_handler`] turns a guard-page hit into a clear
 //! `fiber stack overflow` report.
+//!
+//! # Safety rules
+//!
+//! A suspended fiber's frames may be borrowed by other threads (a
+//! `std::thread::scope` inside the fiber), and `mem::forget` cannot be
+//! prevented, so the API keeps every leaked fiber harmless:
+//!
+//! * The safe constructors take only `'static` functions, resume values and
+//!   stacks; a fiber that borrows from its creator lives inside
+//!   [`Fiber::scoped`], which always unwinds it before returning (or uses
+//!   the unsafe [`Fiber::with_stack_unchecked`]).
+//! * A [`FiberStack`] keeps its memory valid until it is dropped, and
+//!   forever if leaked: there is no `FiberStack` for `&mut T`.
+//! * When Spindle cannot unwind a fiber (it swallowed [`ForcedUnwind`], or a
+//!   suspended fiber is dropped under `panic = "abort"`), it leaks it only
+//!   if the stack owns its memory ([`FiberStack::owns_memory`]) and the
+//!   fiber borrows nothing; otherwise it aborts the process.
 
 #![warn(missing_docs)]
 
@@ -49,7 +66,7 @@ pub use backend::Asm;
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 pub use backend::Ucontext;
 pub use backend::{Backend, BackendKind, Native, Unsupported, backend};
-pub use fiber::{Fiber, FiberResult, ForcedUnwind, Suspender};
+pub use fiber::{Fiber, FiberResult, ForcedUnwind, ScopedFiber, Suspender};
 pub use overflow::install_overflow_handler;
 pub use stack::{DEFAULT_STACK_SIZE, FiberStack, RawStack, Stack, StackPool};
 

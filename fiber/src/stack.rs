@@ -19,14 +19,37 @@ pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
 /// stacks that come from elsewhere (a pooling allocator, a runtime's own
 /// stack cache); Spindle's [`Stack`] and [`RawStack`] implement it.
 ///
+/// A fiber's frames live in this memory, and other threads may hold
+/// references into it (a `std::thread::scope` inside the fiber), so the
+/// memory must stay valid until the *value* is dropped, not merely until
+/// some borrow ends. That is why there is no implementation for `&mut T`: a
+/// leaked fiber (`mem::forget`) would end the borrow while its frames are
+/// still live, and the stack could be reused or unmapped under them. Box
+/// your stack or hand it over by value; [`Fiber::into_stack`] gives it back.
+///
+/// ```compile_fail
+/// use spindle_fiber::{Fiber, Stack, Suspender};
+/// let mut stack = Stack::new(64 * 1024)?;
+/// // error: `&mut Stack` is not a FiberStack
+/// let fiber = Fiber::with_stack(&mut stack, |(), _: &Suspender<(), ()>| {})?;
+/// std::mem::forget(fiber); // would end the borrow with the frames still live
+/// # Ok::<(), spindle_fiber::Error>(())
+/// ```
+///
 /// # Safety
 ///
-/// For as long as the value lives (and a fiber may run on it):
+/// Until the value is dropped (and forever if it is leaked, as it is with a
+/// leaked fiber):
 /// - `[limit(), top())` is readable and writable memory used by nothing else,
 ///   at least 4 KiB long, and `top()` is 16-byte aligned;
 /// - `top()`, `limit()` and `guard_range()` return the same values every time;
 /// - `guard_range()`, if not empty, is inaccessible memory directly below
 ///   `limit()` (a fault there is reported as a fiber stack overflow).
+///
+/// A type that borrows its memory (one with a lifetime) cannot keep this
+/// promise, since leaking it ends the borrow.
+///
+/// [`Fiber::into_stack`]: crate::Fiber::into_stack
 pub unsafe trait FiberStack {
     /// One past the highest usable byte; the stack grows down from here.
     fn top(&self) -> *mut u8;
@@ -44,6 +67,19 @@ pub unsafe trait FiberStack {
     /// called. A wrong `true` only loses the overflow report.
     #[inline(always)]
     fn guard_registered(&self) -> bool {
+        false
+    }
+
+    /// Whether this value owns its memory outright: dropping it frees the
+    /// memory and nothing else ever does, so leaking the value leaks the
+    /// memory (Spindle's [`Stack`], and a `Box` of one). Spindle leaks a
+    /// fiber it cannot unwind only when this is `true` (and the fiber borrows
+    /// nothing); otherwise it aborts the process, because the memory's owner
+    /// could not tell that the memory is still in use. A wrong `true` is
+    /// undefined behaviour; the default `false` only turns such leaks into
+    /// aborts.
+    #[inline(always)]
+    fn owns_memory(&self) -> bool {
         false
     }
 
@@ -187,6 +223,11 @@ unsafe impl FiberStack for Stack {
         cfg!(unix)
     }
 
+    #[inline(always)]
+    fn owns_memory(&self) -> bool {
+        true
+    }
+
     fn top(&self) -> *mut u8 {
         // SAFETY: one past the end of the mapping.
         unsafe { self.limit.as_ptr().add(self.size) }
@@ -202,8 +243,13 @@ unsafe impl FiberStack for Stack {
 /// A stack in memory that someone else owns and frees, such as a region
 /// handed out by a pooling allocator laid out as `[guard | stack]`.
 ///
-/// Spindle never frees it; the owner must keep it alive while a fiber runs
-/// on it.
+/// Spindle never frees it; the owner must keep it alive until the
+/// `RawStack` is dropped, which Spindle does only once nothing lives on the
+/// stack any more (a fiber on it was dropped or finished, or `into_stack`
+/// gave it back). Spindle never leaks a fiber on a `RawStack`: where it
+/// would (a fiber that swallows [`ForcedUnwind`](crate::ForcedUnwind), or a
+/// suspended fiber dropped under `panic = "abort"`) it aborts the process
+/// instead, since the owner could not tell that the memory is still in use.
 #[derive(Debug)]
 pub struct RawStack {
     top: *mut u8,
@@ -218,9 +264,10 @@ impl RawStack {
     ///
     /// # Safety
     ///
-    /// The memory must satisfy [`FiberStack`]'s contract for as long as the
-    /// returned value (or a fiber using it) lives; the guard part, if
-    /// `guard_size > 0`, must be inaccessible.
+    /// The memory must satisfy [`FiberStack`]'s contract until the returned
+    /// value is dropped: if the caller leaks it, or a fiber on it (for
+    /// example with `mem::forget`), the memory must never be freed or
+    /// reused. The guard part, if `guard_size > 0`, must be inaccessible.
     pub unsafe fn from_raw_parts(base: *mut u8, guard_size: usize, len: usize) -> RawStack {
         let limit = base.wrapping_add(guard_size);
         let top_addr = (limit as usize + len) & !15;
@@ -245,29 +292,16 @@ unsafe impl FiberStack for RawStack {
     }
 }
 
-// SAFETY: a `&mut` to a stack is as good as owning it for the borrow.
-unsafe impl<T: FiberStack + ?Sized> FiberStack for &mut T {
-    #[inline(always)]
-    fn guard_registered(&self) -> bool {
-        (**self).guard_registered()
-    }
-
-    fn top(&self) -> *mut u8 {
-        (**self).top()
-    }
-    fn limit(&self) -> *mut u8 {
-        (**self).limit()
-    }
-    fn guard_range(&self) -> Range<*mut u8> {
-        (**self).guard_range()
-    }
-}
-
 // SAFETY: forwarded to the boxed stack, which the box owns.
 unsafe impl<T: FiberStack + ?Sized> FiberStack for Box<T> {
     #[inline(always)]
     fn guard_registered(&self) -> bool {
         (**self).guard_registered()
+    }
+
+    #[inline(always)]
+    fn owns_memory(&self) -> bool {
+        (**self).owns_memory()
     }
 
     fn top(&self) -> *mut u8 {

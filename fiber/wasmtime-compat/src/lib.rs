@@ -304,7 +304,11 @@ impl<'a, Resume, Yield, Return> Fiber<'a, Resume, Yield, Return> {
             };
             func(first, &mut suspend)
         };
-        match Inner::with_stack(stack.view(), entry) {
+        // SAFETY: the spindle fiber never outlives this `Fiber`, which owns
+        // it: `Drop` finishes with it (see there). Leaking this `Fiber`
+        // itself is the caller's to avoid, as with the original, whose
+        // `Fiber::new` takes a non-`'static` closure too (README).
+        match unsafe { Inner::with_stack_unchecked(stack.view(), entry) } {
             Ok(inner) => Ok(Fiber {
                 inner: ManuallyDrop::new(UnsafeCell::new(inner)),
                 stack: Some(stack),
