@@ -22,9 +22,7 @@
 //! * A panic inside the fiber propagates out of `resume`, after which the
 //!   fiber counts as [`done`](Fiber::done).
 //! * Dropping a fiber never unwinds it. wasmtime only drops fibers that are
-//!   finished (it first resumes an unfinished one with a cancellation); a
-//!   fiber dropped while suspended has its frames abandoned, not destroyed,
-//!   exactly as in the original (which also `debug_assert!`s against it).
+//!   finished (it first resumes an unfinished one with a cancellation).
 //! * [`FiberStack::top`], [`FiberStack::range`] and
 //!   [`FiberStack::guard_range`] report the same addresses as the original
 //!   for all three kinds of stack (mapped, raw parts, custom), because
@@ -38,6 +36,14 @@
 //!   minimum); the original rounds up to one page.
 //! * A fiber dropped before it ever ran drops its function (the original
 //!   leaks it).
+//! * Stricter than the original: dropping a *suspended* fiber aborts the
+//!   process (the original abandons its frames and frees its stack under
+//!   them), and a [`Suspend`] used outside its own fiber (for example after
+//!   `mem::swap` with a nested fiber's) panics (the original switches to
+//!   whatever that `Suspend` points at). Like the original, `Fiber::new`
+//!   takes a non-`'static` closure, so leaking a suspended fiber with
+//!   `mem::forget` while other threads borrow its frames is the caller's to
+//!   avoid.
 //! * The `custom` feature changes nothing: Spindle picks its own switch for
 //!   the target. `std` changes nothing either: this crate always uses `std`.
 //! * No AddressSanitizer fiber annotations (the original has them under
@@ -277,14 +283,64 @@ pub struct Fiber<'a, Resume, Yield, Return> {
     /// `resume` is running (so that a re-entrant resume is refused before it
     /// can touch `inner`).
     done: Cell<bool>,
+    /// This fiber's number, which its `Suspend` carries too.
+    id: u64,
 }
 
 /// Given to a fiber's function; lets it suspend the fiber.
+///
+/// Every `Suspend` has the same type, so safe code can swap two of them
+/// (`mem::swap(inner_s, outer_s)` with a nested fiber's); each one stays
+/// bound to its own fiber, and using it on any other is a clear panic.
 pub struct Suspend<Resume, Yield, Return> {
-    /// The spindle suspender on the fiber's first frame, which outlives every
-    /// `&mut Suspend` (this value lives on that same frame).
+    /// The spindle suspender on the fiber's first frame. Only dereferenced
+    /// once `id` is found to be the running fiber's, which means this value
+    /// is that fiber's own `Suspend` and the frame is alive.
     inner: *const Suspender<Resume, Yield>,
+    /// The number of the fiber `inner` belongs to.
+    id: u64,
     _phantom: PhantomData<(Resume, Yield, Return)>,
+}
+
+/// Which compat fiber runs on this thread: its number, or 0 outside all
+/// of them. Set by `resume` around each switch into a fiber and restored
+/// after it (even if the fiber panics), so nested fibers and fibers resumed
+/// on another thread than before (wasmtime moves futures) see the right
+/// one. Read only through these `#[inline(never)]` functions: a fiber that
+/// moved to another thread must not reuse a thread-local address computed
+/// before it suspended.
+mod running {
+    use core::cell::Cell;
+
+    thread_local! {
+        static RUNNING: Cell<u64> = const { Cell::new(0) };
+    }
+
+    #[inline(never)]
+    pub(crate) fn get() -> u64 {
+        RUNNING.with(Cell::get)
+    }
+
+    #[inline(never)]
+    pub(crate) fn replace(id: u64) -> u64 {
+        RUNNING.with(|r| r.replace(id))
+    }
+
+    /// Puts the previous number back when the switch returns or unwinds.
+    pub(crate) struct Restore(pub(crate) u64);
+
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            replace(self.0);
+        }
+    }
+
+    /// A number no other fiber of this process has had.
+    pub(crate) fn fresh_id() -> u64 {
+        use core::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    }
 }
 
 impl<'a, Resume, Yield, Return> Fiber<'a, Resume, Yield, Return> {
@@ -297,9 +353,11 @@ impl<'a, Resume, Yield, Return> Fiber<'a, Resume, Yield, Return> {
         stack: FiberStack,
         func: impl FnOnce(Resume, &mut Suspend<Resume, Yield, Return>) -> Return + 'a,
     ) -> Result<Self, (Error, FiberStack)> {
+        let id = running::fresh_id();
         let entry = move |first: Resume, suspender: &Suspender<Resume, Yield>| {
             let mut suspend = Suspend {
                 inner: suspender,
+                id,
                 _phantom: PhantomData,
             };
             func(first, &mut suspend)
@@ -313,6 +371,7 @@ impl<'a, Resume, Yield, Return> Fiber<'a, Resume, Yield, Return> {
                 inner: ManuallyDrop::new(UnsafeCell::new(inner)),
                 stack: Some(stack),
                 done: Cell::new(false),
+                id,
             }),
             Err(e) => Err((Error::new(e), stack)),
         }
@@ -333,6 +392,7 @@ impl<'a, Resume, Yield, Return> Fiber<'a, Resume, Yield, Return> {
         // lives, and nothing else touches `inner` except `Drop`/`into_stack`,
         // which need the fiber by value.
         let inner = unsafe { &mut *self.inner.get() };
+        let _restore = running::Restore(running::replace(self.id));
         match inner.resume(val) {
             FiberResult::Yield(y) => {
                 self.done.set(false);
@@ -356,7 +416,8 @@ impl<'a, Resume, Yield, Return> Fiber<'a, Resume, Yield, Return> {
     ///
     /// # Panics
     ///
-    /// If the fiber is not done.
+    /// If the fiber is not done; a suspended one then aborts the process as
+    /// it is dropped (see `Drop`).
     pub fn into_stack(mut self) -> FiberStack {
         assert!(self.done());
         self.stack.take().unwrap()
@@ -369,13 +430,35 @@ impl<Resume, Yield, Return> Suspend<Resume, Yield, Return> {
     ///
     /// # Panics
     ///
-    /// If called anywhere but on this fiber's own stack.
+    /// If called anywhere but in this `Suspend`'s own fiber (from the
+    /// parent, from another fiber, or after being swapped into another
+    /// fiber's function). wasmtime's own crate does not check this.
     pub fn suspend(&mut self, value: Yield) -> Resume {
-        // SAFETY: `inner` points at the suspender on the fiber's entry frame,
-        // which is alive whenever a `&mut Suspend` is (see the field docs).
+        if running::get() != self.id {
+            suspend_outside_own_fiber();
+        }
+        // SAFETY: the running fiber is this Suspend's own (checked above;
+        // numbers are never reused), so we are on its stack, below its
+        // entry frame, where `inner` points.
         let suspender = unsafe { &*self.inner };
         suspender.suspend(value)
     }
+}
+
+#[cold]
+#[inline(never)]
+fn suspend_outside_own_fiber() -> ! {
+    panic!(
+        "wasmtime_internal_fiber::Suspend::suspend called outside its own fiber (from the \
+         parent, another fiber, or after being swapped with another fiber's Suspend); a \
+         Suspend can only suspend the fiber it was given to"
+    );
+}
+
+#[cold]
+fn spindle_abort(message: &str) -> ! {
+    eprintln!("{message}");
+    std::process::abort()
 }
 
 impl<Resume, Yield, Return> Drop for Fiber<'_, Resume, Yield, Return> {
@@ -383,13 +466,20 @@ impl<Resume, Yield, Return> Drop for Fiber<'_, Resume, Yield, Return> {
         // SAFETY: `inner` is taken exactly once, here.
         let inner = unsafe { ManuallyDrop::take(&mut self.inner) }.into_inner();
         if inner.is_started() && !inner.is_finished() {
-            // Suspended: never unwind its frames (they may be wasm frames,
-            // and wasmtime never asks for it). Abandon them like the original
-            // does; the spindle fiber owns nothing but a `StackView`, so
-            // forgetting it leaks nothing else (both of spindle's backends
-            // keep their state on the fiber's stack), and the stack itself is
-            // still freed by its owner, `self.stack`, after this.
+            // Suspended: its frames can be neither unwound (they may be wasm
+            // frames, and wasmtime never asks for it) nor abandoned. The
+            // original abandons them and frees the stack, but other threads
+            // may still borrow those frames (a `std::thread::scope` in a
+            // host function), or data they borrow from the caller ('a);
+            // leaking the stack would save the former, not the latter. So
+            // stop here. wasmtime never gets here: it finishes every fiber
+            // before dropping it (`StoreFiber::dispose`), and asserts so.
             mem::forget(inner);
+            spindle_abort(
+                "wasmtime_internal_fiber: a suspended fiber was dropped; its frames can be \
+                 neither unwound nor safely abandoned, aborting (finish a fiber before \
+                 dropping it, as wasmtime does)",
+            );
         } else {
             // Finished, or never started (its function is dropped).
             drop(inner);
