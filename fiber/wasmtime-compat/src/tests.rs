@@ -451,7 +451,8 @@ fn swapped_suspend_is_a_clear_panic() {
 /// A `Suspend` smuggled out to the parent panics there instead of switching.
 #[test]
 fn suspend_used_by_the_parent_panics() {
-    let slot: Rc<Cell<Option<*mut Suspend<(), (), ()>>>> = Rc::new(Cell::new(None));
+    type Slot = Rc<Cell<Option<*mut Suspend<(), (), ()>>>>;
+    let slot: Slot = Rc::new(Cell::new(None));
     let slot2 = slot.clone();
     let fiber = Fiber::<(), (), ()>::new(stack(MIB), move |(), s| {
         slot2.set(Some(s as *mut _));
