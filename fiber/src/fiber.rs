@@ -90,6 +90,23 @@ impl<Y, R> FiberResult<Y, R> {
 /// fiber borrows nothing (it was made by a safe constructor, which requires
 /// `'static`). Otherwise it aborts the process: whatever the fiber's frames
 /// borrow would outlive the borrow.
+///
+/// A fiber that turns its `ForcedUnwind` into another panic ends there: its
+/// stack is freed and that panic continues out of the `drop` (or
+/// `into_stack`). A `ForcedUnwind` re-raised in a fiber that is not being
+/// dropped (one caught in another fiber) ends that fiber too, and its
+/// `resume` panics with `a fiber ended by raising a ForcedUnwind it was not
+/// being dropped with`.
+///
+/// # `thread::panicking()` and suspended unwinds
+///
+/// The panic count is per thread, not per stack: while a fiber is suspended
+/// in the middle of unwinding (a destructor that suspends), its parent sees
+/// `std::thread::panicking() == true`, and a `MutexGuard` dropped there
+/// poisons its mutex. Spindle's own choices do not depend on it: a panic
+/// that ends a forced unwind, and the panic for a leaked fiber, are always
+/// raised, and if the parent really is unwinding, Rust aborts them as it
+/// does any panic out of a destructor during unwinding.
 #[derive(Debug)]
 pub struct ForcedUnwind {
     _private: (),
@@ -481,7 +498,12 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
         // SAFETY: `back` is the message the last switch returned.
         match unsafe { self.receive(back) } {
             Received::Panic(payload) => panic::resume_unwind(payload),
-            Received::Yield(_) | Received::Return(_) | Received::Unwound => {
+            Received::Unwound => panic!(
+                "a fiber ended by raising a ForcedUnwind it was not being dropped with (one \
+                 caught in another fiber and re-raised here); a ForcedUnwind may only be \
+                 re-raised in the fiber that caught it"
+            ),
+            Received::Yield(_) | Received::Return(_) => {
                 unreachable!("fiber ended without returning or panicking")
             }
         }
@@ -522,7 +544,7 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
         // Never dropped: the stack is moved out below, and a panic on the way
         // (a fiber that cannot be unwound, leaked) must not free it.
         let mut this = ManuallyDrop::new(self);
-        this.release();
+        let pending = this.release();
         if this.control.is_null() {
             panic!(
                 "Fiber::into_stack: the suspended fiber could not be unwound, so its stack was leaked"
@@ -530,7 +552,14 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
         }
         // SAFETY: nothing lives on the stack any more and nothing else will
         // touch it; `this` is never dropped, so the stack is moved out once.
-        unsafe { ManuallyDrop::take(&mut this.stack) }
+        let stack = unsafe { ManuallyDrop::take(&mut this.stack) };
+        if let Some(payload) = pending {
+            // The unwind ended in another panic: the stack is free, and is
+            // freed before the panic goes on.
+            drop(stack);
+            panic::resume_unwind(payload);
+        }
+        stack
     }
 
     /// # Safety
@@ -593,9 +622,14 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
     /// on it is invalidated — and this panics (or aborts if the thread is
     /// already panicking; under `panic = "abort"` it just leaks). If it may
     /// not, this aborts.
-    fn release(&mut self) {
+    ///
+    /// Returns the payload of a panic that ended the unwind instead (the
+    /// fiber turned its `ForcedUnwind` into another panic): the stack is
+    /// free then, and the caller frees it before re-raising the panic.
+    #[must_use]
+    fn release(&mut self) -> Option<PanicPayload> {
         if self.handle.is_null() {
-            return; // finished or leaked
+            return None; // finished or leaked
         }
         if self.is_fresh() {
             self.handle = ptr::null_mut();
@@ -607,27 +641,28 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
                 let drop_start: unsafe fn(*mut u8) = mem::transmute(header.read() as *const ());
                 drop_start((header.add(1).read() & !1) as *mut u8);
             }
+            None
         } else {
-            self.force_unwind();
+            self.force_unwind()
         }
     }
 
     #[cfg(panic = "unwind")]
-    fn force_unwind(&mut self) {
+    fn force_unwind(&mut self) -> Option<PanicPayload> {
         // SAFETY: the fiber is suspended; a null message means "unwind".
         let back = unsafe { self.switch_in(ptr::null_mut()) };
         // SAFETY: as in `resume`.
         match unsafe { self.receive(back) } {
-            Received::Unwound | Received::Return(_) => {}
-            Received::Panic(payload) => {
-                // A destructor panicked while the stack unwound; the fiber is
-                // finished and its stack is free.
-                if std::thread::panicking() {
-                    drop(payload);
-                } else {
-                    panic::resume_unwind(payload);
-                }
-            }
+            Received::Unwound | Received::Return(_) => None,
+            // The fiber turned its ForcedUnwind into another panic (it
+            // caught it and panicked; a destructor that panics during the
+            // unwind aborts inside the fiber, as anywhere); the fiber is
+            // finished and its stack is free. The caller re-raises it, even
+            // if the thread is panicking: the count is shared with fibers
+            // suspended mid-unwind, so it does not say whether the parent
+            // is. A parent that really is unwinding then aborts, exactly as
+            // for any value whose destructor panics during unwinding.
+            Received::Panic(payload) => Some(payload),
             Received::Yield(_) => self.leak_and_fail(
                 "a fiber caught its ForcedUnwind and suspended again, so it cannot be unwound",
                 "Code that catches panics inside a fiber must re-raise \
@@ -637,7 +672,7 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
     }
 
     #[cfg(not(panic = "unwind"))]
-    fn force_unwind(&mut self) {
+    fn force_unwind(&mut self) -> Option<PanicPayload> {
         // Without unwinding, the frames on the stack can never be destroyed;
         // leaking the stack is the only sound way to let go of the fiber,
         // and where even that is unsound, stopping the process.
@@ -649,6 +684,7 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
             );
         }
         self.leak();
+        None
     }
 
     /// Whether leaking this (unfinished) fiber is sound: bit 0 of the start
@@ -672,7 +708,7 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
         self.control = ptr::null_mut();
     }
 
-    fn leak_and_fail(&mut self, what: &str, advice: &str) {
+    fn leak_and_fail(&mut self, what: &str, advice: &str) -> ! {
         if !self.may_leak() {
             abort_with(&format!(
                 "spindle-fiber: {what}, and it may not be leaked (its stack is not owned by \
@@ -680,12 +716,9 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
             ));
         }
         self.leak();
-        if std::thread::panicking() {
-            abort_with(&format!(
-                "spindle-fiber: {what}; its stack has been leaked (while already panicking). \
-                 {advice}"
-            ));
-        }
+        // Not decided by `thread::panicking()`, which is also true while
+        // some fiber is suspended mid-unwind: if the parent is unwinding,
+        // Rust aborts this panic out of a destructor by itself.
         panic!("{what}; its stack has been leaked. {advice}");
     }
 }
@@ -758,11 +791,14 @@ enum Received<Y, R> {
 
 impl<I, Y, R, S: FiberStack, B: Backend> Drop for Fiber<'_, I, Y, R, S, B> {
     fn drop(&mut self) {
-        self.release();
+        let pending = self.release();
         if !self.control.is_null() {
             // SAFETY: release() returned without leaking, so nothing lives on
             // the stack; it is dropped exactly once, here.
             unsafe { ManuallyDrop::drop(&mut self.stack) };
+        }
+        if let Some(payload) = pending {
+            panic::resume_unwind(payload);
         }
     }
 }
