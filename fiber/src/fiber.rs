@@ -420,6 +420,7 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
         F: FnOnce(I, &Suspender<I, Y, B>) -> R + 'a,
     {
         unsupported_check::<B>()?;
+        overflow::prepare_thread()?;
         let top = stack.top() as usize;
         let limit = stack.limit() as usize;
         if !top.is_multiple_of(16) || top <= limit {

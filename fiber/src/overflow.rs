@@ -54,15 +54,43 @@ pub(crate) fn installed() -> bool {
     INSTALLED.load(Ordering::Relaxed)
 }
 
+/// Whether any thread ever ran a fiber tracked by `CURRENT_GUARD`; until
+/// then the handler does not read the thread-local at all.
+static TRACKED_EVER: AtomicBool = AtomicBool::new(false);
+
 /// Records the running fiber's guard; returns the previous one for `leave`.
 #[inline]
 pub(crate) fn enter(start: usize, end: usize) -> (usize, usize) {
+    // A load first: the flag's cache line stays shared once it is set.
+    if !TRACKED_EVER.load(Ordering::Relaxed) {
+        TRACKED_EVER.store(true, Ordering::Relaxed);
+    }
     CURRENT_GUARD.with(|g| g.replace((start, end)))
 }
 
 #[inline]
 pub(crate) fn leave(previous: (usize, usize)) {
     CURRENT_GUARD.with(|g| g.set(previous));
+}
+
+/// Makes sure this thread's `CURRENT_GUARD` exists before the handler can
+/// read it.
+#[cfg(unix)]
+fn touch_current_guard() {
+    CURRENT_GUARD.with(|g| g.get());
+}
+
+/// Readies the calling thread (alternate signal stack, thread-local) once
+/// the handler is installed; called when a fiber is created.
+#[inline]
+pub(crate) fn prepare_thread() -> Result<(), crate::Error> {
+    cfg_if::cfg_if! {
+        if #[cfg(unix)] {
+            if installed() { imp::prepare_thread() } else { Ok(()) }
+        } else {
+            Ok(())
+        }
+    }
 }
 
 const CAPACITY: usize = 64 * 1024;
@@ -128,22 +156,34 @@ pub(crate) fn unregister(start: usize) {
 }
 
 /// Whether `address` lies in a fiber guard: a registered one, or the one of
-/// the fiber running on this thread. Only atomic loads and a const-initialised
-/// thread-local: safe in a signal handler.
+/// the fiber running on this thread.
+///
+/// Async-signal-safety: the registry is atomic loads only. The
+/// const-initialised thread-local needs no initialisation, but the first
+/// access on a thread may still allocate its storage where thread-locals are
+/// created lazily (a `dlopen`ed library's TLS block with glibc; macOS's
+/// `tlv_get_addr`), and allocating in a signal handler can deadlock. So the
+/// registry is searched first, the thread-local is read only once some
+/// fiber was ever tracked (`TRACKED_EVER`), and every thread that creates a
+/// fiber once the handler is installed touches it beforehand
+/// (`prepare_thread`); the remaining case is a fault on a thread that never
+/// created a fiber, in a process where some thread ran a fiber on a stack
+/// other than Spindle's `Stack`.
 #[cfg(unix)]
 fn is_fiber_guard(address: usize) -> bool {
-    let (start, end) = CURRENT_GUARD.with(|g| g.get());
-    if start < end && (start..end).contains(&address) {
-        return true;
-    }
     let high = HIGH_WATER.load(Ordering::Acquire);
-    SLOTS[..high].iter().any(|slot| {
+    let registered = SLOTS[..high].iter().any(|slot| {
         let start = slot.start.load(Ordering::Acquire);
         start != 0
             && start != CLAIMED
             && address >= start
             && address < slot.end.load(Ordering::Relaxed)
-    })
+    });
+    if registered || !TRACKED_EVER.load(Ordering::Relaxed) {
+        return registered;
+    }
+    let (start, end) = CURRENT_GUARD.with(|g| g.get());
+    start < end && (start..end).contains(&address)
 }
 
 cfg_if::cfg_if! {

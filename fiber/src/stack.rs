@@ -91,7 +91,7 @@ pub unsafe trait FiberStack {
 
 /// The page size, asked of the OS once: every `Stack` has exactly one guard
 /// page, so its size need not be stored in each stack.
-fn page_size() -> usize {
+pub(crate) fn page_size() -> usize {
     use core::sync::atomic::{AtomicUsize, Ordering};
     static PAGE: AtomicUsize = AtomicUsize::new(0);
     let cached = PAGE.load(Ordering::Relaxed);

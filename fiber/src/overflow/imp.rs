@@ -17,10 +17,15 @@ static PREVIOUS: OnceLock<[libc::sigaction; 2]> = OnceLock::new();
 /// stack overflow as `fiber stack overflow` on stderr and aborts, and passes
 /// every other fault to the handler that was installed before it.
 ///
-/// Also gives the calling thread an alternate signal stack if it has none
-/// (threads started by Rust's `std` already have one): a handler for stack
-/// overflows cannot run on the overflowed stack. Call it on each thread that
-/// runs fibers and was not started by `std`.
+/// Also gives the calling thread an alternate signal stack if it has none: a
+/// handler for stack overflows cannot run on the overflowed stack. Every
+/// other thread gets one, if it has none, when it creates its first fiber
+/// after this call (threads that std starts in a Rust program already have
+/// one; threads of a C host, or std threads in a library loaded by one,
+/// where std's start-up never ran, do not). A fiber created before the
+/// handler was installed on a thread that has none reports its overflow as
+/// a plain SIGSEGV. Each such alternate stack has a guard page below it and
+/// is unmapped when its thread exits.
 ///
 /// Install it after any other library that installs fault handlers without
 /// chaining (wasmtime chains, so either order works with it).
@@ -61,6 +66,52 @@ pub fn install_overflow_handler() -> Result<(), Error> {
     ensure_alternate_stack()
 }
 
+/// Readies the calling thread for the handler once the handler is
+/// installed: an alternate signal stack, and the running-fiber thread-local
+/// touched so that the handler's first read of it on this thread does not
+/// allocate (it may in a `dlopen`ed library or on macOS). Called by fiber
+/// creation; one thread-local read after the first time.
+pub(crate) fn prepare_thread() -> Result<(), Error> {
+    thread_local! {
+        static READY: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
+    }
+    if READY.with(|r| r.get()) {
+        return Ok(());
+    }
+    ensure_alternate_stack()?;
+    super::touch_current_guard();
+    READY.with(|r| r.set(true));
+    Ok(())
+}
+
+/// An alternate signal stack this crate mapped: `[guard page | stack]`.
+struct AltStack {
+    base: *mut libc::c_void,
+    total: usize,
+}
+
+impl Drop for AltStack {
+    fn drop(&mut self) {
+        // SAFETY: the thread is exiting (thread-local destructor); switching
+        // the alternate stack off first means no signal can land on memory
+        // we unmap. The mapping is ours.
+        unsafe {
+            let off = libc::stack_t {
+                ss_sp: ptr::null_mut(),
+                ss_flags: libc::SS_DISABLE,
+                ss_size: 0,
+            };
+            libc::sigaltstack(&off, ptr::null_mut());
+            libc::munmap(self.base, self.total);
+        }
+    }
+}
+
+thread_local! {
+    /// The alternate stack this crate gave this thread, if any.
+    static ALT_STACK: core::cell::Cell<Option<AltStack>> = const { core::cell::Cell::new(None) };
+}
+
 fn ensure_alternate_stack() -> Result<(), Error> {
     // SAFETY: sigaltstack with a null new stack only reads the current one.
     unsafe {
@@ -71,28 +122,39 @@ fn ensure_alternate_stack() -> Result<(), Error> {
         if current.ss_flags & libc::SS_DISABLE == 0 {
             return Ok(());
         }
-        // Leaked on purpose: the thread may take a signal until it exits,
-        // and we cannot know when that is.
-        let size = libc::SIGSTKSZ.max(64 * 1024);
-        let mem = libc::mmap(
+    }
+    let page = crate::stack::page_size();
+    let size = libc::SIGSTKSZ.max(64 * 1024).next_multiple_of(page);
+    let total = size + page;
+    // SAFETY: a fresh anonymous mapping; its lowest page becomes the guard
+    // (a handler that overflows the alternate stack faults there instead of
+    // writing below it); we check every result and unmap on failure.
+    unsafe {
+        let base = libc::mmap(
             ptr::null_mut(),
-            size,
+            total,
             libc::PROT_READ | libc::PROT_WRITE,
             libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
             -1,
             0,
         );
-        if mem == libc::MAP_FAILED {
+        if base == libc::MAP_FAILED {
             return Err(Error::Signal(std::io::Error::last_os_error()));
         }
         let stack = libc::stack_t {
-            ss_sp: mem,
+            ss_sp: base.cast::<u8>().add(page).cast(),
             ss_flags: 0,
             ss_size: size,
         };
-        if libc::sigaltstack(&stack, ptr::null_mut()) != 0 {
-            return Err(Error::Signal(std::io::Error::last_os_error()));
+        if libc::mprotect(base, page, libc::PROT_NONE) != 0
+            || libc::sigaltstack(&stack, ptr::null_mut()) != 0
+        {
+            let err = std::io::Error::last_os_error();
+            libc::munmap(base, total);
+            return Err(Error::Signal(err));
         }
+        // Unmapped by its destructor when the thread exits.
+        ALT_STACK.with(|slot| slot.set(Some(AltStack { base, total })));
     }
     Ok(())
 }
