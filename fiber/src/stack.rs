@@ -262,6 +262,15 @@ impl RawStack {
     /// `[base + guard_size, base + guard_size + len)` as the usable stack.
     /// `top` is rounded down to 16 bytes.
     ///
+    /// # Panics
+    ///
+    /// If `guard_size` is 0: without a guard, a fiber that uses more stack
+    /// than `len` silently overwrites the memory below it. Memory without a
+    /// guard is described with [`from_raw_parts_unguarded`], whose contract
+    /// makes the caller bound the fiber's stack use.
+    ///
+    /// [`from_raw_parts_unguarded`]: RawStack::from_raw_parts_unguarded
+    ///
     /// # Safety
     ///
     /// The memory must satisfy [`FiberStack`]'s contract until the returned
@@ -269,13 +278,41 @@ impl RawStack {
     /// example with `mem::forget`), the memory must never be freed or
     /// reused. The guard part, if `guard_size > 0`, must be inaccessible.
     pub unsafe fn from_raw_parts(base: *mut u8, guard_size: usize, len: usize) -> RawStack {
-        let limit = base.wrapping_add(guard_size);
+        assert!(
+            guard_size > 0,
+            "RawStack::from_raw_parts with guard_size 0: a fiber that overflows would overwrite \
+             the memory below the stack silently; use RawStack::from_raw_parts_unguarded, whose \
+             contract says the caller bounds the fiber's stack use"
+        );
+        // SAFETY: forwarded from our caller.
+        unsafe {
+            Self::from_raw_parts_unguarded(base.wrapping_add(guard_size), len).with_guard(base)
+        }
+    }
+
+    /// Describes `[limit, limit + len)` as a usable stack with no guard
+    /// below it. `top` is rounded down to 16 bytes.
+    ///
+    /// # Safety
+    ///
+    /// As for [`from_raw_parts`](RawStack::from_raw_parts), and, since
+    /// nothing stops the fiber at `limit`: the fiber must never use more
+    /// than the stack's size (bounded recursion, frames of known size; in
+    /// debug builds frames are several times larger). Beyond it, the fiber
+    /// writes below `limit` into whatever memory is there, with no fault
+    /// and no overflow report.
+    pub unsafe fn from_raw_parts_unguarded(limit: *mut u8, len: usize) -> RawStack {
         let top_addr = (limit as usize + len) & !15;
         RawStack {
             top: limit.wrapping_add(top_addr - limit as usize),
             limit,
-            guard: base..limit,
+            guard: limit..limit,
         }
+    }
+
+    fn with_guard(mut self, base: *mut u8) -> RawStack {
+        self.guard = base..self.limit;
+        self
     }
 }
 
