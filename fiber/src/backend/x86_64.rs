@@ -47,6 +47,27 @@
 //! switches once per function rather than once per switch. The x87 control
 //! word and MXCSR are not switched: like every fiber library we know of,
 //! fibers share the thread's FP environment.
+//!
+//! # Intel CET
+//!
+//! *Indirect branch tracking* (IBT): the two targets of indirect jumps carry
+//! `endbr64` (a no-op on CPUs without CET), as the aarch64 ones carry `bti`:
+//! `trampoline` (reached by `resume`'s `jmp [rsi]` for a fresh fiber) and the
+//! continuation label in [`Asm::suspend`] (reached the same way afterwards).
+//! The entry function, reached by `trampoline`'s `jmp [rbp + 8]`, is Rust
+//! code whose `endbr64` the compiler emits under `-Z cf-protection=branch`.
+//! `resume` and `suspend` are reached by direct `call`/`jmp` only.
+//!
+//! *Shadow stacks* (SHSTK) are not supported: a thread has one shadow stack,
+//! and the switch does not give each fiber its own (that would take
+//! `map_shadow_stack` plus `rstorssp`/`saveprevssp` on every switch). The
+//! first `ret` in `suspend` after the fiber made any call finds the fiber's
+//! return address on the shadow stack instead of the parent's and raises a
+//! control-protection fault (SIGSEGV, `SEGV_CPERR` on Linux). So a binary
+//! built with `-Z cf-protection=return` or `full` and run where the kernel
+//! and glibc enforce shadow stacks (Linux 6.6+, opted in with
+//! `GLIBC_TUNABLES=glibc.cpu.x86_shstk=on`) dies on the first suspend. Not
+//! tested: no CET hardware or shadow-stack kernel here.
 
 use core::arch::{asm, global_asm};
 
@@ -164,6 +185,8 @@ global_asm!(
     asm_begin!("trampoline"),
     ".cfi_startproc",
     ".cfi_signal_frame",
+    // An indirect-jump target (IBT, see the module docs).
+    "endbr64",
     // DW_CFA_def_cfa_expression, 5 bytes: DW_OP_breg6 (rbp) 0, DW_OP_deref,
     // DW_OP_plus_uconst 16.
     ".cfi_escape 0x0f, 5, 0x76, 0x00, 0x06, 0x23, 0x10",
@@ -255,7 +278,9 @@ unsafe impl Backend for Asm {
                 "lea rax, [rip + 2f]",
                 "push rax",
                 "jmp {suspend}",
+                // Reached by resume's indirect `jmp`: an IBT landing pad.
                 "2:",
+                "endbr64",
                 "pop rbx",
                 "pop rbp",
                 suspend = sym spindle_fiber_suspend,
