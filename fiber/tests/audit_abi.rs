@@ -1,0 +1,391 @@
+//! AUDIT: callee-saved registers (and sp) across resume/suspend, checked at
+//! the machine level by an assembly helper that loads known values into every
+//! callee-saved register, calls a Rust callback that switches stacks, and
+//! compares afterwards. Both directions: the parent around `resume`, and the
+//! fiber around `suspend`, while the other side runs register-heavy code.
+//!
+//! From the audit of issue 18 (found nothing at 9b1ab03); kept so the ABI
+//! claims stay tested on both backends, natively and under qemu-aarch64.
+#![cfg(all(
+    any(target_arch = "x86_64", target_arch = "aarch64"),
+    target_os = "linux"
+))]
+
+use core::arch::global_asm;
+use spindle_fiber::{Backend, Fiber, Stack, Suspender};
+use std::hint::black_box;
+
+#[cfg(target_arch = "x86_64")]
+global_asm!(
+    ".globl audit_check_callee",
+    "audit_check_callee:", // rdi = cb, rsi = arg, rdx = seed; returns mismatch mask
+    "push rbx",
+    "push rbp",
+    "push r12",
+    "push r13",
+    "push r14",
+    "push r15",
+    "sub rsp, 24",
+    "mov [rsp], rdx",
+    "mov [rsp + 8], rsp",
+    "mov rax, rdi",
+    "mov rdi, rsi",
+    "lea rbx, [rdx + 1]",
+    "lea rbp, [rdx + 2]",
+    "lea r12, [rdx + 3]",
+    "lea r13, [rdx + 4]",
+    "lea r14, [rdx + 5]",
+    "lea r15, [rdx + 6]",
+    "call rax",
+    "mov rdx, [rsp]",
+    "xor eax, eax",
+    "lea rcx, [rdx + 1]",
+    "cmp rbx, rcx",
+    "setne cl",
+    "movzx ecx, cl",
+    "or eax, ecx",
+    "lea rcx, [rdx + 2]",
+    "cmp rbp, rcx",
+    "setne cl",
+    "movzx ecx, cl",
+    "shl ecx, 1",
+    "or eax, ecx",
+    "lea rcx, [rdx + 3]",
+    "cmp r12, rcx",
+    "setne cl",
+    "movzx ecx, cl",
+    "shl ecx, 2",
+    "or eax, ecx",
+    "lea rcx, [rdx + 4]",
+    "cmp r13, rcx",
+    "setne cl",
+    "movzx ecx, cl",
+    "shl ecx, 3",
+    "or eax, ecx",
+    "lea rcx, [rdx + 5]",
+    "cmp r14, rcx",
+    "setne cl",
+    "movzx ecx, cl",
+    "shl ecx, 4",
+    "or eax, ecx",
+    "lea rcx, [rdx + 6]",
+    "cmp r15, rcx",
+    "setne cl",
+    "movzx ecx, cl",
+    "shl ecx, 5",
+    "or eax, ecx",
+    "cmp rsp, [rsp + 8]",
+    "setne cl",
+    "movzx ecx, cl",
+    "shl ecx, 6",
+    "or eax, ecx",
+    // direction flag must be clear
+    "pushfq",
+    "pop rcx",
+    "shr ecx, 10",
+    "and ecx, 1",
+    "shl ecx, 7",
+    "or eax, ecx",
+    "add rsp, 24",
+    "pop r15",
+    "pop r14",
+    "pop r13",
+    "pop r12",
+    "pop rbp",
+    "pop rbx",
+    "ret",
+);
+
+#[cfg(target_arch = "aarch64")]
+global_asm!(
+    ".globl audit_check_callee",
+    "audit_check_callee:", // x0 = cb, x1 = arg, x2 = seed; returns mismatch mask
+    "stp x29, x30, [sp, #-192]!",
+    "stp x19, x20, [sp, #16]",
+    "stp x21, x22, [sp, #32]",
+    "stp x23, x24, [sp, #48]",
+    "stp x25, x26, [sp, #64]",
+    "stp x27, x28, [sp, #80]",
+    "stp d8, d9, [sp, #96]",
+    "stp d10, d11, [sp, #112]",
+    "stp d12, d13, [sp, #128]",
+    "stp d14, d15, [sp, #144]",
+    "mov x9, sp",
+    "stp x2, x9, [sp, #160]",
+    "mov x16, x0",
+    "mov x0, x1",
+    "add x19, x2, #1",
+    "add x20, x2, #2",
+    "add x21, x2, #3",
+    "add x22, x2, #4",
+    "add x23, x2, #5",
+    "add x24, x2, #6",
+    "add x25, x2, #7",
+    "add x26, x2, #8",
+    "add x27, x2, #9",
+    "add x28, x2, #10",
+    "add x29, x2, #11",
+    "add x9, x2, #12",
+    "fmov d8, x9",
+    "add x9, x2, #13",
+    "fmov d9, x9",
+    "add x9, x2, #14",
+    "fmov d10, x9",
+    "add x9, x2, #15",
+    "fmov d11, x9",
+    "add x9, x2, #16",
+    "fmov d12, x9",
+    "add x9, x2, #17",
+    "fmov d13, x9",
+    "add x9, x2, #18",
+    "fmov d14, x9",
+    "add x9, x2, #19",
+    "fmov d15, x9",
+    "blr x16",
+    "ldp x2, x9, [sp, #160]",
+    "mov x0, #0",
+    "mov x10, sp",
+    "cmp x10, x9",
+    "cset x11, ne",
+    "orr x0, x0, x11, lsl #31",
+    "add x10, x2, #1",
+    "cmp x19, x10",
+    "cset x11, ne",
+    "orr x0, x0, x11, lsl #1",
+    "add x10, x2, #2",
+    "cmp x20, x10",
+    "cset x11, ne",
+    "orr x0, x0, x11, lsl #2",
+    "add x10, x2, #3",
+    "cmp x21, x10",
+    "cset x11, ne",
+    "orr x0, x0, x11, lsl #3",
+    "add x10, x2, #4",
+    "cmp x22, x10",
+    "cset x11, ne",
+    "orr x0, x0, x11, lsl #4",
+    "add x10, x2, #5",
+    "cmp x23, x10",
+    "cset x11, ne",
+    "orr x0, x0, x11, lsl #5",
+    "add x10, x2, #6",
+    "cmp x24, x10",
+    "cset x11, ne",
+    "orr x0, x0, x11, lsl #6",
+    "add x10, x2, #7",
+    "cmp x25, x10",
+    "cset x11, ne",
+    "orr x0, x0, x11, lsl #7",
+    "add x10, x2, #8",
+    "cmp x26, x10",
+    "cset x11, ne",
+    "orr x0, x0, x11, lsl #8",
+    "add x10, x2, #9",
+    "cmp x27, x10",
+    "cset x11, ne",
+    "orr x0, x0, x11, lsl #9",
+    "add x10, x2, #10",
+    "cmp x28, x10",
+    "cset x11, ne",
+    "orr x0, x0, x11, lsl #10",
+    "add x10, x2, #11",
+    "cmp x29, x10",
+    "cset x11, ne",
+    "orr x0, x0, x11, lsl #11",
+    "add x10, x2, #12",
+    "fmov x12, d8",
+    "cmp x12, x10",
+    "cset x11, ne",
+    "orr x0, x0, x11, lsl #12",
+    "add x10, x2, #13",
+    "fmov x12, d9",
+    "cmp x12, x10",
+    "cset x11, ne",
+    "orr x0, x0, x11, lsl #13",
+    "add x10, x2, #14",
+    "fmov x12, d10",
+    "cmp x12, x10",
+    "cset x11, ne",
+    "orr x0, x0, x11, lsl #14",
+    "add x10, x2, #15",
+    "fmov x12, d11",
+    "cmp x12, x10",
+    "cset x11, ne",
+    "orr x0, x0, x11, lsl #15",
+    "add x10, x2, #16",
+    "fmov x12, d12",
+    "cmp x12, x10",
+    "cset x11, ne",
+    "orr x0, x0, x11, lsl #16",
+    "add x10, x2, #17",
+    "fmov x12, d13",
+    "cmp x12, x10",
+    "cset x11, ne",
+    "orr x0, x0, x11, lsl #17",
+    "add x10, x2, #18",
+    "fmov x12, d14",
+    "cmp x12, x10",
+    "cset x11, ne",
+    "orr x0, x0, x11, lsl #18",
+    "add x10, x2, #19",
+    "fmov x12, d15",
+    "cmp x12, x10",
+    "cset x11, ne",
+    "orr x0, x0, x11, lsl #19",
+    "ldp x19, x20, [sp, #16]",
+    "ldp x21, x22, [sp, #32]",
+    "ldp x23, x24, [sp, #48]",
+    "ldp x25, x26, [sp, #64]",
+    "ldp x27, x28, [sp, #80]",
+    "ldp d8, d9, [sp, #96]",
+    "ldp d10, d11, [sp, #112]",
+    "ldp d12, d13, [sp, #128]",
+    "ldp d14, d15, [sp, #144]",
+    "ldp x29, x30, [sp], #192",
+    "ret",
+);
+
+unsafe extern "C" {
+    fn audit_check_callee(cb: extern "C" fn(*mut u8), arg: *mut u8, seed: u64) -> u64;
+}
+
+/// Register pressure on the other side: many live integer and FP values.
+#[inline(never)]
+fn churn(seed: u64) -> u64 {
+    let mut a: [u64; 24] = core::array::from_fn(|i| seed.wrapping_mul(i as u64 + 7));
+    let mut f: [f64; 24] = core::array::from_fn(|i| seed as f64 * (i as f64 + 0.5));
+    for r in 0..50 {
+        for i in 0..24 {
+            a[i] = a[i].rotate_left(7) ^ a[(i + 5) % 24].wrapping_add(r);
+            f[i] = f[i] * 1.0000001 + f[(i + 7) % 24] * 0.25;
+        }
+    }
+    black_box(
+        a.iter().fold(0u64, |s, &x| s.wrapping_add(x))
+            ^ f.iter().fold(0u64, |s, x| s.wrapping_add(x.to_bits())),
+    )
+}
+
+fn run<B: Backend>() {
+    type Susp<B> = Suspender<u64, u64, B>;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static FIBER_MASKS: [AtomicU64; 2] = [const { AtomicU64::new(u64::MAX) }; 2];
+
+    extern "C" fn do_suspend<B: Backend>(arg: *mut u8) {
+        // SAFETY: `arg` is the fiber's own suspender, passed through the
+        // helper by the fiber below, alive for the whole call.
+        let s = unsafe { &*(arg as *const Susp<B>) };
+        let got = s.suspend(churn(3));
+        assert_eq!(got, 41);
+    }
+    extern "C" fn do_resume<B: Backend>(arg: *mut u8) {
+        // SAFETY: `arg` is `cell` below, exclusively ours for the call.
+        let (fiber, input) =
+            unsafe { &mut *(arg as *mut (Fiber<'static, u64, u64, u64, Stack, B>, u64)) };
+        black_box(churn(*input));
+        let _ = black_box(fiber.resume(*input));
+        black_box(churn(*input + 1));
+    }
+
+    let fiber = Fiber::<_, _, _, _, B>::with_stack(
+        Stack::new(256 * 1024).unwrap(),
+        |_: u64, s: &Susp<B>| {
+            // Fiber side: callee-saved registers around a suspend.
+            // SAFETY: the helper saves and restores every callee-saved register
+            // itself and calls `do_suspend` with the argument given.
+            let m1 = unsafe {
+                audit_check_callee(
+                    do_suspend::<B>,
+                    s as *const Susp<B> as *mut u8,
+                    0x5100_0000_0000_0000,
+                )
+            };
+            black_box(churn(5));
+            let mut again: [f64; 16] = core::array::from_fn(|i| i as f64 * 1.5);
+            let got = s.suspend(churn(4));
+            assert_eq!(got, 41);
+            for (i, x) in again.iter_mut().enumerate() {
+                assert_eq!(*x, i as f64 * 1.5);
+                *x += 1.0;
+            }
+            black_box(&again);
+            // SAFETY: as for m1.
+            let m2 = unsafe {
+                audit_check_callee(
+                    do_suspend::<B>,
+                    s as *const Susp<B> as *mut u8,
+                    0x5200_0000_0000_0000,
+                )
+            };
+            FIBER_MASKS[0].store(m1, Ordering::Relaxed);
+            FIBER_MASKS[1].store(m2, Ordering::Relaxed);
+            7
+        },
+    )
+    .unwrap();
+    let mut cell = (fiber, 41u64);
+    let arg = &mut cell as *mut _ as *mut u8;
+    let mut parent_masks = vec![];
+    for k in 0..4u64 {
+        // SAFETY: as above; `do_resume` gets `cell`.
+        parent_masks.push(unsafe {
+            audit_check_callee(do_resume::<B>, arg, 0x7000_0000_0000_0000 + (k << 40))
+        });
+    }
+    let fiber_masks = [
+        FIBER_MASKS[0].load(Ordering::Relaxed),
+        FIBER_MASKS[1].load(Ordering::Relaxed),
+    ];
+    println!(
+        "{:?}: parent masks {parent_masks:x?} fiber masks {fiber_masks:x?} finished={}",
+        B::KIND,
+        cell.0.is_finished()
+    );
+    assert!(cell.0.is_finished());
+    assert!(
+        parent_masks.iter().all(|&m| m == 0),
+        "parent registers corrupted: {parent_masks:x?}"
+    );
+    assert_eq!(fiber_masks, [0, 0], "fiber registers corrupted");
+}
+
+#[test]
+fn callee_saved_registers_asm() {
+    run::<spindle_fiber::Asm>();
+}
+
+#[cfg(target_env = "gnu")]
+#[test]
+fn callee_saved_registers_ucontext() {
+    run::<spindle_fiber::Ucontext>();
+}
+
+// Sanity: the helper really detects a clobber (negative control): a
+// callback that breaks the ABI on purpose.
+#[cfg(target_arch = "x86_64")]
+global_asm!(
+    ".globl audit_bad_cb",
+    "audit_bad_cb:",
+    "xor r12d, r12d",
+    "ret"
+);
+#[cfg(target_arch = "aarch64")]
+global_asm!(
+    ".globl audit_bad_cb",
+    "audit_bad_cb:",
+    "mov x20, #0",
+    "fmov d9, xzr",
+    "ret"
+);
+unsafe extern "C" {
+    safe fn audit_bad_cb(_: *mut u8);
+}
+
+#[test]
+fn helper_detects_clobber() {
+    // SAFETY: the helper restores every callee-saved register before it
+    // returns, whatever the callback did to them.
+    let m = unsafe { audit_check_callee(audit_bad_cb, core::ptr::null_mut(), 0x1000) };
+    println!("negative control mask {m:#x}");
+    assert_ne!(m, 0);
+}

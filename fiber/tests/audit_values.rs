@@ -1,0 +1,94 @@
+//! AUDIT: odd value types (ZST, over-aligned) and stack alignment in fibers.
+//!
+//! From the audit of issue 18 (found nothing at 9b1ab03); kept so these
+//! claims stay tested on both backends, natively and under qemu-aarch64.
+#![cfg(all(any(target_arch = "x86_64", target_arch = "aarch64"), unix))]
+use spindle_fiber::{Backend, Fiber, FiberResult, Stack, Suspender};
+use std::hint::black_box;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[repr(align(4096))]
+struct Page(u8);
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[repr(align(4096))]
+struct PageZst;
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[repr(align(64))]
+struct Line([u8; 64]);
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn sp_mod16() -> usize {
+    let sp: usize;
+    // no `nostack`: the compiler guarantees call alignment here
+    // SAFETY: reads a register, touches nothing.
+    unsafe { core::arch::asm!("mov {}, rsp", out(reg) sp) };
+    sp % 16
+}
+#[cfg(target_arch = "aarch64")]
+#[inline(always)]
+fn sp_mod16() -> usize {
+    let sp: usize;
+    // SAFETY: reads a register, touches nothing (sp must stay 16-aligned
+    // on aarch64 at all times, so any value read is a real check).
+    unsafe { core::arch::asm!("mov {}, sp", out(reg) sp) };
+    sp % 16
+}
+
+fn run<B: Backend>() {
+    // ZST yields/resumes/returns, including an over-aligned ZST.
+    let mut f = Fiber::<_, _, _, _, B>::with_stack(
+        Stack::new(256 * 1024).unwrap(),
+        |a: PageZst, s: &Suspender<PageZst, PageZst, B>| {
+            assert_eq!(sp_mod16(), 0);
+            let b = s.suspend(a);
+            assert_eq!(sp_mod16(), 0);
+            s.suspend(b);
+            PageZst
+        },
+    )
+    .unwrap();
+    assert_eq!(f.resume(PageZst), FiberResult::Yield(PageZst));
+    assert_eq!(f.resume(PageZst), FiberResult::Yield(PageZst));
+    assert_eq!(f.resume(PageZst), FiberResult::Return(PageZst));
+
+    // Over-aligned non-ZST values both ways, and checked addresses.
+    let mut f = Fiber::<_, _, _, _, B>::with_stack(
+        Stack::new(256 * 1024).unwrap(),
+        |a: Page, s: &Suspender<Page, Line, B>| {
+            assert_eq!(&a as *const Page as usize % 4096, 0);
+            let b = s.suspend(Line([a.0; 64]));
+            assert_eq!(&b as *const Page as usize % 4096, 0);
+            Page(b.0 + 1)
+        },
+    )
+    .unwrap();
+    let y = f.resume(Page(3)).into_yield().unwrap();
+    assert_eq!(y, Line([3; 64]));
+    assert_eq!(f.resume(Page(9)), FiberResult::Return(Page(10)));
+
+    // Closure state of many sizes and alignments: entry alignment holds.
+    macro_rules! cap { ($($n:literal),*) => {$({
+        #[repr(align(32))] struct C([u8; $n]);
+        let c = C([1; $n]);
+        let mut f = Fiber::<_, _, _, _, B>::with_stack(Stack::new(64 * 1024).unwrap(), move |(): (), _: &Suspender<(), (), B>| {
+            assert_eq!(sp_mod16(), 0);
+            assert_eq!(&c as *const C as usize % 32, 0);
+            black_box(c.0[$n - 1]) as usize
+        }).unwrap();
+        assert_eq!(f.resume(()), FiberResult::Return(1));
+    })*}}
+    cap!(
+        1, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 40, 48, 63, 100, 1000
+    );
+}
+
+#[test]
+fn odd_values_asm() {
+    run::<spindle_fiber::Asm>()
+}
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[test]
+fn odd_values_ucontext() {
+    run::<spindle_fiber::Ucontext>()
+}
