@@ -12,6 +12,15 @@ need_targets=(
     aarch64-apple-darwin      # LTO matrix (linked with cargo-zigbuild, inspected)
     x86_64-apple-darwin       # LTO matrix (linked with cargo-zigbuild, inspected)
 )
+# Issue 13: glibc cross targets (fiber suite, ucontext layout check and LTO
+# cells under qemu-user; linkers and runners in .cargo/config.toml).
+need_targets+=(
+    riscv64gc-unknown-linux-gnu
+    armv7-unknown-linux-gnueabihf
+    i686-unknown-linux-gnu
+    powerpc64le-unknown-linux-gnu
+    s390x-unknown-linux-gnu
+)
 need_components=(clippy rustfmt)
 
 fail() { echo "setup: $*" >&2; exit 1; }
@@ -41,6 +50,15 @@ need_packages=(
     gcc-aarch64-linux-gnu  # linker for aarch64-unknown-linux-gnu (.cargo/config.toml)
     libc6-dev-arm64-cross  # its C library, also the qemu sysroot /usr/aarch64-linux-gnu
     qemu-user              # qemu-aarch64, the explicit test runner (no binfmt_misc here)
+)
+# Issue 13: cross gcc (linker, and the C compiler of tests/ucontext-layout)
+# and glibc (headers, and the qemu sysroot /usr/<triple>) per cross target.
+need_packages+=(
+    gcc-riscv64-linux-gnu libc6-dev-riscv64-cross
+    gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
+    gcc-i686-linux-gnu libc6-dev-i386-cross
+    gcc-powerpc64le-linux-gnu libc6-dev-ppc64el-cross
+    gcc-s390x-linux-gnu libc6-dev-s390x-cross
 )
 missing=()
 for p in "${need_packages[@]}"; do

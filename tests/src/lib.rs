@@ -130,6 +130,34 @@ impl Target {
         }
     }
 
+    /// A glibc Linux target of issue 13, cross-linked with Debian's
+    /// `gcc-<triple>` and run under qemu-user with the target's glibc as
+    /// sysroot: the same linker and runner `.cargo/config.toml` gives cargo
+    /// (`cargo build` reads the linker from there; the runner is repeated
+    /// here because the harness, not cargo, runs the probe).
+    pub fn qemu_linux(triple: &'static str) -> Target {
+        let (qemu, sysroot): (&[&str], &str) = match triple {
+            "riscv64gc-unknown-linux-gnu" => (&["qemu-riscv64"], "/usr/riscv64-linux-gnu"),
+            "armv7-unknown-linux-gnueabihf" => (&["qemu-arm"], "/usr/arm-linux-gnueabihf"),
+            "i686-unknown-linux-gnu" => (&["qemu-i386"], "/usr/i686-linux-gnu"),
+            // 64 KiB pages, as under Debian's ppc64el kernels.
+            "powerpc64le-unknown-linux-gnu" => (
+                &["qemu-ppc64le", "-p", "65536"],
+                "/usr/powerpc64le-linux-gnu",
+            ),
+            "s390x-unknown-linux-gnu" => (&["qemu-s390x"], "/usr/s390x-linux-gnu"),
+            "aarch64-unknown-linux-gnu" => return Target::aarch64_linux(),
+            other => panic!("no qemu runner known for {other}"),
+        };
+        let mut runner: Vec<String> = qemu.iter().map(|s| s.to_string()).collect();
+        runner.extend(["-L".to_string(), sysroot.to_string()]);
+        Target {
+            triple,
+            run: Run::Runner(runner),
+            linker: Linker::Cargo,
+        }
+    }
+
     /// An Apple target, linked with `cargo zigbuild`; macOS executables
     /// cannot run on this Linux machine, so they are inspected only.
     pub fn apple(triple: &'static str) -> Target {
