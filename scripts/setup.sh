@@ -44,6 +44,23 @@ for c in "${need_components[@]}"; do
     fi
 done
 
+# Issue 13: older compilers. 1.85 is spindle-fiber's rust-version (test.sh
+# runs its suite on it); 1.91.1 is the rustc on which wasmtime 38.0.3's
+# switch vanished, and the LTO matrix links the aarch64-apple-darwin
+# ThinLTO probe with it.
+installed_toolchains=$(rustup toolchain list)
+for tc in 1.85 1.91.1; do
+    if ! grep -q "^$tc" <<<"$installed_toolchains"; then
+        echo "setup: installing rustup toolchain $tc (minimal profile)"
+        rustup toolchain install "$tc" --profile minimal >/dev/null 2>&1 ||
+            fail "could not install rustup toolchain $tc"
+    fi
+done
+if ! rustup target list --toolchain 1.91.1 --installed | grep -qx aarch64-apple-darwin; then
+    rustup target add --toolchain 1.91.1 aarch64-apple-darwin >/dev/null 2>    rustup +1.91.1 target add aarch64-apple-darwin >/dev/null 2>&1 ||1 ||
+        fail "could not add aarch64-apple-darwin to rustup toolchain 1.91.1"
+fi
+
 # Debian packages, installed only when missing.
 need_packages=(
     gdb                    # fiber tests: gdb walks a backtrace from a fiber into its resumer
@@ -90,3 +107,6 @@ cargo fetch --quiet || fail "cargo fetch failed"
 # The runtime LTO probe is its own workspace with its own lock file.
 cargo fetch --quiet --manifest-path tests/runtime-probe/Cargo.toml ||
     fail "cargo fetch failed for tests/runtime-probe"
+# Issue 13's application outside the workspace, also its own lock file.
+cargo fetch --quiet --manifest-path tests/fiber-app/Cargo.toml ||
+    fail "cargo fetch failed for tests/fiber-app"

@@ -260,7 +260,25 @@ impl Cell {
         self.build_with(&["--manifest-path", manifest], bin, target_dir)
     }
 
+    /// Like [`build`](Cell::build), with the rustup toolchain `toolchain`
+    /// (e.g. `1.91.1`) instead of the one running the tests, in a target
+    /// directory of its own; returns the executable's path.
+    pub fn build_on_toolchain(&self, toolchain: &str, package: &str, bin: &str) -> Result<PathBuf> {
+        let dir = self.target_dir().with_extension(format!("rustc-{toolchain}"));
+        self.build_in(Some(toolchain), &["-p", package], bin, &dir)
+    }
+
     fn build_with(&self, which: &[&str], bin: &str, target_dir: &Path) -> Result<PathBuf> {
+        self.build_in(None, which, bin, target_dir)
+    }
+
+    fn build_in(
+        &self,
+        toolchain: Option<&str>,
+        which: &[&str],
+        bin: &str,
+        target_dir: &Path,
+    ) -> Result<PathBuf> {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let profile = self.lto.profile();
         let env_profile = profile.to_uppercase().replace('-', "_");
@@ -268,7 +286,19 @@ impl Cell {
             Linker::Cargo => "build",
             Linker::Zig => "zigbuild",
         };
-        let mut cmd = Command::new(cargo);
+        let mut cmd = match toolchain {
+            // rustup puts that toolchain's cargo and rustc first on PATH and
+            // pins nested invocations (cargo-zigbuild's too) to it.
+            Some(toolchain) => {
+                let mut cmd = Command::new("rustup");
+                cmd.args(["run", toolchain, "cargo"])
+                    .env_remove("CARGO")
+                    .env_remove("RUSTC")
+                    .env_remove("RUSTUP_TOOLCHAIN");
+                cmd
+            }
+            None => Command::new(cargo),
+        };
         cmd.current_dir(workspace_root())
             .args([subcommand, "--quiet"])
             .args(which)
