@@ -57,7 +57,7 @@ for tc in 1.85 1.91.1; do
     fi
 done
 if ! rustup target list --toolchain 1.91.1 --installed | grep -qx aarch64-apple-darwin; then
-    rustup target add --toolchain 1.91.1 aarch64-apple-darwin >/dev/null 2>    rustup +1.91.1 target add aarch64-apple-darwin >/dev/null 2>&1 ||1 ||
+    rustup target add --toolchain 1.91.1 aarch64-apple-darwin >/dev/null 2>&1 ||
         fail "could not add aarch64-apple-darwin to rustup toolchain 1.91.1"
 fi
 
