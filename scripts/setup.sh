@@ -86,7 +86,10 @@ if ((${#missing[@]})); then
     echo "setup: installing Debian packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >/dev/null || fail "apt-get update failed"
-    apt-get install -y -qq "${missing[@]}" >/dev/null || fail "could not install: ${missing[*]}"
+    # DPkg::Lock::Timeout: wait for another apt run (an image still being
+    # provisioned) instead of failing at once.
+    apt-get install -y -qq -o DPkg::Lock::Timeout=600 "${missing[@]}" >/dev/null ||
+        fail "could not install: ${missing[*]}"
 fi
 
 # cargo-zigbuild + zig (both from PyPI) link real Mach-O executables here for
