@@ -264,7 +264,9 @@ impl Cell {
     /// (e.g. `1.91.1`) instead of the one running the tests, in a target
     /// directory of its own; returns the executable's path.
     pub fn build_on_toolchain(&self, toolchain: &str, package: &str, bin: &str) -> Result<PathBuf> {
-        let dir = self.target_dir().with_extension(format!("rustc-{toolchain}"));
+        let dir = self
+            .target_dir()
+            .with_extension(format!("rustc-{toolchain}"));
         self.build_in(Some(toolchain), &["-p", package], bin, &dir)
     }
 

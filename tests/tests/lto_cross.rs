@@ -167,13 +167,18 @@ fn nested_suite(triple: &str, package: &str, features: Option<&str>) -> Result<u
         // One test thread: the crash tests fork, and qemu-user's fork can
         // deadlock when the guest is multithreaded (scripts/test.sh).
         .args(["--", "--test-threads=1"])
-        .env("CARGO_TARGET_DIR", workspace_root().join("target/cross-suites"))
+        .env(
+            "CARGO_TARGET_DIR",
+            workspace_root().join("target/cross-suites"),
+        )
         .output()
         .map_err(|e| format!("running cargo test -p {package} --target {triple}: {e}"))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let what = format!(
         "cargo test -p {package} --target {triple}{}",
-        features.map(|f| format!(" --features {f}")).unwrap_or_default()
+        features
+            .map(|f| format!(" --features {f}"))
+            .unwrap_or_default()
     );
     if !out.status.success() {
         return Err(format!(
@@ -223,7 +228,11 @@ fn cross_full() {
         match suite {
             Ok(n) => proof.push(format!(
                 "spindle-fiber suite ({}) {n} passed",
-                if asm { "asm and ucontext, also with `fallback`" } else { "ucontext" }
+                if asm {
+                    "asm and ucontext, also with `fallback`"
+                } else {
+                    "ucontext"
+                }
             )),
             Err(e) => failures.push(e),
         }

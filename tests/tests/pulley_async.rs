@@ -42,7 +42,10 @@ fn build(manifest: &str, bin: &str) -> PathBuf {
             &workspace_root().join("target/pulley").join(TRIPLE),
         )
         .unwrap_or_else(|e| panic!("{e:#}"));
-    println!("{manifest}: built for {TRIPLE} in {:.0?}", started.elapsed());
+    println!(
+        "{manifest}: built for {TRIPLE} in {:.0?}",
+        started.elapsed()
+    );
     binary
 }
 
@@ -55,7 +58,13 @@ fn run(binary: &PathBuf) -> std::process::Output {
         .args(&runner[1..])
         .arg(binary)
         .output()
-        .unwrap_or_else(|e| panic!("could not start {} under {}: {e}", binary.display(), runner[0]));
+        .unwrap_or_else(|e| {
+            panic!(
+                "could not start {} under {}: {e}",
+                binary.display(),
+                runner[0]
+            )
+        });
     println!(
         "{} under {}: {:.1?}, {}\nstdout: {}\nstderr: {}",
         binary.display(),
