@@ -280,6 +280,17 @@ fn apple_thin_lto_cells_on_rustc_1_91_1() {
         let binary = cell
             .build_on_toolchain("1.91.1", "spindle-lto-probe", "spindle-lto-probe")
             .unwrap_or_else(|e| panic!("{cell} on rustc 1.91.1: {e:#}"));
+        // The build really was 1.91.1's: rustc writes its version into the
+        // metadata of every rlib it makes.
+        let rlib =
+            spindle_tests::find_rlib(&binary.parent().unwrap().join("deps"), "spindle_fiber")
+                .unwrap();
+        let rlib_bytes = std::fs::read(&rlib).unwrap();
+        assert!(
+            rlib_bytes.windows(12).any(|w| w == b"rustc 1.91.1"),
+            "{} was not built by rustc 1.91.1",
+            rlib.display()
+        );
         let inspection = spindle_tests::inspect_file(&binary, &symbols, true).unwrap();
         if let Err(problem) = inspection.verdict() {
             panic!("{cell} on rustc 1.91.1: {problem}\n{inspection}");
