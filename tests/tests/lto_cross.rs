@@ -75,8 +75,23 @@ fn check(triple: &'static str, lto: LtoMode, codegen_units: u32) -> Result<Strin
                 "{cell}: the #[used] anchor is missing\n{inspection}"
             ));
         }
+        // Binding is judged where it still means something (the final link
+        // makes hidden globals local): the rlib's objects, without LTO.
+        let rlib_note = if lto == LtoMode::Off {
+            let deps = binary.parent().unwrap().join("deps");
+            let rlib = spindle_tests::find_rlib(&deps, "spindle_fiber")
+                .map_err(|e| format!("{cell}: {e:#}"))?;
+            let in_rlib = spindle_tests::inspect_archive(&rlib, &symbols, false)
+                .map_err(|e| format!("{cell}: {e:#}"))?;
+            in_rlib.verdict().map_err(|problem| {
+                format!("{cell}: in {}: {problem}\n{in_rlib}", rlib.display())
+            })?;
+            "; rlib: global+hidden ✓"
+        } else {
+            ""
+        };
         format!(
-            "switch defined, global, no undefined twin ✓; anchor ✓ ({})",
+            "switch defined in text, no undefined twin ✓; anchor ✓ ({}){rlib_note}",
             inspection.architecture
         )
     } else {
