@@ -13,5 +13,28 @@ fn main() {
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect();
     println!("cargo:rustc-env=SPINDLE_FIBER_SYMBOL_VERSION={tag}");
+
+    // `spindle_ucontext`: the portable backend exists on this target, i.e.
+    // glibc on an architecture whose `ucontext_t` layout the crate knows
+    // (src/backend/ucontext/sys.rs; checked against the target's headers
+    // by tests/ucontext-layout). One definition, so the library and its
+    // tests cannot disagree about it.
+    println!("cargo:rustc-check-cfg=cfg(spindle_ucontext)");
+    let cfg = |key: &str| std::env::var(key).unwrap_or_default();
+    let known_layout = [
+        "x86_64",
+        "x86",
+        "aarch64",
+        "powerpc64",
+        "s390x",
+        "riscv64",
+        "arm",
+    ];
+    if cfg("CARGO_CFG_TARGET_OS") == "linux"
+        && cfg("CARGO_CFG_TARGET_ENV") == "gnu"
+        && known_layout.contains(&cfg("CARGO_CFG_TARGET_ARCH").as_str())
+    {
+        println!("cargo:rustc-cfg=spindle_ucontext");
+    }
     println!("cargo:rerun-if-changed=build.rs");
 }

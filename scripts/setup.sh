@@ -12,6 +12,15 @@ need_targets=(
     aarch64-apple-darwin      # LTO matrix (linked with cargo-zigbuild, inspected)
     x86_64-apple-darwin       # LTO matrix (linked with cargo-zigbuild, inspected)
 )
+# Issue 13: glibc cross targets (fiber suite, ucontext layout check and LTO
+# cells under qemu-user; linkers and runners in .cargo/config.toml).
+need_targets+=(
+    riscv64gc-unknown-linux-gnu
+    armv7-unknown-linux-gnueabihf
+    i686-unknown-linux-gnu
+    powerpc64le-unknown-linux-gnu
+    s390x-unknown-linux-gnu
+)
 need_components=(clippy rustfmt)
 
 fail() { echo "setup: $*" >&2; exit 1; }
@@ -35,12 +44,38 @@ for c in "${need_components[@]}"; do
     fi
 done
 
+# Issue 13: older compilers. 1.85 is spindle-fiber's rust-version (test.sh
+# runs its suite on it); 1.91.1 is the rustc on which wasmtime 38.0.3's
+# switch vanished, and the LTO matrix links the aarch64-apple-darwin
+# ThinLTO probe with it.
+installed_toolchains=$(rustup toolchain list)
+for tc in 1.85 1.91.1; do
+    if ! grep -q "^$tc" <<<"$installed_toolchains"; then
+        echo "setup: installing rustup toolchain $tc (minimal profile)"
+        rustup toolchain install "$tc" --profile minimal >/dev/null 2>&1 ||
+            fail "could not install rustup toolchain $tc"
+    fi
+done
+if ! rustup target list --toolchain 1.91.1 --installed | grep -qx aarch64-apple-darwin; then
+    rustup target add --toolchain 1.91.1 aarch64-apple-darwin >/dev/null 2>&1 ||
+        fail "could not add aarch64-apple-darwin to rustup toolchain 1.91.1"
+fi
+
 # Debian packages, installed only when missing.
 need_packages=(
     gdb                    # fiber tests: gdb walks a backtrace from a fiber into its resumer
     gcc-aarch64-linux-gnu  # linker for aarch64-unknown-linux-gnu (.cargo/config.toml)
     libc6-dev-arm64-cross  # its C library, also the qemu sysroot /usr/aarch64-linux-gnu
     qemu-user              # qemu-aarch64, the explicit test runner (no binfmt_misc here)
+)
+# Issue 13: cross gcc (linker, and the C compiler of tests/ucontext-layout)
+# and glibc (headers, and the qemu sysroot /usr/<triple>) per cross target.
+need_packages+=(
+    gcc-riscv64-linux-gnu libc6-dev-riscv64-cross
+    gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
+    gcc-i686-linux-gnu libc6-dev-i386-cross
+    gcc-powerpc64le-linux-gnu libc6-dev-ppc64el-cross
+    gcc-s390x-linux-gnu libc6-dev-s390x-cross
 )
 missing=()
 for p in "${need_packages[@]}"; do
@@ -51,7 +86,10 @@ if ((${#missing[@]})); then
     echo "setup: installing Debian packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >/dev/null || fail "apt-get update failed"
-    apt-get install -y -qq "${missing[@]}" >/dev/null || fail "could not install: ${missing[*]}"
+    # DPkg::Lock::Timeout: wait for another apt run (an image still being
+    # provisioned) instead of failing at once.
+    apt-get install -y -qq -o DPkg::Lock::Timeout=600 "${missing[@]}" >/dev/null ||
+        fail "could not install: ${missing[*]}"
 fi
 
 # cargo-zigbuild + zig (both from PyPI) link real Mach-O executables here for
@@ -72,3 +110,6 @@ cargo fetch --quiet || fail "cargo fetch failed"
 # The runtime LTO probe is its own workspace with its own lock file.
 cargo fetch --quiet --manifest-path tests/runtime-probe/Cargo.toml ||
     fail "cargo fetch failed for tests/runtime-probe"
+# Issue 13's application outside the workspace, also its own lock file.
+cargo fetch --quiet --manifest-path tests/fiber-app/Cargo.toml ||
+    fail "cargo fetch failed for tests/fiber-app"

@@ -3,7 +3,8 @@
 #   formatting, clippy (all targets, warnings are errors), every workspace
 #   test (including the LTO matrices), wasmtime's fibers replaced by Spindle's
 #   for the tests that exercise them, and spindle-fiber's suite again with the
-#   portable backend forced and on aarch64 under qemu.
+#   portable backend forced and on aarch64 under qemu, and (issue 13) on
+#   riscv64 and ppc64le under qemu and on rustc 1.85.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,5 +42,21 @@ step "spindle-fiber on aarch64-unknown-linux-gnu under qemu-aarch64 (both backen
 # deadlock (child stuck on a lock another guest thread held) when the guest
 # is multithreaded. Seen here as a hang; single-threaded it cannot happen.
 cargo test -p spindle-fiber --target aarch64-unknown-linux-gnu -- --test-threads=1
+
+# --- Issue 13: glibc cross targets and older compilers (a representative
+# subset; everything with `cargo cross-full` and `cargo pulley-async`).
+step "spindle-fiber on rustc 1.85, its rust-version"
+CARGO_TARGET_DIR=target/msrv cargo +1.85 test -p spindle-fiber
+
+step "ucontext_t of spindle-fiber's own declarations = glibc's headers (riscv64, armv7)"
+cargo test -p spindle-ucontext-layout --target riscv64gc-unknown-linux-gnu
+cargo test -p spindle-ucontext-layout --target armv7-unknown-linux-gnueabihf
+
+step "spindle-fiber on riscv64gc-unknown-linux-gnu under qemu-riscv64 (riscv64 asm and ucontext)"
+cargo test -p spindle-fiber --target riscv64gc-unknown-linux-gnu -- --test-threads=1
+
+step "spindle-fiber on powerpc64le-unknown-linux-gnu under qemu-ppc64le, 64 KiB pages (ucontext)"
+cargo test -p spindle-fiber --target powerpc64le-unknown-linux-gnu -- --test-threads=1
+# --- end of issue 13
 
 printf '\n==> all tests passed in %ss\n' "$((SECONDS - started))"

@@ -423,7 +423,7 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
         overflow::prepare_thread()?;
         let top = stack.top() as usize;
         let limit = stack.limit() as usize;
-        if !top.is_multiple_of(16) || top <= limit {
+        if top % 16 != 0 || top <= limit {
             return Err(Error::BadStack {
                 reason: "top must be 16-byte aligned and above limit",
             });

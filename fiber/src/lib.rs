@@ -17,8 +17,8 @@
 //!
 //! # The switch
 //!
-//! On x86_64 (System V: Linux, macOS, the BSDs) and aarch64 (Linux,
-//! Apple) stacks are switched by
+//! On x86_64 (System V: Linux, macOS, the BSDs), aarch64 (Linux,
+//! Apple) and riscv64 (LP64D, ELF) stacks are switched by
 //! Spindle's own assembly, written in `global_asm!` as real symbols with
 //! global binding and hidden visibility whose names carry the crate version
 //! ([`SWITCH_SYMBOLS`]). They are referenced from Rust only through
@@ -61,9 +61,21 @@ mod fiber;
 mod overflow;
 mod stack;
 
-#[cfg(all(any(target_arch = "x86_64", target_arch = "aarch64"), unix))]
+#[cfg(all(
+    any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_arch = "riscv64"
+    ),
+    unix
+))]
 pub use backend::Asm;
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
+/// `(size, align, offset of uc_link, offset of uc_stack)` of the
+/// `ucontext_t` the portable backend passes to glibc, for the layout test.
+#[cfg(spindle_ucontext)]
+#[doc(hidden)]
+pub use backend::UCONTEXT_LAYOUT;
+#[cfg(spindle_ucontext)]
 pub use backend::Ucontext;
 pub use backend::{Backend, BackendKind, Native, Unsupported, backend};
 pub use fiber::{Fiber, FiberResult, ForcedUnwind, ScopedFiber, Suspender};
@@ -80,11 +92,25 @@ pub const SYMBOL_VERSION: &str = env!("SPINDLE_FIBER_SYMBOL_VERSION");
 /// source (Mach-O adds a leading `_`): the switch into a fiber (`…_resume`),
 /// the switch out of it (`…_suspend`) and the first code of a fresh fiber
 /// (`…_trampoline`). Empty where there is no assembly backend.
-#[cfg(all(any(target_arch = "x86_64", target_arch = "aarch64"), unix))]
+#[cfg(all(
+    any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_arch = "riscv64"
+    ),
+    unix
+))]
 pub const SWITCH_SYMBOLS: &[&str] = &backend::SYMBOLS;
 /// The assembly symbols this build of the crate defines (none on this
 /// target).
-#[cfg(not(all(any(target_arch = "x86_64", target_arch = "aarch64"), unix)))]
+#[cfg(not(all(
+    any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_arch = "riscv64"
+    ),
+    unix
+)))]
 pub const SWITCH_SYMBOLS: &[&str] = &[];
 
 /// Why a fiber or stack could not be made.

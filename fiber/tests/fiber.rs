@@ -60,10 +60,11 @@ fn mapped_bytes() -> usize {
 /// Runs the `#[ignore]`d test `name` of this binary in a child process with
 /// `SPINDLE_CHILD` set, and returns its output.
 ///
-/// When this binary is an aarch64 one run by the emulator configured in
-/// `.cargo/config.toml` (no binfmt_misc here, so a foreign binary cannot be
-/// executed directly), the child is started through the same emulator,
-/// named in `SPINDLE_CROSS_RUNNER` by that config.
+/// A cross-built binary runs here under the emulator `.cargo/config.toml`
+/// names as its runner (no binfmt_misc, so a foreign binary cannot be
+/// executed directly); the child is started through the same emulator,
+/// which that config also names in `SPINDLE_CROSS_RUNNER_<ARCH>_<OS>` for
+/// the binary's own target. No such variable: the binary is native.
 fn run_child(name: &str) -> std::process::Output {
     let exe = std::env::current_exe().unwrap();
     let args = [
@@ -73,12 +74,10 @@ fn run_child(name: &str) -> std::process::Output {
         "--nocapture",
         "--test-threads=1",
     ];
-    let runner = std::env::var("SPINDLE_CROSS_RUNNER")
-        .ok()
-        .filter(|_| cfg!(target_arch = "aarch64"));
+    let runner = std::env::var(cross_runner_variable()).ok();
     let mut cmd = match runner.as_deref().map(str::split_whitespace) {
         Some(mut parts) => {
-            let mut cmd = Command::new(parts.next().expect("SPINDLE_CROSS_RUNNER is empty"));
+            let mut cmd = Command::new(parts.next().expect("the cross runner variable is empty"));
             cmd.args(parts).arg(&exe);
             cmd
         }
@@ -88,6 +87,16 @@ fn run_child(name: &str) -> std::process::Output {
         .env("SPINDLE_CHILD", name)
         .output()
         .unwrap_or_else(|e| panic!("could not start {}: {e}", exe.display()))
+}
+
+/// `SPINDLE_CROSS_RUNNER_<ARCH>_<OS>` for the target this binary is for.
+fn cross_runner_variable() -> String {
+    format!(
+        "SPINDLE_CROSS_RUNNER_{}_{}",
+        std::env::consts::ARCH,
+        std::env::consts::OS
+    )
+    .to_uppercase()
 }
 
 fn in_child(name: &str) -> bool {
@@ -504,9 +513,16 @@ macro_rules! backend_tests {
     };
 }
 
-#[cfg(all(any(target_arch = "x86_64", target_arch = "aarch64"), unix))]
+#[cfg(all(
+    any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_arch = "riscv64"
+    ),
+    unix
+))]
 backend_tests!(asm, spindle_fiber::Asm);
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[cfg(spindle_ucontext)]
 backend_tests!(ucontext, spindle_fiber::Ucontext);
 
 #[test]
@@ -520,6 +536,13 @@ fn backend_reports_what_is_compiled_in() {
     } else if cfg!(target_arch = "aarch64") {
         assert_eq!(kind, spindle_fiber::BackendKind::Aarch64Asm);
         assert_eq!(kind.to_string(), "aarch64-asm");
+    } else if cfg!(target_arch = "riscv64") {
+        assert_eq!(kind, spindle_fiber::BackendKind::Riscv64Asm);
+        assert_eq!(kind.to_string(), "riscv64-asm");
+    } else if cfg!(all(target_os = "linux", target_env = "gnu")) {
+        // Everywhere else with glibc the portable backend is the native one.
+        assert_eq!(kind, spindle_fiber::BackendKind::Ucontext);
+        assert_eq!(kind.to_string(), "ucontext");
     }
     assert_eq!(<spindle_fiber::Native as Backend>::KIND, kind);
 }
@@ -551,18 +574,37 @@ fn unsupported_backend_is_an_error_not_a_link_failure() {
     );
 }
 
+/// The OS page size (64 KiB on ppc64le under the runner in
+/// .cargo/config.toml, as on Debian's ppc64el kernels).
+fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    assert!(page > 0, "sysconf(_SC_PAGESIZE) failed");
+    page as usize
+}
+
 #[test]
 fn stack_sizes_round_up_to_pages_with_a_guard() {
-    let stack = Stack::new(10_000).unwrap();
-    assert_eq!(stack.size() % 4096, 0);
-    assert!(
-        stack.size() >= 16 * 1024,
-        "small requests get the minimum size"
-    );
-    let guard = stack.guard_range();
-    assert_eq!(guard.end, stack.limit());
-    assert!(guard.end as usize - guard.start as usize >= 4096);
-    assert_eq!(stack.top() as usize % 16, 0);
+    let page = page_size();
+    println!("page size {page}");
+    for request in [10_000, 64 * 1024 + 1, 300_000] {
+        let stack = Stack::new(request).unwrap();
+        assert_eq!(stack.size() % page, 0, "request {request}");
+        assert!(stack.size() >= request.max(16 * 1024), "request {request}");
+        assert!(
+            stack.size() < request.max(16 * 1024) + page,
+            "request {request}"
+        );
+        assert_eq!(stack.limit() as usize % page, 0);
+        let guard = stack.guard_range();
+        assert_eq!(guard.end, stack.limit());
+        assert_eq!(
+            guard.end as usize - guard.start as usize,
+            page,
+            "one whole page"
+        );
+        assert_eq!(stack.top() as usize % 16, 0);
+    }
 }
 
 #[test]
@@ -582,7 +624,14 @@ fn stack_pool_reuses_stacks() {
 
 /// A backtrace taken inside a fiber continues, through the trampoline's
 /// unwind info, into the function that resumed the fiber.
-#[cfg(all(any(target_arch = "x86_64", target_arch = "aarch64"), unix))]
+#[cfg(all(
+    any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_arch = "riscv64"
+    ),
+    unix
+))]
 #[test]
 fn backtrace_walks_from_fiber_into_resumer() {
     use spindle_fiber::Asm;
@@ -694,7 +743,8 @@ fn child_overflow_on_raw_stack() {
         return;
     }
     spindle_fiber::install_overflow_handler().unwrap();
-    let (guard, len) = (4096, 64 * 1024);
+    // Whole pages: mprotect works on pages, which are 64 KiB on ppc64le.
+    let (guard, len) = (page_size(), 64 * 1024usize.max(page_size()));
     // SAFETY: a fresh anonymous mapping; the lowest page stays PROT_NONE.
     let base = unsafe {
         let base = libc::mmap(

@@ -130,6 +130,34 @@ impl Target {
         }
     }
 
+    /// A glibc Linux target of issue 13, cross-linked with Debian's
+    /// `gcc-<triple>` and run under qemu-user with the target's glibc as
+    /// sysroot: the same linker and runner `.cargo/config.toml` gives cargo
+    /// (`cargo build` reads the linker from there; the runner is repeated
+    /// here because the harness, not cargo, runs the probe).
+    pub fn qemu_linux(triple: &'static str) -> Target {
+        let (qemu, sysroot): (&[&str], &str) = match triple {
+            "riscv64gc-unknown-linux-gnu" => (&["qemu-riscv64"], "/usr/riscv64-linux-gnu"),
+            "armv7-unknown-linux-gnueabihf" => (&["qemu-arm"], "/usr/arm-linux-gnueabihf"),
+            "i686-unknown-linux-gnu" => (&["qemu-i386"], "/usr/i686-linux-gnu"),
+            // 64 KiB pages, as under Debian's ppc64el kernels.
+            "powerpc64le-unknown-linux-gnu" => (
+                &["qemu-ppc64le", "-p", "65536"],
+                "/usr/powerpc64le-linux-gnu",
+            ),
+            "s390x-unknown-linux-gnu" => (&["qemu-s390x"], "/usr/s390x-linux-gnu"),
+            "aarch64-unknown-linux-gnu" => return Target::aarch64_linux(),
+            other => panic!("no qemu runner known for {other}"),
+        };
+        let mut runner: Vec<String> = qemu.iter().map(|s| s.to_string()).collect();
+        runner.extend(["-L".to_string(), sysroot.to_string()]);
+        Target {
+            triple,
+            run: Run::Runner(runner),
+            linker: Linker::Cargo,
+        }
+    }
+
     /// An Apple target, linked with `cargo zigbuild`; macOS executables
     /// cannot run on this Linux machine, so they are inspected only.
     pub fn apple(triple: &'static str) -> Target {
@@ -232,7 +260,27 @@ impl Cell {
         self.build_with(&["--manifest-path", manifest], bin, target_dir)
     }
 
+    /// Like [`build`](Cell::build), with the rustup toolchain `toolchain`
+    /// (e.g. `1.91.1`) instead of the one running the tests, in a target
+    /// directory of its own; returns the executable's path.
+    pub fn build_on_toolchain(&self, toolchain: &str, package: &str, bin: &str) -> Result<PathBuf> {
+        let dir = self
+            .target_dir()
+            .with_extension(format!("rustc-{toolchain}"));
+        self.build_in(Some(toolchain), &["-p", package], bin, &dir)
+    }
+
     fn build_with(&self, which: &[&str], bin: &str, target_dir: &Path) -> Result<PathBuf> {
+        self.build_in(None, which, bin, target_dir)
+    }
+
+    fn build_in(
+        &self,
+        toolchain: Option<&str>,
+        which: &[&str],
+        bin: &str,
+        target_dir: &Path,
+    ) -> Result<PathBuf> {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let profile = self.lto.profile();
         let env_profile = profile.to_uppercase().replace('-', "_");
@@ -240,7 +288,19 @@ impl Cell {
             Linker::Cargo => "build",
             Linker::Zig => "zigbuild",
         };
-        let mut cmd = Command::new(cargo);
+        let mut cmd = match toolchain {
+            // rustup puts that toolchain's cargo and rustc first on PATH and
+            // pins nested invocations (cargo-zigbuild's too) to it.
+            Some(toolchain) => {
+                let mut cmd = Command::new("rustup");
+                cmd.args(["run", toolchain, "cargo"])
+                    .env_remove("CARGO")
+                    .env_remove("RUSTC")
+                    .env_remove("RUSTUP_TOOLCHAIN");
+                cmd
+            }
+            None => Command::new(cargo),
+        };
         cmd.current_dir(workspace_root())
             .args([subcommand, "--quiet"])
             .args(which)

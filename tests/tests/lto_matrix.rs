@@ -255,3 +255,52 @@ fn known_trap_extern_declaration_without_rust_use_does_not_link() {
         println!("{lto}: does not link, as documented ({symbol} undefined)");
     }
 }
+
+/// The aarch64-apple-darwin ThinLTO cells again, built with rustc 1.91.1:
+/// the compiler on which wasmtime 38.0.3's naked-function switch vanished
+/// at the final link (rust-lang/rust#148307). Spindle's `global_asm!`
+/// routines must not depend on that compiler's fix (rust-lang/rust#148339):
+/// the same link, the same inspection. Needs `rustup toolchain install
+/// 1.91.1 --target aarch64-apple-darwin` (scripts/setup.sh).
+#[test]
+fn apple_thin_lto_cells_on_rustc_1_91_1() {
+    if std::env::var_os("SPINDLE_LTO_HOST_ONLY").is_some() {
+        println!("SPINDLE_LTO_HOST_ONLY is set: the rustc 1.91.1 Apple cells are NOT run");
+        return;
+    }
+    let symbols = switch_symbols(spindle_fiber::SYMBOL_VERSION);
+    let mut rows = Vec::new();
+    for codegen_units in [1, 16] {
+        let cell = Cell {
+            target: Target::apple("aarch64-apple-darwin"),
+            lto: LtoMode::Thin,
+            codegen_units,
+            features: None,
+        };
+        let binary = cell
+            .build_on_toolchain("1.91.1", "spindle-lto-probe", "spindle-lto-probe")
+            .unwrap_or_else(|e| panic!("{cell} on rustc 1.91.1: {e:#}"));
+        // The build really was 1.91.1's: rustc writes its version into the
+        // metadata of every rlib it makes.
+        let rlib =
+            spindle_tests::find_rlib(&binary.parent().unwrap().join("deps"), "spindle_fiber")
+                .unwrap();
+        let rlib_bytes = std::fs::read(&rlib).unwrap();
+        assert!(
+            rlib_bytes.windows(12).any(|w| w == b"rustc 1.91.1"),
+            "{} was not built by rustc 1.91.1",
+            rlib.display()
+        );
+        let inspection = spindle_tests::inspect_file(&binary, &symbols, true).unwrap();
+        if let Err(problem) = inspection.verdict() {
+            panic!("{cell} on rustc 1.91.1: {problem}\n{inspection}");
+        }
+        assert!(inspection.anchor_present, "{cell}: anchor missing");
+        println!("{cell}, rustc 1.91.1:\n{inspection}");
+        rows.push(format!(
+            "| {} (rustc 1.91.1) | {} | {codegen_units} | linked ✓ | inspected ✓ ({}, {}) | not run (macOS) |",
+            cell.target.triple, cell.lto, inspection.format, inspection.architecture
+        ));
+    }
+    println!("\n{}", rows.join("\n"));
+}

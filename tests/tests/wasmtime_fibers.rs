@@ -621,12 +621,18 @@ fn host_stack_overflow_hits_the_guard() {
     check_fiber_impl();
     for alloc in ALLOCS {
         let exe = std::env::current_exe().unwrap();
-        // An aarch64 test binary on this x86_64 host runs under the emulator
-        // that .cargo/config.toml names (no binfmt_misc), so its child must
-        // be started through it too.
-        let runner = std::env::var("SPINDLE_CROSS_RUNNER")
-            .ok()
-            .filter(|_| cfg!(target_arch = "aarch64"));
+        // A cross-built test binary runs under the emulator that
+        // .cargo/config.toml names for its target (no binfmt_misc), so its
+        // child must be started through it too.
+        let runner = std::env::var(
+            format!(
+                "SPINDLE_CROSS_RUNNER_{}_{}",
+                std::env::consts::ARCH,
+                std::env::consts::OS
+            )
+            .to_uppercase(),
+        )
+        .ok();
         let mut cmd = match runner.as_deref().map(str::split_whitespace) {
             Some(mut words) => {
                 let mut cmd = std::process::Command::new(words.next().expect("empty runner"));

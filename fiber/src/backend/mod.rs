@@ -10,7 +10,9 @@
 //! |------------------------------------------|------------------------------|
 //! | x86_64, unix (System V ABI; ELF, Mach-O) | [`Asm`], `x86_64.rs`         |
 //! | aarch64, unix (AAPCS64; Linux, Apple)    | [`Asm`], `aarch64.rs`        |
-//! | Linux/glibc, any architecture            | [`Ucontext`], `ucontext.rs`  |
+//! | riscv64, unix (RV64GC, LP64D; ELF)       | [`Asm`], `riscv64.rs`        |
+//! | Linux/glibc: x86, x86_64, arm, aarch64,  | [`Ucontext`], `ucontext.rs`  |
+//! | riscv64, powerpc64, s390x                |                              |
 //! | anything else                            | [`Unsupported`]              |
 //!
 //! The cargo feature `fallback` makes [`Ucontext`] the native backend even
@@ -32,24 +34,31 @@ cfg_if::cfg_if! {
         mod aarch64;
         pub use self::aarch64::Asm;
         pub(crate) use self::symbol::SYMBOLS;
+    } else if #[cfg(all(target_arch = "riscv64", unix))] {
+        mod riscv64;
+        pub use self::riscv64::Asm;
+        pub(crate) use self::symbol::SYMBOLS;
     }
 }
 
 cfg_if::cfg_if! {
-    if #[cfg(all(target_os = "linux", target_env = "gnu"))] {
+    // glibc on an architecture whose ucontext_t layout is known (build.rs).
+    if #[cfg(spindle_ucontext)] {
         mod ucontext;
         pub use self::ucontext::Ucontext;
+        #[doc(hidden)]
+        pub use self::ucontext::LAYOUT as UCONTEXT_LAYOUT;
     }
 }
 
 cfg_if::cfg_if! {
-    if #[cfg(all(feature = "fallback", target_os = "linux", target_env = "gnu"))] {
+    if #[cfg(all(feature = "fallback", spindle_ucontext))] {
         /// The backend [`crate::Fiber`] uses unless told otherwise.
         pub type Native = Ucontext;
-    } else if #[cfg(all(any(target_arch = "x86_64", target_arch = "aarch64"), unix))] {
+    } else if #[cfg(all(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "riscv64"), unix))] {
         /// The backend [`crate::Fiber`] uses unless told otherwise.
         pub type Native = Asm;
-    } else if #[cfg(all(target_os = "linux", target_env = "gnu"))] {
+    } else if #[cfg(spindle_ucontext)] {
         /// The backend [`crate::Fiber`] uses unless told otherwise.
         pub type Native = Ucontext;
     } else {
@@ -66,6 +75,8 @@ pub enum BackendKind {
     X86_64Asm,
     /// Spindle's own `global_asm!` switch for AArch64 (AAPCS64).
     Aarch64Asm,
+    /// Spindle's own `global_asm!` switch for RISC-V 64 (LP64D).
+    Riscv64Asm,
     /// The operating system's `getcontext`/`makecontext`/`swapcontext`.
     Ucontext,
     /// No way to switch stacks on this target: `Fiber::new` returns
@@ -74,12 +85,13 @@ pub enum BackendKind {
 }
 
 impl BackendKind {
-    /// A short stable name: `x86_64-asm`, `aarch64-asm`, `ucontext` or
-    /// `unsupported`.
+    /// A short stable name: `x86_64-asm`, `aarch64-asm`, `riscv64-asm`,
+    /// `ucontext` or `unsupported`.
     pub const fn name(self) -> &'static str {
         match self {
             BackendKind::X86_64Asm => "x86_64-asm",
             BackendKind::Aarch64Asm => "aarch64-asm",
+            BackendKind::Riscv64Asm => "riscv64-asm",
             BackendKind::Ucontext => "ucontext",
             BackendKind::Unsupported => "unsupported",
         }
@@ -87,7 +99,10 @@ impl BackendKind {
 
     /// Whether this backend is Spindle's hand-written assembly.
     pub const fn is_asm(self) -> bool {
-        matches!(self, BackendKind::X86_64Asm | BackendKind::Aarch64Asm)
+        matches!(
+            self,
+            BackendKind::X86_64Asm | BackendKind::Aarch64Asm | BackendKind::Riscv64Asm
+        )
     }
 }
 
@@ -109,8 +124,8 @@ mod sealed {
 }
 pub(crate) use sealed::Sealed;
 
-/// A stack-switching implementation. Sealed: the set is [`Asm`] (x86_64 and
-/// aarch64), [`Ucontext`] (Linux/glibc) and [`Unsupported`].
+/// A stack-switching implementation. Sealed: the set is [`Asm`] (x86_64,
+/// aarch64 and riscv64), [`Ucontext`] (Linux/glibc) and [`Unsupported`].
 ///
 /// # Safety
 ///

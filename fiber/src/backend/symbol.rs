@@ -5,6 +5,9 @@
 //! object format's directives: ELF `.globl` + `.hidden` + `.type` + `.size`,
 //! Mach-O `_` prefix + `.globl` + `.private_extern`.
 
+// Targets without an assembly backend (ucontext only) use none of them.
+#![allow(unused_macros)]
+
 macro_rules! asm_name {
     ($name:literal) => {
         concat!(
@@ -85,7 +88,7 @@ macro_rules! asm_end {
 }
 
 cfg_if::cfg_if! {
-    if #[cfg(all(any(target_arch = "x86_64", target_arch = "aarch64"), unix))] {
+    if #[cfg(all(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "riscv64"), unix))] {
         // The routines every assembly backend defines (contracts above each
         // routine in its architecture's module). Custom conventions: never
         // called as Rust functions, only named by `sym` operands of inline

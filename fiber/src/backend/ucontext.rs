@@ -28,6 +28,10 @@ use core::ptr;
 
 use super::{Backend, BackendKind, EntryFn, Sealed};
 
+mod sys;
+#[doc(hidden)]
+pub use sys::LAYOUT;
+
 /// The C library's `ucontext` functions.
 #[derive(Debug)]
 pub enum Ucontext {}
@@ -36,8 +40,8 @@ impl Sealed for Ucontext {}
 
 #[repr(C)]
 struct Control {
-    parent: libc::ucontext_t,
-    fiber: libc::ucontext_t,
+    parent: sys::ucontext_t,
+    fiber: sys::ucontext_t,
     /// The message of the switch in progress.
     transfer: *mut u8,
     entry: EntryFn,
@@ -85,14 +89,14 @@ unsafe impl Backend for Ucontext {
             ptr::addr_of_mut!((*c).entry).write(entry);
             ptr::addr_of_mut!((*c).obj).write(obj);
             let fiber = ptr::addr_of_mut!((*c).fiber);
-            check(libc::getcontext(fiber), "getcontext");
+            check(sys::getcontext(fiber), "getcontext");
             (*fiber).uc_stack.ss_sp = limit.cast();
             (*fiber).uc_stack.ss_size = obj as usize - limit as usize;
             (*fiber).uc_stack.ss_flags = 0;
             (*fiber).uc_link = ptr::null_mut();
             let addr = c as usize as u64;
             let start: extern "C" fn(u32, u32) = start;
-            libc::makecontext(
+            sys::makecontext(
                 fiber,
                 mem::transmute::<extern "C" fn(u32, u32), extern "C" fn()>(start),
                 2,
@@ -112,7 +116,7 @@ unsafe impl Backend for Ucontext {
         unsafe {
             (*c).transfer = msg;
             check(
-                libc::swapcontext(ptr::addr_of_mut!((*c).parent), ptr::addr_of!((*c).fiber)),
+                sys::swapcontext(ptr::addr_of_mut!((*c).parent), ptr::addr_of!((*c).fiber)),
                 "swapcontext (resume)",
             );
             (*c).transfer
@@ -127,7 +131,7 @@ unsafe impl Backend for Ucontext {
         unsafe {
             (*c).transfer = msg;
             check(
-                libc::swapcontext(ptr::addr_of_mut!((*c).fiber), ptr::addr_of!((*c).parent)),
+                sys::swapcontext(ptr::addr_of_mut!((*c).fiber), ptr::addr_of!((*c).parent)),
                 "swapcontext (suspend)",
             );
             (*c).transfer
