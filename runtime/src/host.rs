@@ -11,7 +11,7 @@ use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, Linker, Module, PoolingAllocationConfig,
 };
 
-use crate::cache::Cache;
+use crate::cache::{self, Cache, WarnFn};
 use crate::error::{Error, ErrorKind};
 use crate::hostfn::{self, Ctx, HostFn, HostFuture, HostReturn};
 use crate::instance::{AsyncCall, Limits, State, call_async_blocking};
@@ -34,6 +34,8 @@ pub struct HostBuilder<T: 'static> {
     fuel: bool,
     tick: Duration,
     cache_dir: Option<PathBuf>,
+    cache_key_file: Option<PathBuf>,
+    cache_warn: Option<WarnFn>,
     pooling: Option<u32>,
     async_call: Option<AsyncCall<T>>,
 }
@@ -55,6 +57,8 @@ impl<T: 'static> HostBuilder<T> {
             fuel: false,
             tick: Duration::from_millis(10),
             cache_dir: None,
+            cache_key_file: None,
+            cache_warn: None,
             pooling: None,
             async_call: None,
         }
@@ -115,9 +119,29 @@ impl<T: 'static> HostBuilder<T> {
     }
 
     /// Keeps compiled modules in `dir`, so a plugin compiles once per engine
-    /// configuration and wasmtime version. `dir` must be trusted.
+    /// configuration and wasmtime version. The directory is created 0700; an
+    /// existing one owned by another user or writable by group or others is
+    /// refused (one warning, plugins are compiled without the cache). Entries
+    /// are authenticated with the key in [`HostBuilder::cache_key_file`].
     pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// The per-user secret that authenticates cache entries (32 bytes,
+    /// created 0600 on first use). Must be outside the cache directory.
+    /// Default: [`default_cache_key_file`](crate::default_cache_key_file)
+    /// (`$SPINDLE_CACHE_KEY_FILE`, else `$XDG_CONFIG_HOME/spindle/cache.key`,
+    /// else `~/.config/spindle/cache.key`).
+    pub fn cache_key_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.cache_key_file = Some(path.into());
+        self
+    }
+
+    /// Where cache warnings go (a refused directory, entry or key file); each
+    /// distinct problem is reported once per host. Default: stderr.
+    pub fn on_cache_warning(mut self, f: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.cache_warn = Some(Arc::new(f));
         self
     }
 
@@ -183,7 +207,14 @@ impl<T: 'static> HostBuilder<T> {
                 limits: self.limits,
                 fuel: self.fuel,
                 tick: self.tick,
-                cache: self.cache_dir.map(Cache::new),
+                cache: self.cache_dir.map(|dir| {
+                    Cache::new(
+                        dir,
+                        self.cache_key_file.or_else(cache::default_key_file),
+                        self.cache_warn
+                            .unwrap_or_else(|| Arc::new(cache::warn_to_stderr)),
+                    )
+                }),
                 _ticker: ticker,
             }),
         })
@@ -317,7 +348,7 @@ impl<T: 'static> Host<T> {
     fn compile(&self, name: &str, bytes: &[u8]) -> Result<(Module, bool), Error> {
         let engine = &self.inner.engine;
         let key = self.inner.cache.as_ref().map(|_| Cache::key(engine, bytes));
-        if let (Some(cache), Some(key)) = (&self.inner.cache, key)
+        if let (Some(cache), Some(key)) = (&self.inner.cache, &key)
             && let Some(module) = cache.load(engine, key)
         {
             return Ok((module, true));
@@ -326,10 +357,10 @@ impl<T: 'static> Host<T> {
             plugin: name.to_string(),
             reason: format!("{e:#}"),
         })?;
-        if let (Some(cache), Some(key)) = (&self.inner.cache, key) {
+        if let (Some(cache), Some(key)) = (&self.inner.cache, &key) {
             // A cache write failure (read-only dir, full disk) only means the
             // next load compiles again; the plugin itself is fine.
-            let _ = cache.store(key, &module);
+            cache.store(key, &module);
         }
         Ok((module, false))
     }
@@ -337,7 +368,7 @@ impl<T: 'static> Host<T> {
     /// Where the cache keeps (or would keep) the compiled form of `bytes`.
     pub fn cache_path(&self, bytes: &[u8]) -> Option<PathBuf> {
         let cache = self.inner.cache.as_ref()?;
-        Some(cache.path(Cache::key(&self.inner.engine, bytes)))
+        Some(cache.path(&Cache::key(&self.inner.engine, bytes)))
     }
 }
 

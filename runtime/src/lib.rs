@@ -32,6 +32,7 @@ mod plugin;
 mod resumable;
 mod types;
 
+pub use cache::default_key_file as default_cache_key_file;
 pub use check::{HostSpec, compile_file};
 pub use error::{Backtrace, BoxError, Error, ErrorKind, Frame, TrapCode};
 pub use host::{Host, HostBuilder};
