@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::link::LinkError;
+use crate::load_limits::LoadLimitError;
 use crate::types::Signature;
 
 /// A boxed error returned by a host function.
@@ -96,6 +97,14 @@ pub enum ErrorKind {
         plugin: String,
         /// What is wrong, with byte offset or line/column when known.
         reason: String,
+    },
+    /// The module exceeds one of the host's
+    /// [`LoadLimits`](crate::LoadLimits); refused before compiling.
+    LoadLimit {
+        /// Plugin name.
+        plugin: String,
+        /// Which limit, the value found, the bound and the function.
+        error: LoadLimitError,
     },
     /// The plugin's imports or exports do not fit this host. Every problem is
     /// listed, not just the first.
@@ -247,6 +256,9 @@ impl fmt::Display for ErrorKind {
             ErrorKind::InvalidModule { plugin, reason } => {
                 write!(f, "plugin `{plugin}` is not a valid wasm module: {reason}")
             }
+            ErrorKind::LoadLimit { plugin, error } => {
+                write!(f, "plugin `{plugin}` refused before compiling: {error}")
+            }
             ErrorKind::Link(l) => l.fmt(f),
             ErrorKind::MissingExport { name, available } => {
                 write!(f, "plugin has no exported function `{name}`")?;
@@ -355,6 +367,7 @@ impl std::error::Error for ErrorKind {
         match self {
             ErrorKind::Io { source, .. } => Some(source),
             ErrorKind::Link(l) => Some(l),
+            ErrorKind::LoadLimit { error, .. } => Some(error),
             ErrorKind::HostFunction { error, .. } => Some(&**error),
             _ => None,
         }

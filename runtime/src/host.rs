@@ -16,6 +16,7 @@ use crate::error::{Error, ErrorKind};
 use crate::hostfn::{self, Ctx, HostFn, HostFuture, HostReturn};
 use crate::instance::{AsyncCall, Limits, State, call_async_blocking};
 use crate::link::{self, HostFuncs};
+use crate::load_limits::{self, LoadLimits};
 use crate::plugin::Plugin;
 use crate::types::{Signature, Values};
 
@@ -31,6 +32,7 @@ pub struct HostBuilder<T: 'static> {
     defs: Vec<Def<T>>,
     required_exports: Vec<(String, Signature)>,
     limits: Limits,
+    load_limits: LoadLimits,
     fuel: bool,
     tick: Duration,
     cache_dir: Option<PathBuf>,
@@ -54,6 +56,7 @@ impl<T: 'static> HostBuilder<T> {
             defs: Vec::new(),
             required_exports: Vec::new(),
             limits: Limits::default(),
+            load_limits: LoadLimits::default(),
             fuel: false,
             tick: Duration::from_millis(10),
             cache_dir: None,
@@ -95,6 +98,15 @@ impl<T: 'static> HostBuilder<T> {
     pub fn limits(mut self, limits: Limits) -> Self {
         self.fuel |= limits.fuel.is_some();
         self.limits = limits;
+        self
+    }
+
+    /// Bounds on what a plugin may contain, checked before it is compiled
+    /// (default: [`LoadLimits::default`]). Compilation itself cannot be
+    /// interrupted or capped in memory, so these bounds are what keeps a
+    /// small hostile module from taking gigabytes to compile.
+    pub fn load_limits(mut self, limits: LoadLimits) -> Self {
+        self.load_limits = limits;
         self
     }
 
@@ -205,6 +217,7 @@ impl<T: 'static> HostBuilder<T> {
                 async_call: self.async_call,
                 required_exports: self.required_exports,
                 limits: self.limits,
+                load_limits: self.load_limits,
                 fuel: self.fuel,
                 tick: self.tick,
                 cache: self.cache_dir.map(|dir| {
@@ -231,6 +244,7 @@ pub(crate) struct HostInner<T: 'static> {
     pub(crate) async_call: Option<AsyncCall<T>>,
     pub(crate) required_exports: Vec<(String, Signature)>,
     pub(crate) limits: Limits,
+    pub(crate) load_limits: LoadLimits,
     pub(crate) fuel: bool,
     pub(crate) tick: Duration,
     pub(crate) cache: Option<Cache>,
@@ -346,6 +360,7 @@ impl<T: 'static> Host<T> {
     }
 
     fn compile(&self, name: &str, bytes: &[u8]) -> Result<(Module, bool), Error> {
+        check_load_limits(name, bytes, &self.inner.load_limits)?;
         let engine = &self.inner.engine;
         let key = self.inner.cache.as_ref().map(|_| Cache::key(engine, bytes));
         if let (Some(cache), Some(key)) = (&self.inner.cache, &key)
@@ -370,6 +385,21 @@ impl<T: 'static> Host<T> {
         let cache = self.inner.cache.as_ref()?;
         Some(cache.path(&Cache::key(&self.inner.engine, bytes)))
     }
+}
+
+/// The pre-pass that keeps Cranelift from seeing modules over `limits`.
+pub(crate) fn check_load_limits(
+    name: &str,
+    bytes: &[u8],
+    limits: &LoadLimits,
+) -> Result<(), Error> {
+    load_limits::check(bytes, limits).map_err(|error| {
+        ErrorKind::LoadLimit {
+            plugin: name.to_string(),
+            error,
+        }
+        .into()
+    })
 }
 
 /// Rejects what is obviously not a core wasm module with a precise reason
