@@ -157,6 +157,7 @@ impl<T: 'static> Instance<T> {
         }
         let mut results = vec![wasmtime::Val::I32(0); ty.results().len()];
         self.arming.arm(&mut self.store)?;
+        self.arming.check_native_stack()?;
         func.call(&mut self.store, args, &mut results)
             .map_err(|e| classify(e, self.arming.budget))?;
         Ok(results)

@@ -3,9 +3,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, Linker, Module, PoolingAllocationConfig,
@@ -14,11 +12,16 @@ use wasmtime::{
 use crate::cache::{self, Cache, WarnFn};
 use crate::error::{Error, ErrorKind};
 use crate::hostfn::{self, Ctx, HostFn, HostFuture, HostReturn};
-use crate::instance::{AsyncCall, Limits, State, call_async_blocking};
+use crate::instance::{AsyncCall, State, call_async_blocking};
+use crate::limits::Limits;
 use crate::link::{self, HostFuncs};
 use crate::load_limits::{self, LoadLimits};
 use crate::plugin::Plugin;
+use crate::ticker;
 use crate::types::{Signature, Values};
+
+/// wasmtime's default `max_wasm_stack`.
+const DEFAULT_MAX_WASM_STACK: usize = 512 << 10;
 
 type Definer<T> = Box<dyn FnOnce(&mut Linker<State<T>>) -> wasmtime::Result<()> + Send>;
 
@@ -35,6 +38,7 @@ pub struct HostBuilder<T: 'static> {
     load_limits: LoadLimits,
     fuel: bool,
     tick: Duration,
+    max_wasm_stack: usize,
     cache_dir: Option<PathBuf>,
     cache_key_file: Option<PathBuf>,
     cache_warn: Option<WarnFn>,
@@ -59,6 +63,7 @@ impl<T: 'static> HostBuilder<T> {
             load_limits: LoadLimits::default(),
             fuel: false,
             tick: Duration::from_millis(10),
+            max_wasm_stack: DEFAULT_MAX_WASM_STACK,
             cache_dir: None,
             cache_key_file: None,
             cache_warn: None,
@@ -118,8 +123,14 @@ impl<T: 'static> HostBuilder<T> {
     }
 
     /// Maximum wasm stack per call, in bytes (wasmtime's default: 512 KiB).
+    /// A synchronous call takes it from the calling thread's native stack,
+    /// so a call from a thread with less than this plus a 128 KiB reserve
+    /// left fails with [`ErrorKind::NativeStack`] instead of overflowing it.
+    /// Set it here, not through [`HostBuilder::wasmtime_config`], so that
+    /// check knows the size.
     pub fn max_wasm_stack(mut self, bytes: usize) -> Self {
         self.config.max_wasm_stack(bytes);
+        self.max_wasm_stack = bytes;
         self
     }
 
@@ -207,7 +218,7 @@ impl<T: 'static> HostBuilder<T> {
             }
             define(&mut linker).map_err(Error::wasmtime)?;
         }
-        let ticker = Ticker::start(engine.clone(), self.tick);
+        let ticker = ticker::register(engine.clone(), self.tick).map_err(ErrorKind::Ticker)?;
         Ok(Host {
             inner: Arc::new(HostInner {
                 engine,
@@ -220,6 +231,7 @@ impl<T: 'static> HostBuilder<T> {
                 load_limits: self.load_limits,
                 fuel: self.fuel,
                 tick: self.tick,
+                max_wasm_stack: self.max_wasm_stack,
                 cache: self.cache_dir.map(|dir| {
                     Cache::new(
                         dir,
@@ -247,8 +259,9 @@ pub(crate) struct HostInner<T: 'static> {
     pub(crate) load_limits: LoadLimits,
     pub(crate) fuel: bool,
     pub(crate) tick: Duration,
+    pub(crate) max_wasm_stack: usize,
     pub(crate) cache: Option<Cache>,
-    _ticker: Ticker,
+    _ticker: ticker::Registration,
 }
 
 impl<T: Send + 'static> HostBuilder<T> {
@@ -443,55 +456,6 @@ pub(crate) fn check_header(name: &str, bytes: &[u8]) -> Result<(), Error> {
         ));
     }
     Ok(())
-}
-
-/// One background thread per host advancing the engine's epoch, which drives
-/// every deadline and cancellation check of every instance of that host.
-struct Ticker {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Ticker {
-    fn start(engine: Engine, tick: Duration) -> Ticker {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("spindle-epoch".into())
-            .spawn(move || {
-                let mut next = Instant::now() + tick;
-                while !flag.load(Ordering::Acquire) {
-                    let now = Instant::now();
-                    if now < next {
-                        // park_timeout can wake early (or be unparked to
-                        // stop); re-check rather than tick early.
-                        std::thread::park_timeout(next - now);
-                        continue;
-                    }
-                    engine.increment_epoch();
-                    next += tick;
-                    if next < now {
-                        // We fell behind (suspended machine): don't burst.
-                        next = now + tick;
-                    }
-                }
-            })
-            .expect("spawning the epoch ticker thread");
-        Ticker {
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Ticker {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Release);
-        if let Some(t) = self.thread.take() {
-            t.thread().unpark();
-            let _ = t.join();
-        }
-    }
 }
 
 /// Reads a plugin file and returns its name (the path, for error reports)
