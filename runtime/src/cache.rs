@@ -212,7 +212,9 @@ impl Cache {
 
     /// Best effort: a cache that cannot be written only costs a recompile.
     pub(crate) fn store(&self, key: &CacheKey, module: &Module) {
-        if let Err(e) = os::ensure_dir(&self.dir) {
+        if !self.dir.exists()
+            && let Err(e) = os::ensure_dir(&self.dir)
+        {
             self.warn_once(format!(
                 "compile cache directory {} cannot be created: {e}",
                 self.dir.display()

@@ -258,15 +258,13 @@ fn first_violation(
                     return Ok(Some(over(LoadLimit::Functions, n, limits.functions, None)));
                 }
             }
-            Payload::CodeSectionStart { count, .. } => {
-                if count as usize > limits.functions {
-                    return Ok(Some(over(
-                        LoadLimit::Functions,
-                        count as usize,
-                        limits.functions,
-                        None,
-                    )));
-                }
+            Payload::CodeSectionStart { count, .. } if count as usize > limits.functions => {
+                return Ok(Some(over(
+                    LoadLimit::Functions,
+                    count as usize,
+                    limits.functions,
+                    None,
+                )));
             }
             Payload::CodeSectionEntry(body) => {
                 let index = imported_funcs + body_index;

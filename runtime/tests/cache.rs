@@ -95,8 +95,17 @@ fn unwritable_cache_dir_still_loads() {
     // A file where the directory should be: every cache write fails.
     let blocker = dir.join("blocked");
     std::fs::write(&blocker, b"").unwrap();
-    let host = cached_builder(&blocker).build().unwrap();
+    let warnings = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = warnings.clone();
+    let host = cached_builder(&blocker)
+        .on_cache_warning(move |w| sink.lock().unwrap().push(w.to_string()))
+        .build()
+        .unwrap();
     assert!(!host.load_wat("good", GOOD).unwrap().from_cache());
     assert_good_plugin_runs(&host);
+    // One problem, one warning, however often it is hit.
+    let warnings = warnings.lock().unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("blocked"), "{warnings:?}");
     remove_cache(&dir);
 }
