@@ -14,6 +14,7 @@ use crate::error::{Error, ErrorKind, classify};
 use crate::host::Host;
 use crate::instance::Instance;
 use crate::link::{self, HostFuncs, LinkError};
+use crate::load_limits::LoadLimits;
 use crate::types::Signature;
 
 /// What a host provides and requires, as signatures only.
@@ -83,10 +84,21 @@ impl Signature {
 
 /// Compiles a plugin file (`.wat` as text, anything else as a binary module)
 /// without checking its imports, with the same error reports as
-/// [`Host::load_file`](crate::Host::load_file).
+/// [`Host::load_file`](crate::Host::load_file), under the default
+/// [`LoadLimits`].
 pub fn compile_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Module, Error> {
+    compile_file_with(engine, path, &LoadLimits::default())
+}
+
+/// [`compile_file`] with explicit load limits.
+pub fn compile_file_with(
+    engine: &Engine,
+    path: impl AsRef<Path>,
+    limits: &LoadLimits,
+) -> Result<Module, Error> {
     let (name, bytes) = crate::host::read_plugin_file(path.as_ref())?;
     crate::host::check_header(&name, &bytes)?;
+    crate::host::check_load_limits(&name, &bytes, limits)?;
     Module::from_binary(engine, &bytes).map_err(|e| {
         ErrorKind::InvalidModule {
             plugin: name,
@@ -145,6 +157,7 @@ impl<T: 'static> Instance<T> {
         }
         let mut results = vec![wasmtime::Val::I32(0); ty.results().len()];
         self.arming.arm(&mut self.store)?;
+        self.arming.check_native_stack()?;
         func.call(&mut self.store, args, &mut results)
             .map_err(|e| classify(e, self.arming.budget))?;
         Ok(results)

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::link::LinkError;
+use crate::load_limits::LoadLimitError;
 use crate::types::Signature;
 
 /// A boxed error returned by a host function.
@@ -97,6 +98,14 @@ pub enum ErrorKind {
         /// What is wrong, with byte offset or line/column when known.
         reason: String,
     },
+    /// The module exceeds one of the host's
+    /// [`LoadLimits`](crate::LoadLimits); refused before compiling.
+    LoadLimit {
+        /// Plugin name.
+        plugin: String,
+        /// Which limit, the value found, the bound and the function.
+        error: LoadLimitError,
+    },
     /// The plugin's imports or exports do not fit this host. Every problem is
     /// listed, not just the first.
     Link(LinkError),
@@ -140,24 +149,49 @@ pub enum ErrorKind {
         /// The innermost frames.
         backtrace: Backtrace,
     },
-    /// The plugin tried to grow a memory past the instance's cap.
+    /// The plugin tried to grow its memories past the instance's cap.
     MemoryLimit {
-        /// Bytes the memory would have had after growing.
+        /// Bytes all of the instance's memories would have had together.
         requested: usize,
         /// The cap in bytes.
         limit: usize,
         /// Where the plugin was, if it was running code.
         backtrace: Backtrace,
     },
-    /// The plugin tried to grow a table past the instance's cap.
+    /// The plugin tried to grow its tables past the instance's cap.
     TableLimit {
-        /// Elements the table would have had after growing.
+        /// Elements all of the instance's tables would have had together.
         requested: usize,
         /// The cap in elements.
         limit: usize,
         /// Where the plugin was, if it was running code.
         backtrace: Backtrace,
     },
+    /// The plugin has more linear memories than [`Limits::max_memories`](crate::Limits::max_memories).
+    TooManyMemories {
+        /// Memories the module defines.
+        count: usize,
+        /// The cap.
+        limit: usize,
+    },
+    /// The plugin has more tables than [`Limits::max_tables`](crate::Limits::max_tables).
+    TooManyTables {
+        /// Tables the module defines.
+        count: usize,
+        /// The cap.
+        limit: usize,
+    },
+    /// The calling thread has too little native stack left for a call that
+    /// may use `max_wasm_stack` bytes of it; nothing was run.
+    NativeStack {
+        /// Bytes of stack left below the caller.
+        available: usize,
+        /// `max_wasm_stack` plus the reserve for host code.
+        needed: usize,
+    },
+    /// The shared epoch ticker thread could not be started, so deadlines
+    /// and cancellation could not work; the host was not built.
+    Ticker(std::io::Error),
     /// Any other trap raised by wasm code (unreachable, division by zero,
     /// out-of-bounds memory access, ...).
     Trap {
@@ -247,6 +281,9 @@ impl fmt::Display for ErrorKind {
             ErrorKind::InvalidModule { plugin, reason } => {
                 write!(f, "plugin `{plugin}` is not a valid wasm module: {reason}")
             }
+            ErrorKind::LoadLimit { plugin, error } => {
+                write!(f, "plugin `{plugin}` refused before compiling: {error}")
+            }
             ErrorKind::Link(l) => l.fmt(f),
             ErrorKind::MissingExport { name, available } => {
                 write!(f, "plugin has no exported function `{name}`")?;
@@ -292,7 +329,7 @@ impl fmt::Display for ErrorKind {
                 backtrace,
             } => write!(
                 f,
-                "plugin tried to grow its memory to {requested} bytes, over the {limit}-byte limit{backtrace}"
+                "plugin tried to grow its memories to {requested} bytes in total, over the {limit}-byte limit{backtrace}"
             ),
             ErrorKind::TableLimit {
                 requested,
@@ -300,8 +337,22 @@ impl fmt::Display for ErrorKind {
                 backtrace,
             } => write!(
                 f,
-                "plugin tried to grow a table to {requested} elements, over the {limit}-element limit{backtrace}"
+                "plugin tried to grow its tables to {requested} elements in total, over the {limit}-element limit{backtrace}"
             ),
+            ErrorKind::TooManyMemories { count, limit } => write!(
+                f,
+                "plugin has {count} linear memories, over the limit of {limit}"
+            ),
+            ErrorKind::TooManyTables { count, limit } => {
+                write!(f, "plugin has {count} tables, over the limit of {limit}")
+            }
+            ErrorKind::NativeStack { available, needed } => write!(
+                f,
+                "the calling thread has {available} bytes of native stack left, but a plugin \
+                 call may need {needed} (max_wasm_stack plus a reserve for host code): call \
+                 from a thread with a bigger stack or lower HostBuilder::max_wasm_stack"
+            ),
+            ErrorKind::Ticker(e) => write!(f, "cannot start the epoch ticker thread: {e}"),
             ErrorKind::Trap { code, backtrace } => {
                 let desc = code.to_string();
                 let desc = desc.strip_prefix("wasm trap: ").unwrap_or(&desc);
@@ -354,7 +405,9 @@ impl std::error::Error for ErrorKind {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             ErrorKind::Io { source, .. } => Some(source),
+            ErrorKind::Ticker(e) => Some(e),
             ErrorKind::Link(l) => Some(l),
+            ErrorKind::LoadLimit { error, .. } => Some(error),
             ErrorKind::HostFunction { error, .. } => Some(&**error),
             _ => None,
         }

@@ -3,21 +3,25 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, Linker, Module, PoolingAllocationConfig,
 };
 
-use crate::cache::Cache;
+use crate::cache::{self, Cache, WarnFn};
 use crate::error::{Error, ErrorKind};
 use crate::hostfn::{self, Ctx, HostFn, HostFuture, HostReturn};
-use crate::instance::{AsyncCall, Limits, State, call_async_blocking};
+use crate::instance::{AsyncCall, State, call_async_blocking};
+use crate::limits::Limits;
 use crate::link::{self, HostFuncs};
+use crate::load_limits::{self, LoadLimits};
 use crate::plugin::Plugin;
+use crate::ticker;
 use crate::types::{Signature, Values};
+
+/// wasmtime's default `max_wasm_stack`.
+const DEFAULT_MAX_WASM_STACK: usize = 512 << 10;
 
 type Definer<T> = Box<dyn FnOnce(&mut Linker<State<T>>) -> wasmtime::Result<()> + Send>;
 
@@ -31,9 +35,13 @@ pub struct HostBuilder<T: 'static> {
     defs: Vec<Def<T>>,
     required_exports: Vec<(String, Signature)>,
     limits: Limits,
+    load_limits: LoadLimits,
     fuel: bool,
     tick: Duration,
+    max_wasm_stack: usize,
     cache_dir: Option<PathBuf>,
+    cache_key_file: Option<PathBuf>,
+    cache_warn: Option<WarnFn>,
     pooling: Option<u32>,
     async_call: Option<AsyncCall<T>>,
 }
@@ -52,9 +60,13 @@ impl<T: 'static> HostBuilder<T> {
             defs: Vec::new(),
             required_exports: Vec::new(),
             limits: Limits::default(),
+            load_limits: LoadLimits::default(),
             fuel: false,
             tick: Duration::from_millis(10),
+            max_wasm_stack: DEFAULT_MAX_WASM_STACK,
             cache_dir: None,
+            cache_key_file: None,
+            cache_warn: None,
             pooling: None,
             async_call: None,
         }
@@ -94,6 +106,15 @@ impl<T: 'static> HostBuilder<T> {
         self
     }
 
+    /// Bounds on what a plugin may contain, checked before it is compiled
+    /// (default: [`LoadLimits::default`]). Compilation itself cannot be
+    /// interrupted or capped in memory, so these bounds are what keeps a
+    /// small hostile module from taking gigabytes to compile.
+    pub fn load_limits(mut self, limits: LoadLimits) -> Self {
+        self.load_limits = limits;
+        self
+    }
+
     /// Turns on fuel metering, so instances can have fuel limits. Costs some
     /// speed in every plugin, which is why it is off unless asked for.
     pub fn enable_fuel(mut self) -> Self {
@@ -102,8 +123,14 @@ impl<T: 'static> HostBuilder<T> {
     }
 
     /// Maximum wasm stack per call, in bytes (wasmtime's default: 512 KiB).
+    /// A synchronous call takes it from the calling thread's native stack,
+    /// so a call from a thread with less than this plus a 128 KiB reserve
+    /// left fails with [`ErrorKind::NativeStack`] instead of overflowing it.
+    /// Set it here, not through [`HostBuilder::wasmtime_config`], so that
+    /// check knows the size.
     pub fn max_wasm_stack(mut self, bytes: usize) -> Self {
         self.config.max_wasm_stack(bytes);
+        self.max_wasm_stack = bytes;
         self
     }
 
@@ -115,9 +142,29 @@ impl<T: 'static> HostBuilder<T> {
     }
 
     /// Keeps compiled modules in `dir`, so a plugin compiles once per engine
-    /// configuration and wasmtime version. `dir` must be trusted.
+    /// configuration and wasmtime version. The directory is created 0700; an
+    /// existing one owned by another user or writable by group or others is
+    /// refused (one warning, plugins are compiled without the cache). Entries
+    /// are authenticated with the key in [`HostBuilder::cache_key_file`].
     pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// The per-user secret that authenticates cache entries (32 bytes,
+    /// created 0600 on first use). Must be outside the cache directory.
+    /// Default: [`default_cache_key_file`](crate::default_cache_key_file)
+    /// (`$SPINDLE_CACHE_KEY_FILE`, else `$XDG_CONFIG_HOME/spindle/cache.key`,
+    /// else `~/.config/spindle/cache.key`).
+    pub fn cache_key_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.cache_key_file = Some(path.into());
+        self
+    }
+
+    /// Where cache warnings go (a refused directory, entry or key file); each
+    /// distinct problem is reported once per host. Default: stderr.
+    pub fn on_cache_warning(mut self, f: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.cache_warn = Some(Arc::new(f));
         self
     }
 
@@ -171,7 +218,7 @@ impl<T: 'static> HostBuilder<T> {
             }
             define(&mut linker).map_err(Error::wasmtime)?;
         }
-        let ticker = Ticker::start(engine.clone(), self.tick);
+        let ticker = ticker::register(engine.clone(), self.tick).map_err(ErrorKind::Ticker)?;
         Ok(Host {
             inner: Arc::new(HostInner {
                 engine,
@@ -181,9 +228,18 @@ impl<T: 'static> HostBuilder<T> {
                 async_call: self.async_call,
                 required_exports: self.required_exports,
                 limits: self.limits,
+                load_limits: self.load_limits,
                 fuel: self.fuel,
                 tick: self.tick,
-                cache: self.cache_dir.map(Cache::new),
+                max_wasm_stack: self.max_wasm_stack,
+                cache: self.cache_dir.map(|dir| {
+                    Cache::new(
+                        dir,
+                        self.cache_key_file.or_else(cache::default_key_file),
+                        self.cache_warn
+                            .unwrap_or_else(|| Arc::new(cache::warn_to_stderr)),
+                    )
+                }),
                 _ticker: ticker,
             }),
         })
@@ -200,10 +256,12 @@ pub(crate) struct HostInner<T: 'static> {
     pub(crate) async_call: Option<AsyncCall<T>>,
     pub(crate) required_exports: Vec<(String, Signature)>,
     pub(crate) limits: Limits,
+    pub(crate) load_limits: LoadLimits,
     pub(crate) fuel: bool,
     pub(crate) tick: Duration,
+    pub(crate) max_wasm_stack: usize,
     pub(crate) cache: Option<Cache>,
-    _ticker: Ticker,
+    _ticker: ticker::Registration,
 }
 
 impl<T: Send + 'static> HostBuilder<T> {
@@ -315,9 +373,10 @@ impl<T: 'static> Host<T> {
     }
 
     fn compile(&self, name: &str, bytes: &[u8]) -> Result<(Module, bool), Error> {
+        check_load_limits(name, bytes, &self.inner.load_limits)?;
         let engine = &self.inner.engine;
         let key = self.inner.cache.as_ref().map(|_| Cache::key(engine, bytes));
-        if let (Some(cache), Some(key)) = (&self.inner.cache, key)
+        if let (Some(cache), Some(key)) = (&self.inner.cache, &key)
             && let Some(module) = cache.load(engine, key)
         {
             return Ok((module, true));
@@ -326,10 +385,10 @@ impl<T: 'static> Host<T> {
             plugin: name.to_string(),
             reason: format!("{e:#}"),
         })?;
-        if let (Some(cache), Some(key)) = (&self.inner.cache, key) {
+        if let (Some(cache), Some(key)) = (&self.inner.cache, &key) {
             // A cache write failure (read-only dir, full disk) only means the
             // next load compiles again; the plugin itself is fine.
-            let _ = cache.store(key, &module);
+            cache.store(key, &module);
         }
         Ok((module, false))
     }
@@ -337,8 +396,23 @@ impl<T: 'static> Host<T> {
     /// Where the cache keeps (or would keep) the compiled form of `bytes`.
     pub fn cache_path(&self, bytes: &[u8]) -> Option<PathBuf> {
         let cache = self.inner.cache.as_ref()?;
-        Some(cache.path(Cache::key(&self.inner.engine, bytes)))
+        Some(cache.path(&Cache::key(&self.inner.engine, bytes)))
     }
+}
+
+/// The pre-pass that keeps Cranelift from seeing modules over `limits`.
+pub(crate) fn check_load_limits(
+    name: &str,
+    bytes: &[u8],
+    limits: &LoadLimits,
+) -> Result<(), Error> {
+    load_limits::check(bytes, limits).map_err(|error| {
+        ErrorKind::LoadLimit {
+            plugin: name.to_string(),
+            error,
+        }
+        .into()
+    })
 }
 
 /// Rejects what is obviously not a core wasm module with a precise reason
@@ -382,55 +456,6 @@ pub(crate) fn check_header(name: &str, bytes: &[u8]) -> Result<(), Error> {
         ));
     }
     Ok(())
-}
-
-/// One background thread per host advancing the engine's epoch, which drives
-/// every deadline and cancellation check of every instance of that host.
-struct Ticker {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Ticker {
-    fn start(engine: Engine, tick: Duration) -> Ticker {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("spindle-epoch".into())
-            .spawn(move || {
-                let mut next = Instant::now() + tick;
-                while !flag.load(Ordering::Acquire) {
-                    let now = Instant::now();
-                    if now < next {
-                        // park_timeout can wake early (or be unparked to
-                        // stop); re-check rather than tick early.
-                        std::thread::park_timeout(next - now);
-                        continue;
-                    }
-                    engine.increment_epoch();
-                    next += tick;
-                    if next < now {
-                        // We fell behind (suspended machine): don't burst.
-                        next = now + tick;
-                    }
-                }
-            })
-            .expect("spawning the epoch ticker thread");
-        Ticker {
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Ticker {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Release);
-        if let Some(t) = self.thread.take() {
-            t.thread().unpark();
-            let _ = t.join();
-        }
-    }
 }
 
 /// Reads a plugin file and returns its name (the path, for error reports)

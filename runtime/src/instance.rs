@@ -3,107 +3,19 @@
 use std::any::Any;
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use wasmtime::{ExternType, Memory, Module, ResourceLimiter, Store, TypedFunc, UpdateDeadline};
+use wasmtime::{ExternType, Memory, Module, Store, TypedFunc, UpdateDeadline};
 
 use crate::error::{Backtrace, CallBudget, Error, ErrorKind, Internal, classify};
 use crate::hostfn::MemoryAccessError;
+use crate::limits::{Limiter, Limits};
 use crate::link::nearest;
+use crate::native_stack;
 use crate::plugin::Plugin;
 use crate::resumable::{Call, SharedExchange, activate, block_on, deactivate};
 use crate::types::{Signature, Values};
-
-/// Per-instance limits. `None` means unlimited.
-///
-/// Fuel and the deadline apply to each call separately (and to the plugin's
-/// start function at instantiation): a long-lived instance is not starved by
-/// the calls it already served.
-#[derive(Clone, Debug, Default)]
-#[non_exhaustive]
-pub struct Limits {
-    /// Fuel per call (roughly one unit per wasm instruction). Needs a host
-    /// with fuel metering, which [`HostBuilder::limits`](crate::HostBuilder::limits)
-    /// turns on when its default limits set fuel.
-    pub fuel: Option<u64>,
-    /// Wall-clock time per call, enforced within one epoch tick.
-    pub deadline: Option<Duration>,
-    /// Cap on each linear memory, in bytes.
-    pub max_memory_bytes: Option<usize>,
-    /// Cap on each table, in elements.
-    pub max_table_elements: Option<usize>,
-}
-
-impl Limits {
-    /// No limits.
-    pub fn new() -> Self {
-        Self::default()
-    }
-    /// Sets [`Limits::fuel`].
-    pub fn fuel(mut self, fuel: u64) -> Self {
-        self.fuel = Some(fuel);
-        self
-    }
-    /// Sets [`Limits::deadline`].
-    pub fn deadline(mut self, deadline: Duration) -> Self {
-        self.deadline = Some(deadline);
-        self
-    }
-    /// Sets [`Limits::max_memory_bytes`].
-    pub fn max_memory_bytes(mut self, bytes: usize) -> Self {
-        self.max_memory_bytes = Some(bytes);
-        self
-    }
-    /// Sets [`Limits::max_table_elements`].
-    pub fn max_table_elements(mut self, elements: usize) -> Self {
-        self.max_table_elements = Some(elements);
-        self
-    }
-}
-
-#[derive(Debug)]
-pub(crate) struct Limiter {
-    memory: Option<usize>,
-    table: Option<usize>,
-}
-
-impl ResourceLimiter for Limiter {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _max: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        match self.memory {
-            // An error (rather than `Ok(false)`, which makes `memory.grow`
-            // return -1) ends the call with a distinct error instead of letting
-            // a plugin spin on failed grows or abort with a vague trap.
-            Some(limit) if desired > limit => Err(Internal::MemoryLimit {
-                requested: desired,
-                limit,
-            }
-            .into()),
-            _ => Ok(true),
-        }
-    }
-
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _max: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        match self.table {
-            Some(limit) if desired > limit => Err(Internal::TableLimit {
-                requested: desired,
-                limit,
-            }
-            .into()),
-            _ => Ok(true),
-        }
-    }
-}
 
 /// Store data: the user's state plus what spindle tracks per instance.
 #[doc(hidden)]
@@ -112,9 +24,12 @@ pub struct State<T> {
     pub(crate) memory: Option<Memory>,
     limiter: Limiter,
     pub(crate) ticks_left: Option<u64>,
+    /// Calls armed so far (the start function included): the number of the
+    /// running or last call, which a [`CancelHandle`] targets.
+    pub(crate) call_number: u64,
     /// Created with the first [`CancelHandle`]; until then there is nothing
     /// to check and no allocation to make per instance.
-    pub(crate) cancel: Option<Arc<AtomicBool>>,
+    pub(crate) cancel: Option<Arc<CancelTarget>>,
     /// Created by the first [`Instance::start`]: where a suspending host
     /// function leaves its value and finds the resume value.
     pub(crate) exchange: Option<SharedExchange>,
@@ -162,17 +77,49 @@ fn call_through_fiber<T, P: Values, R: Values>(
     Ok(R::from_vals(&results))
 }
 
-/// Cancels the running call of one instance from any thread.
+/// The highest call number any handle asked to cancel (0: none), shared
+/// between an instance and its handles.
+#[derive(Debug, Default)]
+pub(crate) struct CancelTarget(AtomicU64);
+
+impl CancelTarget {
+    /// Whether call `number` (the running one) was asked to stop.
+    #[inline]
+    pub(crate) fn hits(&self, number: u64) -> bool {
+        self.0.load(Ordering::Acquire) == number
+    }
+}
+
+/// Cancels one call of one instance from any thread: the call the handle
+/// was taken for, which is the next call the instance makes after
+/// [`Instance::cancel_handle`] (a plain call, a resumable call, or a
+/// `call_async`). Once that call has finished, `cancel` does nothing, so a
+/// cancel that loses a race against the end of its call can never stop a
+/// later, unrelated call. Take a new handle for each call to be cancellable.
 #[derive(Clone, Debug)]
-pub struct CancelHandle(Arc<AtomicBool>);
+pub struct CancelHandle {
+    target: Arc<CancelTarget>,
+    call: u64,
+}
 
 impl CancelHandle {
-    /// Ends the instance's current call with [`ErrorKind::Cancelled`](crate::ErrorKind::Cancelled) within one
-    /// epoch tick; if no call is running, the next call fails at once. Each
-    /// `cancel` stops one call.
+    /// Ends the handle's call with [`ErrorKind::Cancelled`](crate::ErrorKind::Cancelled)
+    /// within one epoch tick; if it has not started yet, it fails at once
+    /// when it starts; if it has finished, nothing happens.
     pub fn cancel(&self) {
-        self.0.store(true, Ordering::Release);
+        // fetch_max: a stale handle never overwrites a newer request.
+        self.target.0.fetch_max(self.call, Ordering::AcqRel);
     }
+}
+
+/// Epoch ticks for `deadline`, rounded up, plus one: the first tick after
+/// arming may come at any moment, so the extra tick guarantees the plugin
+/// gets at least the full deadline; it is stopped at most one tick late.
+/// Saturates: a deadline too long to count is one that never fires (a
+/// wrapping cast made `Duration::MAX` fire after 3.4 ms).
+pub(crate) fn deadline_ticks(deadline: Duration, tick: Duration) -> u64 {
+    let ticks = deadline.as_nanos().div_ceil(tick.as_nanos().max(1));
+    u64::try_from(ticks).unwrap_or(u64::MAX).saturating_add(1)
 }
 
 /// How a call is armed, fixed at instantiation.
@@ -181,22 +128,24 @@ pub(crate) struct Arming {
     pub fuel_metering: bool,
     pub budget: CallBudget,
     pub deadline_ticks: Option<u64>,
+    /// Native stack a synchronous call needs on the calling thread.
+    pub native_stack: usize,
 }
 
 impl Arming {
-    pub(crate) fn new(limits: &Limits, fuel_metering: bool, tick: Duration) -> Result<Self, Error> {
+    pub(crate) fn new(
+        limits: &Limits,
+        fuel_metering: bool,
+        tick: Duration,
+        max_wasm_stack: usize,
+    ) -> Result<Self, Error> {
         if limits.fuel.is_some() && !fuel_metering {
             return Err(ErrorKind::Config(
                 "a fuel limit needs a host with fuel metering (HostBuilder::enable_fuel)".into(),
             )
             .into());
         }
-        // The first tick after arming may come at any moment, so one extra
-        // tick guarantees the plugin gets at least the full deadline; it is
-        // stopped at most one tick late.
-        let deadline_ticks = limits
-            .deadline
-            .map(|d| d.as_nanos().div_ceil(tick.as_nanos().max(1)) as u64 + 1);
+        let deadline_ticks = limits.deadline.map(|d| deadline_ticks(d, tick));
         Ok(Arming {
             fuel_metering,
             budget: CallBudget {
@@ -204,16 +153,33 @@ impl Arming {
                 deadline: limits.deadline,
             },
             deadline_ticks,
+            native_stack: max_wasm_stack.saturating_add(native_stack::HOST_RESERVE),
         })
+    }
+
+    /// Refuses a synchronous call on a thread whose stack is too small for
+    /// `max_wasm_stack`: wasm would run past the guard page and abort the
+    /// process. Calls through wasmtime's async API run wasm on their own
+    /// fiber stack and skip this.
+    #[inline]
+    pub(crate) fn check_native_stack(&self) -> Result<(), Error> {
+        match native_stack::remaining() {
+            Some(available) if available < self.native_stack => Err(ErrorKind::NativeStack {
+                available,
+                needed: self.native_stack,
+            }
+            .into()),
+            _ => Ok(()),
+        }
     }
 
     /// Resets the per-call budgets. Kept small: it runs before every call.
     #[inline]
     pub(crate) fn arm<T>(&self, store: &mut Store<State<T>>) -> Result<(), Error> {
         let data = store.data_mut();
+        data.call_number += 1;
         if let Some(c) = &data.cancel
-            && c.load(Ordering::Relaxed)
-            && c.swap(false, Ordering::Acquire)
+            && c.hits(data.call_number)
         {
             return Err(ErrorKind::Cancelled {
                 backtrace: Backtrace::default(),
@@ -249,11 +215,9 @@ pub(crate) fn new_store<T: 'static>(
         State {
             user,
             memory: None,
-            limiter: Limiter {
-                memory: limits.max_memory_bytes,
-                table: limits.max_table_elements,
-            },
+            limiter: Limiter::new(limits),
             ticks_left: None,
+            call_number: 0,
             cancel: None,
             exchange: None,
         },
@@ -281,7 +245,7 @@ fn watch_epochs<T: 'static>(store: &mut Store<State<T>>) {
     store.epoch_deadline_callback(|mut cx| {
         let data = cx.data_mut();
         if let Some(c) = &data.cancel
-            && c.swap(false, Ordering::Acquire)
+            && c.hits(data.call_number)
         {
             return Err(Internal::Cancelled.into());
         }
@@ -375,6 +339,7 @@ impl<T: 'static> Instance<T> {
                 self.arming.budget,
             );
         }
+        self.arming.check_native_stack()?;
         func.call(&mut self.store, args)
             .map_err(|e| classify(e, self.arming.budget))
     }
@@ -524,18 +489,24 @@ impl<T: 'static> Instance<T> {
         }
     }
 
-    /// A handle that cancels this instance's calls from another thread.
+    /// A handle that cancels this instance's next call from another thread
+    /// (see [`CancelHandle`]). `&mut self` guarantees no call is running
+    /// now, so "the next call" is well defined.
     pub fn cancel_handle(&mut self) -> CancelHandle {
+        let call = self.store.data().call_number + 1;
         if let Some(c) = &self.store.data().cancel {
-            return CancelHandle(c.clone());
+            return CancelHandle {
+                target: c.clone(),
+                call,
+            };
         }
-        let flag = Arc::new(AtomicBool::new(false));
-        self.store.data_mut().cancel = Some(flag.clone());
+        let target = Arc::new(CancelTarget::default());
+        self.store.data_mut().cancel = Some(target.clone());
         if self.arming.deadline_ticks.is_none() {
             // Instances with a deadline already check every tick.
             watch_epochs(&mut self.store);
         }
-        CancelHandle(flag)
+        CancelHandle { target, call }
     }
 
     /// Fuel left from the last call, if the host meters fuel.
@@ -570,6 +541,7 @@ impl<T: 'static, P: Values, R: Values> Func<'_, T, P, R> {
                 self.instance.arming.budget,
             );
         }
+        self.instance.arming.check_native_stack()?;
         self.func
             .call(&mut self.instance.store, args)
             .map_err(|e| classify(e, self.instance.arming.budget))
@@ -578,5 +550,29 @@ impl<T: 'static, P: Values, R: Values> Func<'_, T, P, R> {
     /// The instance this export belongs to.
     pub fn instance(&mut self) -> &mut Instance<T> {
         self.instance
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::deadline_ticks;
+    use std::time::Duration;
+
+    #[test]
+    fn deadline_ticks_saturate_instead_of_wrapping() {
+        let tick = Duration::from_millis(10);
+        assert_eq!(deadline_ticks(Duration::MAX, tick), u64::MAX);
+        // 184467440737095520 s in 10 ms ticks is just over 2^64: a wrapping
+        // cast made it 385 ticks (3.85 s).
+        assert_eq!(
+            deadline_ticks(Duration::from_secs(184_467_440_737_095_520), tick),
+            u64::MAX
+        );
+        assert_eq!(deadline_ticks(Duration::from_millis(25), tick), 4);
+        assert_eq!(deadline_ticks(Duration::ZERO, tick), 1);
+        assert_eq!(
+            deadline_ticks(Duration::from_secs(1), Duration::ZERO),
+            1_000_000_001
+        );
     }
 }

@@ -4,9 +4,10 @@ use std::sync::Arc;
 
 use wasmtime::{InstancePre, Module};
 
-use crate::error::{Error, classify};
+use crate::error::{Error, ErrorKind, classify};
 use crate::host::Host;
-use crate::instance::{Arming, AsyncCall, Instance, Limits, State, new_store};
+use crate::instance::{Arming, AsyncCall, Instance, State, new_store};
+use crate::limits::Limits;
 use crate::resumable::block_on;
 
 /// A compiled plugin whose imports were checked and resolved against its
@@ -92,7 +93,8 @@ impl<T: 'static> Plugin<T> {
     /// A new instance with its own limits.
     pub fn instantiate_with(&self, state: T, limits: Limits) -> Result<Instance<T>, Error> {
         let host = &self.inner.host.inner;
-        let arming = Arming::new(&limits, host.fuel, host.tick)?;
+        let arming = Arming::new(&limits, host.fuel, host.tick, host.max_wasm_stack)?;
+        check_counts(self.module(), &limits)?;
         let mut store = new_store(&host.engine, state, &limits, &arming);
         // The start function runs under the same limits as a call.
         arming.arm(&mut store)?;
@@ -102,9 +104,37 @@ impl<T: 'static> Plugin<T> {
             // suspend: a start function that tries gets `CannotSuspend`.
             block_on(self.inner.pre.instantiate_async(&mut store))
         } else {
+            arming.check_native_stack()?;
             self.inner.pre.instantiate(&mut store)
         }
         .map_err(|e| classify(e, arming.budget))?;
         Ok(Instance::finish(store, instance, self.clone(), arming))
     }
+}
+
+/// Refuses a module with more memories or tables than the limits allow,
+/// before anything is allocated, with an error naming both numbers.
+fn check_counts(module: &Module, limits: &Limits) -> Result<(), Error> {
+    let need = module.resources_required();
+    let memories = need.num_memories as usize;
+    let tables = need.num_tables as usize;
+    if let Some(limit) = limits.max_memories
+        && memories > limit
+    {
+        return Err(ErrorKind::TooManyMemories {
+            count: memories,
+            limit,
+        }
+        .into());
+    }
+    if let Some(limit) = limits.max_tables
+        && tables > limit
+    {
+        return Err(ErrorKind::TooManyTables {
+            count: tables,
+            limit,
+        }
+        .into());
+    }
+    Ok(())
 }

@@ -148,7 +148,7 @@ impl<T: 'static, In: 'static> Future for Suspend<'_, '_, T, In> {
         };
         drop(ex);
         if let Some(c) = &data.cancel
-            && c.swap(false, std::sync::atomic::Ordering::Acquire)
+            && c.hits(data.call_number)
         {
             return Poll::Ready(Err(SuspendError::Cancelled));
         }

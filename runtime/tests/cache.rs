@@ -6,29 +6,29 @@ use common::*;
 #[test]
 fn second_load_comes_from_cache() {
     let dir = scratch_dir("hit");
-    let first = builder().cache_dir(&dir).build().unwrap();
+    let first = cached_builder(&dir).build().unwrap();
     let p = first.load_wat("good", GOOD).unwrap();
     assert!(!p.from_cache());
     let path = first.cache_path(&wat::parse_str(GOOD).unwrap()).unwrap();
     assert!(path.exists());
 
     // A new host with the same configuration reuses the artifact.
-    let second = builder().cache_dir(&dir).build().unwrap();
+    let second = cached_builder(&dir).build().unwrap();
     let p = second.load_wat("good", GOOD).unwrap();
     assert!(p.from_cache());
     let mut inst = p.instantiate(Journal::default()).unwrap();
     assert_eq!(inst.call::<(i32, i32), i32>("add", (2, 3)).unwrap(), 5);
     assert_good_plugin_runs(&second);
-    std::fs::remove_dir_all(dir).unwrap();
+    remove_cache(&dir);
 }
 
 #[test]
 fn different_engine_config_never_loads_stale_artifact() {
     let dir = scratch_dir("stale");
-    let plain = builder().cache_dir(&dir).build().unwrap();
+    let plain = cached_builder(&dir).build().unwrap();
     assert!(!plain.load_wat("good", GOOD).unwrap().from_cache());
     // Fuel metering changes the generated code: it must be a different entry.
-    let fueled = builder().cache_dir(&dir).enable_fuel().build().unwrap();
+    let fueled = cached_builder(&dir).enable_fuel().build().unwrap();
     let binary = wat::parse_str(GOOD).unwrap();
     assert_ne!(plain.cache_path(&binary), fueled.cache_path(&binary));
     assert!(!fueled.load_wat("good", GOOD).unwrap().from_cache());
@@ -45,13 +45,13 @@ fn different_engine_config_never_loads_stale_artifact() {
     assert!(!p.from_cache());
     let mut inst = p.instantiate(Journal::default()).unwrap();
     assert_eq!(inst.call::<(i32, i32), i32>("add", (2, 3)).unwrap(), 5);
-    std::fs::remove_dir_all(dir).unwrap();
+    remove_cache(&dir);
 }
 
 #[test]
 fn corrupt_cache_file_is_a_miss() {
     let dir = scratch_dir("corrupt");
-    let host = builder().cache_dir(&dir).build().unwrap();
+    let host = cached_builder(&dir).build().unwrap();
     host.load_wat("good", GOOD).unwrap();
     let path = host.cache_path(&wat::parse_str(GOOD).unwrap()).unwrap();
     let pristine = std::fs::read(&path).unwrap();
@@ -86,7 +86,7 @@ fn corrupt_cache_file_is_a_miss() {
         );
         assert!(host.load_wat("good", GOOD).unwrap().from_cache(), "{what}");
     }
-    std::fs::remove_dir_all(dir).unwrap();
+    remove_cache(&dir);
 }
 
 #[test]
@@ -95,8 +95,17 @@ fn unwritable_cache_dir_still_loads() {
     // A file where the directory should be: every cache write fails.
     let blocker = dir.join("blocked");
     std::fs::write(&blocker, b"").unwrap();
-    let host = builder().cache_dir(&blocker).build().unwrap();
+    let warnings = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = warnings.clone();
+    let host = cached_builder(&blocker)
+        .on_cache_warning(move |w| sink.lock().unwrap().push(w.to_string()))
+        .build()
+        .unwrap();
     assert!(!host.load_wat("good", GOOD).unwrap().from_cache());
     assert_good_plugin_runs(&host);
-    std::fs::remove_dir_all(dir).unwrap();
+    // One problem, one warning, however often it is hit.
+    let warnings = warnings.lock().unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("blocked"), "{warnings:?}");
+    remove_cache(&dir);
 }

@@ -70,3 +70,19 @@ pub fn scratch_dir(tag: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// A host caching in `dir`, with its cache key file next to (not inside) it.
+pub fn cached_builder(dir: &std::path::Path) -> HostBuilder<Journal> {
+    builder().cache_dir(dir).cache_key_file(key_file_for(dir))
+}
+
+/// The key file `cached_builder` uses for `dir`.
+pub fn key_file_for(dir: &std::path::Path) -> std::path::PathBuf {
+    dir.with_extension("key")
+}
+
+/// Removes a scratch cache directory and its key file.
+pub fn remove_cache(dir: &std::path::Path) {
+    let _ = std::fs::remove_dir_all(dir);
+    let _ = std::fs::remove_file(key_file_for(dir));
+}
