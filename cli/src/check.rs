@@ -112,8 +112,14 @@ fn signature(params: &[String], results: &[String], what: &str) -> Result<Signat
 
 /// Reads a host manifest into a [`HostSpec`].
 pub fn load_manifest(path: &Path) -> Result<HostSpec, Failure> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Failure::io(format!("cannot read host manifest {}: {e}", path.display())))?;
+    let bytes = crate::files::read_regular(path, "host manifest", crate::files::MAX_MANIFEST_FILE)
+        .map_err(Failure::io)?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        Failure::io(format!(
+            "host manifest {} is not valid: it is not UTF-8 ({e})",
+            path.display()
+        ))
+    })?;
     let manifest: Manifest = toml::from_str(&text).map_err(|e| {
         Failure::io(format!(
             "host manifest {} is not valid: {e}(run `spindle check --help` for the format)",
@@ -149,6 +155,12 @@ pub enum Outcome {
 
 /// Compiles `plugin` and checks it against `spec`. I/O errors are failures.
 pub fn check_plugin(plugin: &Path, spec: &HostSpec) -> Result<Outcome, Failure> {
+    // The runtime reads the path itself; refuse what would hang or exhaust
+    // memory there first (a FIFO, a device, an oversized file). The file is
+    // opened again by the runtime: a path swapped in between needs write
+    // access to its directory, which already allows any plugin at all.
+    crate::files::open_regular(plugin, "plugin", crate::files::MAX_PLUGIN_FILE)
+        .map_err(Failure::io)?;
     let engine = Engine::new(&Config::new())
         .map_err(|e| Failure::plugin(format!("cannot create the wasm engine: {e:#}")))?;
     let module = match spindle_runtime::compile_file(&engine, plugin) {

@@ -43,6 +43,7 @@ Memory arguments need the plugin to export its memory as \"memory\"."
 mod builtins;
 mod check;
 mod doctor;
+mod files;
 mod run;
 
 #[derive(Parser)]

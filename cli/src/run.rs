@@ -1,6 +1,6 @@
 //! `spindle run PLUGIN EXPORT [ARGS...]`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
@@ -173,24 +173,10 @@ fn show_value(v: &Val) -> String {
 /// Names of the parameters of export `export`, from the module's name
 /// section (`$a` in WAT, argument names in Rust debug builds), by position.
 /// Best effort: a module without names gives none.
-fn param_names(path: &std::path::Path, export: &str) -> Vec<Option<String>> {
-    let Ok(bytes) = std::fs::read(path) else {
-        return Vec::new();
-    };
-    let bytes = if path.extension().is_some_and(|e| e == "wat") {
-        match std::str::from_utf8(&bytes)
-            .ok()
-            .and_then(|t| wat::parse_str(t).ok())
-        {
-            Some(b) => b,
-            None => return Vec::new(),
-        }
-    } else {
-        bytes
-    };
+fn param_names(binary: &[u8], export: &str) -> Vec<Option<String>> {
     let mut func = None;
     let mut names = Vec::new();
-    for payload in wasmparser::Parser::new(0).parse_all(&bytes) {
+    for payload in wasmparser::Parser::new(0).parse_all(binary) {
         match payload {
             Ok(wasmparser::Payload::ExportSection(reader)) => {
                 func = reader.into_iter().flatten().find_map(|e| {
@@ -244,7 +230,8 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
         .limits(limits)
         .build()
         .map_err(|e| Failure::plugin(format!("cannot set up the host: {e}")))?;
-    let plugin = host.load_file(&args.plugin).map_err(load_failure)?;
+    let (name, binary) = read_plugin(&args.plugin)?;
+    let plugin = host.load_bytes(&name, &binary).map_err(load_failure)?;
     let name = plugin.name().to_string();
 
     let sig = match plugin.module().get_export(&args.export) {
@@ -283,7 +270,7 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
     let mut values = Vec::with_capacity(params.len());
     for (i, (text, ty)) in args.args.iter().zip(&params).enumerate() {
         let v = parse_value(text, ty).map_err(|why| {
-            let name = param_names(&args.plugin, &args.export)
+            let name = param_names(&binary, &args.export)
                 .get(i)
                 .cloned()
                 .flatten()
@@ -308,6 +295,30 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
         println!("{}", show_value(r));
     }
     Ok(EXIT_OK)
+}
+
+/// The plugin file as a binary module, and its name for reports (the path):
+/// a regular file of at most [`MAX_PLUGIN_FILE`](crate::files::MAX_PLUGIN_FILE)
+/// bytes, WebAssembly text if it ends in `.wat`.
+fn read_plugin(path: &Path) -> Result<(String, Vec<u8>), Failure> {
+    let bytes = crate::files::read_regular(path, "plugin", crate::files::MAX_PLUGIN_FILE)
+        .map_err(Failure::io)?;
+    let name = path.display().to_string();
+    if path.extension().is_none_or(|e| e != "wat") {
+        return Ok((name, bytes));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        Failure::plugin(format!(
+            "plugin `{name}` is not a valid wasm module: WAT file is not UTF-8: {e}"
+        ))
+    })?;
+    let binary = wat::parse_str(&text).map_err(|mut e| {
+        e.set_path(path);
+        Failure::plugin(format!(
+            "plugin `{name}` is not a valid wasm module: WAT syntax error: {e}"
+        ))
+    })?;
+    Ok((name, binary))
 }
 
 fn signature_of(ty: &spindle_runtime::wasmtime::ExternType) -> String {

@@ -45,12 +45,13 @@ pub(super) fn diagnose(args: &DoctorArgs) -> Result<Diagnosis, Failure> {
 
     let mut files: Vec<(PathBuf, bool)> = Vec::new();
     let mut plugin_paths = Vec::new();
+    let mut unreadable = Vec::new();
     for p in &args.paths {
         let meta = std::fs::metadata(p)
             .map_err(|e| Failure::io(format!("cannot read {}: {e}", p.display())))?;
         if meta.is_dir() {
             let mut found = Vec::new();
-            walk(p, 8, &mut found).map_err(Failure::io)?;
+            walk(p, 8, &mut found, &mut unreadable).map_err(Failure::io)?;
             files.extend(found.into_iter().map(|f| (f, false)));
         } else if is_plugin(p) {
             plugin_paths.push(p.clone());
@@ -61,6 +62,15 @@ pub(super) fn diagnose(args: &DoctorArgs) -> Result<Diagnosis, Failure> {
     dedupe(&mut files);
 
     let mut findings = Vec::new();
+    for (path, why) in unreadable {
+        findings.push(Finding {
+            quiet: false,
+            severity: Severity::Warning,
+            path: crate::show(&path),
+            message: format!("not examined: {why}"),
+            next: "give doctor read access to it (or examine its files one by one)".into(),
+        });
+    }
     let mut reports = Vec::new();
     for (path, explicit) in files {
         match examine(&path, explicit) {
@@ -75,7 +85,15 @@ pub(super) fn diagnose(args: &DoctorArgs) -> Result<Diagnosis, Failure> {
             }),
             Ok(None) => {}
             Err(msg) if explicit => return Err(Failure::io(msg)),
-            Err(_) => {}
+            // One file of a walk that cannot be read costs its own findings,
+            // not the walk's.
+            Err(msg) => findings.push(Finding {
+                quiet: false,
+                severity: Severity::Warning,
+                path: crate::show(&path),
+                message: format!("not examined: {msg}"),
+                next: String::new(),
+            }),
         }
     }
 
@@ -132,6 +150,17 @@ pub(super) fn diagnose(args: &DoctorArgs) -> Result<Diagnosis, Failure> {
         switch_findings(r, &mut findings);
     }
     cross_reference(&reports, &mut findings);
+    for r in &reports {
+        for why in &r.incomplete {
+            findings.push(Finding {
+                quiet: false,
+                severity: Severity::Warning,
+                path: crate::show(&r.path),
+                message: why.clone(),
+                next: "the findings above about it may be incomplete".into(),
+            });
+        }
+    }
     let lto_hint = findings
         .iter()
         .any(|f| f.next == lto_next() || f.message.contains("see the LTO note below"));

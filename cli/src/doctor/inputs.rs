@@ -18,19 +18,42 @@ const SKIP_DIRS: &[&str] = &[
     "flycheck0",
 ];
 
-/// Files of a directory that doctor should look at.
-pub(super) fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), String> {
-    let entries =
+/// Files of a directory that doctor should look at. `dir` itself must be
+/// readable; whatever below it is not (a subdirectory, an entry) is added
+/// to `unreadable` with the reason, and the walk goes on.
+pub(super) fn walk(
+    dir: &Path,
+    depth: usize,
+    out: &mut Vec<PathBuf>,
+    unreadable: &mut Vec<(PathBuf, String)>,
+) -> Result<(), String> {
+    let listing =
         std::fs::read_dir(dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
-    let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
+    let mut entries = Vec::new();
+    for entry in listing {
+        match entry {
+            Ok(entry) => entries.push(entry),
+            Err(e) => unreadable.push((dir.to_path_buf(), format!("cannot read an entry: {e}"))),
+        }
+    }
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
         let path = entry.path();
-        let Ok(ft) = entry.file_type() else { continue };
+        let ft = match entry.file_type() {
+            Ok(ft) => ft,
+            Err(e) => {
+                unreadable.push((path, format!("cannot tell what it is: {e}")));
+                continue;
+            }
+        };
         let name = entry.file_name().to_string_lossy().into_owned();
         if ft.is_dir() {
-            if depth > 0 && !SKIP_DIRS.contains(&name.as_str()) && !name.ends_with(".dSYM") {
-                walk(&path, depth - 1, out)?;
+            if depth > 0
+                && !SKIP_DIRS.contains(&name.as_str())
+                && !name.ends_with(".dSYM")
+                && let Err(e) = walk(&path, depth - 1, out, unreadable)
+            {
+                unreadable.push((path, e));
             }
         } else if ft.is_file() {
             let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
@@ -50,9 +73,10 @@ pub(super) fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(
 fn looks_binary(path: &Path) -> bool {
     use std::io::Read;
     let mut head = [0u8; 4];
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut head))
-        .is_ok()
+    // Opened without blocking: the entry was a regular file when listed,
+    // but may have been replaced by a FIFO since.
+    crate::files::open_regular(path, "file", u64::MAX)
+        .is_ok_and(|(mut f, _)| f.read_exact(&mut head).is_ok())
         && (head == *b"\x7fELF"
             || head == [0xcf, 0xfa, 0xed, 0xfe]
             || head == [0xce, 0xfa, 0xed, 0xfe]

@@ -20,6 +20,7 @@ mod inputs;
 mod objects;
 mod plugins;
 mod report;
+mod source;
 mod symbols;
 mod target;
 

@@ -2,13 +2,15 @@
 //! universal (fat) Mach-O, reduced to the architecture and format of each
 //! object and the switch symbols they carry.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use object::read::archive::ArchiveFile;
 use object::read::macho::{FatArch, MachOFatFile32, MachOFatFile64};
-use object::{Architecture, BinaryFormat, FileKind, Object, ObjectKind};
+use object::{Architecture, BinaryFormat, FileKind, Object, ObjectKind, ReadRef};
 
-use super::symbols::{Switch, scan_symbols};
+use super::source::{READ_BUDGET, Source};
+use super::symbols::{Switch, scan_symbols, symbol_budget};
 
 /// One object (a whole file, an archive member or a universal slice).
 #[derive(Debug)]
@@ -30,13 +32,38 @@ pub(super) struct FileReport {
     pub(super) objects: Vec<Obj>,
     pub(super) bitcode_members: usize,
     pub(super) switch: Switch,
+    /// Why only part of the file was read, if it was.
+    pub(super) incomplete: Vec<String>,
 }
 
 const BITCODE_MAGIC: &[u8] = b"BC\xC0\xDE";
 
 /// Reads one file. `Ok(None)`: not something doctor understands.
 pub(super) fn examine(path: &Path, explicit: bool) -> Result<Option<FileReport>, String> {
-    let data = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let source = Source::open(path)?;
+    let report = read_evidence(path, explicit, &source);
+    if source.over_budget() {
+        let why = format!(
+            "its headers and tables ask for more than {} MiB to be read (a real build output needs far less)",
+            READ_BUDGET >> 20
+        );
+        return match report {
+            Ok(Some(mut r)) => {
+                r.incomplete.push(format!("only partly examined: {why}"));
+                Ok(Some(r))
+            }
+            _ => Err(format!("{}: not examined: {why}", path.display())),
+        };
+    }
+    report
+}
+
+fn read_evidence(
+    path: &Path,
+    explicit: bool,
+    source: &Source,
+) -> Result<Option<FileReport>, String> {
+    let data = source.whole();
     let mut report = FileReport {
         path: path.to_path_buf(),
         explicit,
@@ -45,15 +72,19 @@ pub(super) fn examine(path: &Path, explicit: bool) -> Result<Option<FileReport>,
         universal: false,
         objects: Vec::new(),
         bitcode_members: 0,
-        switch: Switch::default(),
+        switch: Switch {
+            budget: symbol_budget(source.len()),
+            ..Switch::default()
+        },
+        incomplete: Vec::new(),
     };
-    let kind = match FileKind::parse(&*data) {
+    let kind = match FileKind::parse(data) {
         Ok(k) => k,
         Err(_) => return Ok(None),
     };
     match kind {
         FileKind::Archive => {
-            let archive = ArchiveFile::parse(&*data)
+            let archive = ArchiveFile::parse(data)
                 .map_err(|e| format!("{}: malformed archive: {e}", path.display()))?;
             report.kind = if path.extension().is_some_and(|e| e == "rlib") {
                 "rlib"
@@ -63,11 +94,15 @@ pub(super) fn examine(path: &Path, explicit: bool) -> Result<Option<FileReport>,
             for member in archive.members() {
                 let member =
                     member.map_err(|e| format!("{}: malformed archive: {e}", path.display()))?;
-                let Ok(bytes) = member.data(&*data) else {
+                let (offset, size) = member.file_range();
+                let Some(bytes) = data.sub(offset, size) else {
                     continue;
                 };
                 let name = String::from_utf8_lossy(member.name()).into_owned();
-                if bytes.starts_with(BITCODE_MAGIC) {
+                if bytes
+                    .read_bytes_at(0, BITCODE_MAGIC.len() as u64)
+                    .is_ok_and(|head| head == BITCODE_MAGIC)
+                {
                     report.bitcode_members += 1;
                     continue;
                 }
@@ -85,20 +120,18 @@ pub(super) fn examine(path: &Path, explicit: bool) -> Result<Option<FileReport>,
         FileKind::MachOFat32 | FileKind::MachOFat64 => {
             report.kind = "universal binary";
             report.universal = true;
-            let slices: Vec<(u64, u64)> = if kind == FileKind::MachOFat32 {
-                let fat = MachOFatFile32::parse(&*data)
+            let arches: Vec<(u64, u64)> = if kind == FileKind::MachOFat32 {
+                let fat = MachOFatFile32::parse(data)
                     .map_err(|e| format!("{}: malformed universal binary: {e}", path.display()))?;
                 fat.arches().iter().map(|a| a.file_range()).collect()
             } else {
-                let fat = MachOFatFile64::parse(&*data)
+                let fat = MachOFatFile64::parse(data)
                     .map_err(|e| format!("{}: malformed universal binary: {e}", path.display()))?;
                 fat.arches().iter().map(|a| a.file_range()).collect()
             };
-            for (offset, size) in slices {
-                let bytes = usize::try_from(offset)
-                    .ok()
-                    .zip(usize::try_from(size).ok())
-                    .and_then(|(o, s)| data.get(o..o.checked_add(s)?))
+            for (offset, size) in distinct_slices(&arches) {
+                let bytes = data
+                    .sub(offset, size)
                     .ok_or_else(|| format!("{}: a slice lies outside the file", path.display()))?;
                 let file = object::File::parse(bytes)
                     .map_err(|e| format!("{}: unreadable slice: {e}", path.display()))?;
@@ -119,7 +152,7 @@ pub(super) fn examine(path: &Path, explicit: bool) -> Result<Option<FileReport>,
         | FileKind::Coff
         | FileKind::Pe32
         | FileKind::Pe64 => {
-            let file = object::File::parse(&*data)
+            let file = object::File::parse(data)
                 .map_err(|e| format!("{}: unreadable object: {e}", path.display()))?;
             scan_symbols(&file, &mut report.switch);
             report.kind = match file.kind() {
@@ -140,5 +173,47 @@ pub(super) fn examine(path: &Path, explicit: bool) -> Result<Option<FileReport>,
         }
         _ => return Ok(None),
     }
+    if report.switch.budget_exhausted {
+        report.incomplete.push(format!(
+            "only partly examined: its objects hold more symbols than a file of {} bytes can \
+             (its universal slices overlap); stopped after {} symbols",
+            source.len(),
+            report.switch.symbols_seen
+        ));
+    }
     Ok(Some(report))
+}
+
+/// The objects of a universal binary, once each: arch entries that start at
+/// the same offset name one object (a real file has one entry per object;
+/// a crafted one had 40,000 entries for one object, and reading each took
+/// time quadratic in the file's size). The widest range at an offset is
+/// kept, in the order the entries first name it.
+fn distinct_slices(arches: &[(u64, u64)]) -> Vec<(u64, u64)> {
+    let mut widest: HashMap<u64, usize> = HashMap::new();
+    let mut slices: Vec<(u64, u64)> = Vec::new();
+    for &(offset, size) in arches {
+        match widest.get(&offset) {
+            Some(&i) => slices[i].1 = slices[i].1.max(size),
+            None => {
+                widest.insert(offset, slices.len());
+                slices.push((offset, size));
+            }
+        }
+    }
+    slices
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_object_per_slice_offset() {
+        assert_eq!(
+            distinct_slices(&[(4096, 10), (4096, 20), (8192, 5), (4096, 15)]),
+            vec![(4096, 20), (8192, 5)]
+        );
+        assert_eq!(distinct_slices(&[]), vec![]);
+    }
 }

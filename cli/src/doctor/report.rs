@@ -77,6 +77,8 @@ pub(super) fn print(d: &Diagnosis, format: Format, verbose: bool) -> usize {
                         "architectures": by_arch,
                         "objects": r.objects.len(),
                         "bitcode_members": r.bitcode_members,
+                        "symbols_seen": r.switch.symbols_seen,
+                        "incomplete": r.incomplete,
                         "spindle_switch": {
                             "defined": r.switch.spindle_defined,
                             "undefined": r.switch.spindle_undefined,

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use object::{BinaryFormat, Object, ObjectSymbol};
+use object::{BinaryFormat, Object, ObjectSymbol, ReadRef};
 
 /// What the symbol tables say about the fiber switch routines.
 #[derive(Debug, Default)]
@@ -14,6 +14,19 @@ pub(super) struct Switch {
     pub(super) wasmtime_undefined: BTreeSet<String>,
     pub(super) symbols_seen: usize,
     pub(super) proc_macro: bool,
+    /// Symbols doctor may still visit in this file (see [`symbol_budget`]).
+    pub(super) budget: u64,
+    /// The budget ran out: the symbol tables were not all read.
+    pub(super) budget_exhausted: bool,
+}
+
+/// Symbol visits allowed for a file of `len` bytes. A symbol entry takes at
+/// least 12 bytes (a 32-bit Mach-O `nlist`; ELF and COFF take 16 to 24),
+/// so a file whose objects and tables do not overlap never needs more than
+/// `len / 12`. A crafted universal binary whose slices all point at one
+/// symbol table would otherwise make the work slices × symbols.
+pub(super) fn symbol_budget(len: u64) -> u64 {
+    len / 8 + 64
 }
 
 /// Is `name` (without a Mach-O `_`) one of spindle-fiber's switch routines,
@@ -36,9 +49,15 @@ fn wasmtime_switch_name(name: &str) -> bool {
     name.contains("wasmtime_fiber_switch")
 }
 
-pub(super) fn scan_symbols(file: &object::File<'_>, into: &mut Switch) {
+/// Adds what `file`'s symbol tables say to `into`, within `into.budget`.
+pub(super) fn scan_symbols<'d, R: ReadRef<'d>>(file: &object::File<'d, R>, into: &mut Switch) {
     let macho = file.format() == BinaryFormat::MachO;
     for sym in file.symbols().chain(file.dynamic_symbols()) {
+        if into.budget == 0 {
+            into.budget_exhausted = true;
+            return;
+        }
+        into.budget -= 1;
         let Ok(raw) = sym.name() else { continue };
         into.symbols_seen += 1;
         let name = if macho {
