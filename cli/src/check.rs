@@ -265,11 +265,11 @@ pub fn check(args: CheckArgs) -> Result<u8, Failure> {
     let (spec, host) = host_for(args.host_manifest.as_deref())?;
     let outcome = check_plugin(&args.plugin, &spec)?;
     match args.format {
-        Format::Json => println!("{:#}", to_json(&args.plugin, &host, &outcome)),
+        Format::Json => outln!("{:#}", to_json(&args.plugin, &host, &outcome)),
         Format::Text => match &outcome {
-            Outcome::Clean => println!(
+            Outcome::Clean => outln!(
                 "ok: `{}` fits the {} host ({} function{}{})",
-                args.plugin.display(),
+                crate::term::untrusted(&args.plugin.display().to_string()),
                 if host == "built-in" {
                     "built-in".to_string()
                 } else {
@@ -286,8 +286,9 @@ pub fn check(args: CheckArgs) -> Result<u8, Failure> {
                     n => format!(", {n} required export{}", if n == 1 { "" } else { "s" }),
                 }
             ),
-            Outcome::Problems(r) => println!("{r}"),
-            Outcome::Invalid(msg) => println!("{msg}"),
+            // The report names the plugin's imports and exports.
+            Outcome::Problems(r) => outln!("{}", crate::term::message(&r.to_string())),
+            Outcome::Invalid(msg) => outln!("{}", crate::term::message(msg)),
         },
     }
     Ok(match outcome {

@@ -40,6 +40,9 @@ Memory arguments need the plugin to export its memory as \"memory\"."
     };
 }
 
+#[macro_use]
+mod term;
+
 mod builtins;
 mod check;
 mod doctor;
@@ -133,7 +136,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
-            eprintln!("error: {}", f.message);
+            errln!("error: {}", term::message(&f.message));
             ExitCode::from(f.code)
         }
     }

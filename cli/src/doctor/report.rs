@@ -10,6 +10,7 @@ use super::findings::{LTO_HINT, Severity};
 use super::objects::FileReport;
 use super::target::{arch_name, format_name};
 use crate::Format;
+use crate::term::message;
 
 /// One line about a file: its kind, format and architectures.
 fn summary_of(r: &FileReport) -> String {
@@ -111,30 +112,42 @@ pub(super) fn print(d: &Diagnosis, format: Format, verbose: bool) -> usize {
                 "warnings": warnings,
                 "lto_hint": if d.lto_hint { Some(LTO_HINT) } else { None },
             });
-            println!("{doc:#}");
+            outln!("{doc:#}");
         }
         Format::Text => {
             for l in &d.target_lines {
-                println!("{l}");
+                outln!("{}", message(l));
             }
             for r in &d.reports {
                 if r.explicit || verbose {
-                    println!("{}: {}", crate::show(&r.path), summary_of(r));
+                    outln!(
+                        "{}",
+                        message(&format!("{}: {}", crate::show(&r.path), summary_of(r)))
+                    );
                 }
             }
             for f in &d.findings {
                 if f.quiet && f.severity == Severity::Note && !verbose {
                     continue;
                 }
-                println!("{}: {}: {}", f.severity.label(), f.path, f.message);
+                // Paths, member and symbol names come from the files examined.
+                outln!(
+                    "{}",
+                    message(&format!(
+                        "{}: {}: {}",
+                        f.severity.label(),
+                        f.path,
+                        f.message
+                    ))
+                );
                 if !f.next.is_empty() {
-                    println!("  next: {}", f.next);
+                    outln!("  next: {}", message(&f.next));
                 }
             }
             if d.lto_hint {
-                println!("\n{LTO_HINT}");
+                outln!("\n{LTO_HINT}");
             }
-            println!(
+            outln!(
                 "\nexamined {} file{} and {} plugin{}: {errors} error{}, {warnings} warning{}",
                 d.reports.len(),
                 if d.reports.len() == 1 { "" } else { "s" },
