@@ -72,12 +72,13 @@ pub fn register(builder: HostBuilder<State>) -> HostBuilder<State> {
             "log",
             |mut cx: Ctx<'_, State>, ptr: u32, len: u32| -> Result<(), BoxError> {
                 let text = cx.read_str(ptr, len)?;
-                eprintln!("[plugin] {text}");
+                // One line per call, inert: the text is the plugin's.
+                errln!("[plugin] {}", crate::term::untrusted(text));
                 Ok(())
             },
         )
         .func(MODULE, "log_i64", |_cx: Ctx<'_, State>, v: i64| {
-            eprintln!("[plugin] {v}");
+            errln!("[plugin] {v}");
         })
         .func(MODULE, "now_ns", |_cx: Ctx<'_, State>| -> i64 {
             SystemTime::now()
@@ -125,12 +126,12 @@ pub fn list(format: Format) -> Result<u8, Failure> {
     };
     match format {
         Format::Text => {
-            println!("Host functions of `spindle run` (import module {MODULE:?}):");
+            outln!("Host functions of `spindle run` (import module {MODULE:?}):");
             for (m, n, sig) in spec.functions() {
                 let import = format!("(import {m:?} {n:?} {sig})");
-                println!("  {import:<57} {}", doc(n));
+                outln!("  {import:<57} {}", doc(n));
             }
-            println!("Memory arguments need the plugin to export its memory as \"memory\".");
+            outln!("Memory arguments need the plugin to export its memory as \"memory\".");
         }
         Format::Json => {
             let list: Vec<serde_json::Value> = spec
@@ -146,7 +147,7 @@ pub fn list(format: Format) -> Result<u8, Failure> {
                     })
                 })
                 .collect();
-            println!("{}", serde_json::Value::Array(list));
+            outln!("{}", serde_json::Value::Array(list));
         }
     }
     Ok(EXIT_OK)

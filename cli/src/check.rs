@@ -112,8 +112,14 @@ fn signature(params: &[String], results: &[String], what: &str) -> Result<Signat
 
 /// Reads a host manifest into a [`HostSpec`].
 pub fn load_manifest(path: &Path) -> Result<HostSpec, Failure> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Failure::io(format!("cannot read host manifest {}: {e}", path.display())))?;
+    let bytes = crate::files::read_regular(path, "host manifest", crate::files::MAX_MANIFEST_FILE)
+        .map_err(Failure::io)?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        Failure::io(format!(
+            "host manifest {} is not valid: it is not UTF-8 ({e})",
+            path.display()
+        ))
+    })?;
     let manifest: Manifest = toml::from_str(&text).map_err(|e| {
         Failure::io(format!(
             "host manifest {} is not valid: {e}(run `spindle check --help` for the format)",
@@ -149,6 +155,12 @@ pub enum Outcome {
 
 /// Compiles `plugin` and checks it against `spec`. I/O errors are failures.
 pub fn check_plugin(plugin: &Path, spec: &HostSpec) -> Result<Outcome, Failure> {
+    // The runtime reads the path itself; refuse what would hang or exhaust
+    // memory there first (a FIFO, a device, an oversized file). The file is
+    // opened again by the runtime: a path swapped in between needs write
+    // access to its directory, which already allows any plugin at all.
+    crate::files::open_regular(plugin, "plugin", crate::files::MAX_PLUGIN_FILE)
+        .map_err(Failure::io)?;
     let engine = Engine::new(&Config::new())
         .map_err(|e| Failure::plugin(format!("cannot create the wasm engine: {e:#}")))?;
     let module = match spindle_runtime::compile_file(&engine, plugin) {
@@ -253,11 +265,11 @@ pub fn check(args: CheckArgs) -> Result<u8, Failure> {
     let (spec, host) = host_for(args.host_manifest.as_deref())?;
     let outcome = check_plugin(&args.plugin, &spec)?;
     match args.format {
-        Format::Json => println!("{:#}", to_json(&args.plugin, &host, &outcome)),
+        Format::Json => outln!("{:#}", to_json(&args.plugin, &host, &outcome)),
         Format::Text => match &outcome {
-            Outcome::Clean => println!(
+            Outcome::Clean => outln!(
                 "ok: `{}` fits the {} host ({} function{}{})",
-                args.plugin.display(),
+                crate::term::untrusted(&args.plugin.display().to_string()),
                 if host == "built-in" {
                     "built-in".to_string()
                 } else {
@@ -274,8 +286,9 @@ pub fn check(args: CheckArgs) -> Result<u8, Failure> {
                     n => format!(", {n} required export{}", if n == 1 { "" } else { "s" }),
                 }
             ),
-            Outcome::Problems(r) => println!("{r}"),
-            Outcome::Invalid(msg) => println!("{msg}"),
+            // The report names the plugin's imports and exports.
+            Outcome::Problems(r) => outln!("{}", crate::term::message(&r.to_string())),
+            Outcome::Invalid(msg) => outln!("{}", crate::term::message(msg)),
         },
     }
     Ok(match outcome {

@@ -40,9 +40,13 @@ Memory arguments need the plugin to export its memory as \"memory\"."
     };
 }
 
+#[macro_use]
+mod term;
+
 mod builtins;
 mod check;
 mod doctor;
+mod files;
 mod run;
 
 #[derive(Parser)]
@@ -132,7 +136,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
-            eprintln!("error: {}", f.message);
+            errln!("error: {}", term::message(&f.message));
             ExitCode::from(f.code)
         }
     }

@@ -1,6 +1,6 @@
 //! `spindle run PLUGIN EXPORT [ARGS...]`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
@@ -105,59 +105,152 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
 }
 
 /// Parses one command-line argument as a value of wasm type `ty`.
+///
+/// One grammar for all four types, and nothing outside it: an optional sign,
+/// then digits. Integers take decimal or `0x` hex digits, `_` allowed
+/// between digits, and the unsigned range too (4294967295 is i32 -1).
+/// Floats take decimal notation (`1.5`, `-2e-3`, `.5`, `5.`), `inf`,
+/// `infinity` and `nan` (any case, signed), parsed straight into the
+/// parameter's type: correctly rounded once, never through f64 for an f32.
+/// A finite number too large for the type is refused (not made infinite),
+/// and so is a non-zero number too small for it (not made zero).
 pub fn parse_value(text: &str, ty: &ValType) -> Result<Val, String> {
-    fn int(text: &str, bits: u32) -> Result<i64, String> {
-        let (neg, body) = match text.strip_prefix('-') {
-            Some(rest) => (true, rest),
-            None => (false, text.strip_prefix('+').unwrap_or(text)),
-        };
-        let body = body.replace('_', "");
-        let magnitude = match body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
-            Some(hex) => u64::from_str_radix(hex, 16),
-            None => body.parse::<u64>(),
-        }
-        .map_err(|_| "is not an integer".to_string())?;
-        let (min, max_unsigned) = if bits == 32 {
-            (-(1i128 << 31), (1i128 << 32) - 1)
-        } else {
-            (-(1i128 << 63), (1i128 << 64) - 1)
-        };
-        let v = if neg {
-            -(magnitude as i128)
-        } else {
-            magnitude as i128
-        };
-        if v < min || v > max_unsigned {
-            return Err(format!(
-                "is out of range for i{bits} ({min} to {max_unsigned})"
-            ));
-        }
-        // Wasm integers carry no sign: the unsigned range wraps.
-        Ok(if bits == 32 {
-            v as u32 as i32 as i64
-        } else {
-            v as u64 as i64
-        })
-    }
-    fn float(text: &str) -> Result<f64, String> {
-        match text.to_ascii_lowercase().as_str() {
-            "inf" | "+inf" | "infinity" => Ok(f64::INFINITY),
-            "-inf" | "-infinity" => Ok(f64::NEG_INFINITY),
-            "nan" => Ok(f64::NAN),
-            _ => text
-                .parse::<f64>()
-                .map_err(|_| "is not a number".to_string()),
-        }
-    }
     match ty {
-        ValType::I32 => int(text, 32).map(|v| Val::I32(v as i32)),
-        ValType::I64 => int(text, 64).map(Val::I64),
-        ValType::F32 => float(text).map(|v| Val::F32((v as f32).to_bits())),
-        ValType::F64 => float(text).map(|v| Val::F64(v.to_bits())),
+        ValType::I32 => parse_int(text, 32).map(|v| Val::I32(v as i32)),
+        ValType::I64 => parse_int(text, 64).map(Val::I64),
+        ValType::F32 => parse_float::<f32>(text).map(|v| Val::F32(v.to_bits())),
+        ValType::F64 => parse_float::<f64>(text).map(|v| Val::F64(v.to_bits())),
         other => Err(format!(
             "has type {other}, which cannot be given on the command line"
         )),
     }
+}
+
+/// The sign and the rest: `-` or `+` at most once.
+fn split_sign(text: &str) -> (bool, &str) {
+    match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    }
+}
+
+/// Digits in `radix` with `_` only between two of them; the `_`s removed.
+fn digits(body: &str, radix: u32) -> Option<String> {
+    let bytes = body.as_bytes();
+    let ok = !bytes.is_empty()
+        && bytes.iter().enumerate().all(|(i, &b)| {
+            (b as char).is_digit(radix)
+                || (b == b'_'
+                    && i > 0
+                    && i + 1 < bytes.len()
+                    && (bytes[i - 1] as char).is_digit(radix)
+                    && (bytes[i + 1] as char).is_digit(radix))
+        });
+    ok.then(|| body.replace('_', ""))
+}
+
+fn parse_int(text: &str, bits: u32) -> Result<i64, String> {
+    let (neg, body) = split_sign(text);
+    let (radix, body) = match body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+        Some(hex) => (16, hex),
+        None => (10, body),
+    };
+    let digits = digits(body, radix).ok_or_else(|| "is not an integer".to_string())?;
+    let (min, max_unsigned) = if bits == 32 {
+        (-(1i128 << 31), (1i128 << 32) - 1)
+    } else {
+        (-(1i128 << 63), (1i128 << 64) - 1)
+    };
+    let range = || format!("is out of range for i{bits} ({min} to {max_unsigned})");
+    // Only overflow is left to fail: the digits are valid.
+    let magnitude = i128::from_str_radix(&digits, radix).map_err(|_| range())?;
+    let v = if neg { -magnitude } else { magnitude };
+    if v < min || v > max_unsigned {
+        return Err(range());
+    }
+    // Wasm integers carry no sign: the unsigned range wraps.
+    Ok(if bits == 32 {
+        v as u32 as i32 as i64
+    } else {
+        v as u64 as i64
+    })
+}
+
+/// What [`parse_float`] needs of f32 and f64.
+trait Float: std::str::FromStr + Copy + std::fmt::Display + std::fmt::LowerExp {
+    const NAME: &'static str;
+    const MAX: Self;
+    const MIN_POSITIVE_SUBNORMAL: Self;
+    const INFINITY: Self;
+    const NAN: Self;
+    fn is_infinite(self) -> bool;
+    fn is_zero(self) -> bool;
+    fn negate(self) -> Self;
+}
+
+macro_rules! float_impl {
+    ($t:ty, $name:literal) => {
+        impl Float for $t {
+            const NAME: &'static str = $name;
+            const MAX: Self = <$t>::MAX;
+            const MIN_POSITIVE_SUBNORMAL: Self = <$t>::from_bits(1);
+            const INFINITY: Self = <$t>::INFINITY;
+            const NAN: Self = <$t>::NAN;
+            fn is_infinite(self) -> bool {
+                <$t>::is_infinite(self)
+            }
+            fn is_zero(self) -> bool {
+                self == 0.0
+            }
+            fn negate(self) -> Self {
+                -self
+            }
+        }
+    };
+}
+float_impl!(f32, "f32");
+float_impl!(f64, "f64");
+
+fn parse_float<F: Float>(text: &str) -> Result<F, String> {
+    let (neg, body) = split_sign(text);
+    let sign = |v: F| if neg { v.negate() } else { v };
+    match body.to_ascii_lowercase().as_str() {
+        "inf" | "infinity" => return Ok(sign(F::INFINITY)),
+        "nan" => return Ok(sign(F::NAN)),
+        _ => {}
+    }
+    // mantissa [e exponent]; the mantissa has a digit on some side of `.`.
+    let (mantissa, exponent) = match body.find(['e', 'E']) {
+        Some(i) => (&body[..i], Some(&body[i + 1..])),
+        None => (body, None),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    let exponent_ok = exponent.is_none_or(|e| {
+        let e = e.strip_prefix(['+', '-']).unwrap_or(e);
+        !e.is_empty() && all_digits(e)
+    });
+    if int.len() + frac.len() == 0 || !all_digits(int) || !all_digits(frac) || !exponent_ok {
+        return Err("is not a number".to_string());
+    }
+    let value: F = body.parse().map_err(|_| "is not a number".to_string())?;
+    if value.is_infinite() {
+        return Err(format!(
+            "is too large for {} (largest finite: {:e})",
+            F::NAME,
+            F::MAX
+        ));
+    }
+    let nonzero = int.bytes().chain(frac.bytes()).any(|b| b != b'0');
+    if value.is_zero() && nonzero {
+        return Err(format!(
+            "is too small for {}: it would be 0 (smallest non-zero: {:e})",
+            F::NAME,
+            F::MIN_POSITIVE_SUBNORMAL
+        ));
+    }
+    Ok(sign(value))
 }
 
 fn show_value(v: &Val) -> String {
@@ -172,25 +265,12 @@ fn show_value(v: &Val) -> String {
 
 /// Names of the parameters of export `export`, from the module's name
 /// section (`$a` in WAT, argument names in Rust debug builds), by position.
-/// Best effort: a module without names gives none.
-fn param_names(path: &std::path::Path, export: &str) -> Vec<Option<String>> {
-    let Ok(bytes) = std::fs::read(path) else {
-        return Vec::new();
-    };
-    let bytes = if path.extension().is_some_and(|e| e == "wat") {
-        match std::str::from_utf8(&bytes)
-            .ok()
-            .and_then(|t| wat::parse_str(t).ok())
-        {
-            Some(b) => b,
-            None => return Vec::new(),
-        }
-    } else {
-        bytes
-    };
+/// Best effort: a module without names gives none. Entries past `params`
+/// (locals, or a crafted index such as 0xFFFFFFFF) are ignored.
+fn param_names(binary: &[u8], export: &str, params: usize) -> Vec<Option<String>> {
     let mut func = None;
-    let mut names = Vec::new();
-    for payload in wasmparser::Parser::new(0).parse_all(&bytes) {
+    let mut names = vec![None; params];
+    for payload in wasmparser::Parser::new(0).parse_all(binary) {
         match payload {
             Ok(wasmparser::Payload::ExportSection(reader)) => {
                 func = reader.into_iter().flatten().find_map(|e| {
@@ -212,11 +292,9 @@ fn param_names(path: &std::path::Path, export: &str) -> Vec<Option<String>> {
                             continue;
                         }
                         for n in f.names.into_iter().flatten() {
-                            let i = n.index as usize;
-                            if names.len() <= i {
-                                names.resize(i + 1, None);
+                            if let Some(slot) = names.get_mut(n.index as usize) {
+                                *slot = Some(n.name.to_string());
                             }
-                            names[i] = Some(n.name.to_string());
                         }
                     }
                 }
@@ -244,7 +322,8 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
         .limits(limits)
         .build()
         .map_err(|e| Failure::plugin(format!("cannot set up the host: {e}")))?;
-    let plugin = host.load_file(&args.plugin).map_err(load_failure)?;
+    let (name, binary) = read_plugin(&args.plugin)?;
+    let plugin = host.load_bytes(&name, &binary).map_err(load_failure)?;
     let name = plugin.name().to_string();
 
     let sig = match plugin.module().get_export(&args.export) {
@@ -254,7 +333,13 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
                 .module()
                 .exports()
                 .filter(|e| matches!(e.ty(), spindle_runtime::wasmtime::ExternType::Func(_)))
-                .map(|e| format!("  {} {}", e.name(), signature_of(&e.ty())))
+                .map(|e| {
+                    format!(
+                        "  {} {}",
+                        crate::term::untrusted(e.name()),
+                        signature_of(&e.ty())
+                    )
+                })
                 .collect();
             funcs.sort();
             let list = if funcs.is_empty() {
@@ -283,11 +368,11 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
     let mut values = Vec::with_capacity(params.len());
     for (i, (text, ty)) in args.args.iter().zip(&params).enumerate() {
         let v = parse_value(text, ty).map_err(|why| {
-            let name = param_names(&args.plugin, &args.export)
+            let name = param_names(&binary, &args.export, params.len())
                 .get(i)
                 .cloned()
                 .flatten()
-                .map(|n| format!("${n} "))
+                .map(|n| format!("${} ", crate::term::untrusted(&n)))
                 .unwrap_or_default();
             Failure::usage(format!(
                 "argument {} of `{}` ({name}{ty}): `{text}` {why}\n  signature: {shown_sig}",
@@ -305,9 +390,33 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
         .call_dynamic(&args.export, &values)
         .map_err(|e| call_failure(&name, &format!("calling `{}`", args.export), e))?;
     for r in &results {
-        println!("{}", show_value(r));
+        outln!("{}", show_value(r));
     }
     Ok(EXIT_OK)
+}
+
+/// The plugin file as a binary module, and its name for reports (the path):
+/// a regular file of at most [`MAX_PLUGIN_FILE`](crate::files::MAX_PLUGIN_FILE)
+/// bytes, WebAssembly text if it ends in `.wat`.
+fn read_plugin(path: &Path) -> Result<(String, Vec<u8>), Failure> {
+    let bytes = crate::files::read_regular(path, "plugin", crate::files::MAX_PLUGIN_FILE)
+        .map_err(Failure::io)?;
+    let name = path.display().to_string();
+    if path.extension().is_none_or(|e| e != "wat") {
+        return Ok((name, bytes));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        Failure::plugin(format!(
+            "plugin `{name}` is not a valid wasm module: WAT file is not UTF-8: {e}"
+        ))
+    })?;
+    let binary = wat::parse_str(&text).map_err(|mut e| {
+        e.set_path(path);
+        Failure::plugin(format!(
+            "plugin `{name}` is not a valid wasm module: WAT syntax error: {e}"
+        ))
+    })?;
+    Ok((name, binary))
 }
 
 fn signature_of(ty: &spindle_runtime::wasmtime::ExternType) -> String {
@@ -382,5 +491,27 @@ mod tests {
         assert_eq!(f("-1.5"), Ok(-1.5));
         assert_eq!(f("inf"), Ok(f64::INFINITY));
         assert!(f("one").is_err());
+        assert!(f("1e309").unwrap_err().contains("too large"));
+        assert!(f("-1e-400").unwrap_err().contains("too small"));
+        assert_eq!(f("0e-400"), Ok(0.0));
+        assert!(f("nan").unwrap().is_nan());
+        assert!(f("-NaN").unwrap().is_sign_negative());
+        assert!(f(".").is_err() && f("e5").is_err() && f("1.5e+").is_err() && f("--1").is_err());
+        let s = |t| parse_value(t, &ValType::F32).map(|v| v.unwrap_f32());
+        assert!(s("1e39").unwrap_err().contains("too large for f32"));
+        assert!(s("1e-50").unwrap_err().contains("too small for f32"));
+        assert_eq!(s("3.4028235e38"), Ok(f32::MAX));
+        assert_eq!(
+            s("1.00000005960464477539062500001").map(f32::to_bits),
+            Ok(0x3f80_0001)
+        );
+        assert!(i("+0x+5").is_err() && l("+0x+5").is_err());
+        assert!(i("_1").is_err() && i("1_").is_err() && i("1__0").is_err());
+        assert_eq!(i("1_000"), Ok(1000));
+        assert!(
+            l("99999999999999999999999999999999999999999")
+                .unwrap_err()
+                .contains("out of range")
+        );
     }
 }

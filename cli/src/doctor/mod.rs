@@ -1,0 +1,77 @@
+//! `spindle doctor PATH...`: diagnoses from real build outputs, read with the
+//! `object` crate: architecture mismatches, fiber switch symbols, plugin
+//! imports.
+
+//!
+//! One idea per file: `inputs` (which files), `objects` (object, archive and
+//! universal Mach-O evidence), `symbols` (switch symbols), `target` (which
+//! architecture is wanted), `findings` (what is wrong), `plugins` (wasm
+//! evidence), `diagnose` (all of it together), `report` (printing).
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::{EXIT_FAILURE, EXIT_OK, Failure, Format};
+
+mod diagnose;
+mod findings;
+mod inputs;
+mod objects;
+mod plugins;
+mod report;
+mod source;
+mod symbols;
+mod target;
+
+/// Diagnose build outputs: architecture mismatches, fiber switch symbols, plugin imports
+#[derive(Args)]
+#[command(after_help = concat!("PATH can be an executable, a shared library, an object file, a static
+library (.a), an rlib, a universal (fat) Mach-O, a cargo target directory
+(walked: deps/*.rlib, *.a, executables; build scripts, proc macros and
+incremental caches are skipped), or a wasm plugin (.wasm/.wat, checked like
+`spindle check`).
+
+What it looks for:
+  architecture   objects built for another architecture than the target: the
+                 \"Undefined symbols for architecture x86_64\" link error when an
+                 arm64-only archive joins an x86_64 link (and the reverse)
+  switch symbols whether spindle-fiber's (spindle_fiber_<version>_resume, ...)
+                 and wasmtime's (wasmtime_fiber_switch) stack-switch symbols are
+                 defined, undefined or absent; undefined in a final binary is
+                 the wasmtime 38 + ThinLTO bug (wasmtime#11957)
+  plugin imports every missing or mistyped import of a wasm plugin
+
+The target is --target, else the triple in the path (target/<triple>/...),
+else the architecture of the executables given, else the majority.
+
+Examples:
+  spindle doctor target/aarch64-apple-darwin/release
+  spindle doctor libfoo.a --target x86_64-apple-darwin
+  spindle doctor target/release/myapp plugin.wasm --format json
+
+", exit_codes!()))]
+pub struct DoctorArgs {
+    /// Files or directories to examine
+    #[arg(required = true, value_name = "PATH")]
+    pub(super) paths: Vec<PathBuf>,
+    /// The target the outputs are meant for, e.g. `x86_64-apple-darwin`
+    #[arg(long, value_name = "TRIPLE")]
+    pub(super) target: Option<String>,
+    /// Host manifest for wasm plugins (default: `spindle run`'s built-in host)
+    #[arg(long, value_name = "FILE")]
+    pub(super) host_manifest: Option<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub(super) format: Format,
+    /// Also list every file examined in a directory, not only those with findings
+    #[arg(long, short)]
+    pub(super) verbose: bool,
+}
+
+/// `spindle doctor`.
+pub fn doctor(args: DoctorArgs) -> Result<u8, Failure> {
+    let d = diagnose::diagnose(&args)?;
+    let errors = report::print(&d, args.format, args.verbose);
+    Ok(if errors > 0 { EXIT_FAILURE } else { EXIT_OK })
+}

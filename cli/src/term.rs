@@ -1,0 +1,131 @@
+//! Writing to the terminal: stdout and stderr writes that cannot panic, and
+//! escaping of text a plugin (or a file) chose.
+//!
+//! `println!`/`eprintln!` panic when their stream is closed or a pipe's
+//! reader went away (exit 101). Here a failed stderr write is dropped (it is
+//! the diagnostics channel: there is nowhere left to report to), and a
+//! failed stdout write ends the process with [`crate::EXIT_IO`] after one
+//! best-effort line on stderr, since the output a caller asked for is lost.
+
+use std::fmt;
+use std::io::{self, Write};
+
+/// `println!` that cannot panic: see the module comment.
+macro_rules! outln {
+    ($($t:tt)*) => { $crate::term::stdout_line(format_args!($($t)*)) };
+}
+
+/// `eprintln!` that cannot panic.
+macro_rules! errln {
+    ($($t:tt)*) => { $crate::term::stderr_line(format_args!($($t)*)) };
+}
+
+/// One line on stdout; on failure, exits with [`crate::EXIT_IO`].
+pub fn stdout_line(args: fmt::Arguments<'_>) {
+    let mut out = io::stdout().lock();
+    let written = out
+        .write_fmt(args)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    if let Err(e) = written {
+        drop(out);
+        // A reader that stopped reading (`spindle doctor | head`) is not
+        // worth a message; anything else is.
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            stderr_line(format_args!("error: cannot write to stdout: {e}"));
+        }
+        std::process::exit(i32::from(crate::EXIT_IO));
+    }
+}
+
+/// One line on stderr; a failed write is dropped.
+pub fn stderr_line(args: fmt::Arguments<'_>) {
+    let mut err = io::stderr().lock();
+    let _ = err.write_fmt(args).and_then(|()| err.write_all(b"\n"));
+}
+
+/// Characters that must not reach a terminal raw from text someone else
+/// chose: C0 and C1 controls and DEL (escape sequences, `\r` rewriting a
+/// line, `\x08` erasing), and the bidirectional overrides and isolates that
+/// reorder what is shown (U+202A–U+202E, U+2066–U+2069, U+200E/U+200F).
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+fn push_escaped(out: &mut String, c: char) {
+    match c {
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        c if (c as u32) < 0x80 => {
+            use fmt::Write as _;
+            let _ = write!(out, "\\x{:02x}", c as u32);
+        }
+        c => out.extend(c.escape_unicode()),
+    }
+}
+
+/// `text` on one line with every control character escaped (`\x1b`, `\r`,
+/// `\n`, `\u{9b}`, ...): for names and log text a plugin chose.
+pub fn untrusted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if needs_escape(c) {
+            push_escaped(&mut out, c);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A multi-line message that may embed text a plugin chose (the runtime's
+/// trap and link reports name its functions and imports): every control
+/// character but `\n` escaped, and every line after the first that starts
+/// at column 0 indented by two spaces, so no embedded name can forge a
+/// line of its own that looks like the CLI's (`error: ...`, `ok: ...`).
+pub fn message(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+            if line.starts_with(|c: char| !c.is_whitespace()) {
+                out.push_str("  ");
+            }
+        }
+        for c in line.chars() {
+            if needs_escape(c) {
+                push_escaped(&mut out, c);
+            } else {
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn untrusted_text_keeps_to_one_inert_line() {
+        assert_eq!(
+            untrusted("\x1b]0;owned\x07\x1b[2K\rerror: x\n"),
+            "\\x1b]0;owned\\x07\\x1b[2K\\rerror: x\\n"
+        );
+        assert_eq!(
+            untrusted("a\u{9b}b\u{202e}c\x7f"),
+            "a\\u{9b}b\\u{202e}c\\x7f"
+        );
+        assert_eq!(untrusted("plain text, ünïcode"), "plain text, ünïcode");
+    }
+
+    #[test]
+    fn messages_keep_their_lines_but_not_forged_ones() {
+        assert_eq!(message("a\n  b\nc"), "a\n  b\n  c");
+        assert_eq!(message("x\r\x1b[2Kerror: y"), "x\\r\\x1b[2Kerror: y");
+        assert_eq!(message("trap\nerror: fake"), "trap\n  error: fake");
+    }
+}
