@@ -265,6 +265,11 @@ impl<I, Y, B: Backend> core::fmt::Debug for Suspender<I, Y, B> {
 /// [`Fiber::scoped`], whose fiber cannot escape the scope, or with the
 /// unsafe [`with_stack_unchecked`](Fiber::with_stack_unchecked).
 ///
+/// Not covered: a thread-local borrowed inside `LocalKey::with` lives only
+/// as long as its thread. A leaked fiber suspended inside `with`, with a
+/// scoped thread borrowing the value, keeps that borrow past the exit of
+/// the fiber's thread. Do not leak fibers that suspend inside `with`.
+///
 /// ```compile_fail
 /// use spindle_fiber::{Fiber, Suspender};
 /// let data = vec![1u8];

@@ -274,7 +274,7 @@ type Inner<'a, Resume, Yield, Return> =
 /// [`suspend`](Suspend::suspend) with a `Yield` and is resumed with a
 /// `Resume`, until it returns a `Return`.
 pub struct Fiber<'a, Resume, Yield, Return> {
-    /// Released first in `Drop` (finished, or abandoned if suspended).
+    /// Released first in `Drop` (finished; a suspended one aborts the process).
     inner: ManuallyDrop<UnsafeCell<Inner<'a, Resume, Yield, Return>>>,
     /// Owned here rather than by `inner`, so that `stack()` never touches
     /// `inner`; freed after it. `None` only inside `into_stack`.
