@@ -329,7 +329,7 @@ impl fmt::Display for ErrorKind {
                 backtrace,
             } => write!(
                 f,
-                "plugin tried to grow its memories to {requested} bytes in total, over the {limit}-byte limit{backtrace}"
+                "plugin tried to grow its memory to {requested} bytes, over the {limit}-byte limit (all of its memories together){backtrace}"
             ),
             ErrorKind::TableLimit {
                 requested,
@@ -337,7 +337,7 @@ impl fmt::Display for ErrorKind {
                 backtrace,
             } => write!(
                 f,
-                "plugin tried to grow its tables to {requested} elements in total, over the {limit}-element limit{backtrace}"
+                "plugin tried to grow its tables to {requested} elements, over the {limit}-element limit (all of its tables together){backtrace}"
             ),
             ErrorKind::TooManyMemories { count, limit } => write!(
                 f,
