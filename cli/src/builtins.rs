@@ -2,9 +2,16 @@
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use spindle_runtime::{BoxError, Ctx, Host, HostBuilder, HostSpec};
+use spindle_runtime::{BoxError, Ctx, Host, HostBuilder, HostSpec, MemoryAccessError};
 
 use crate::{EXIT_OK, Failure, Format};
+
+/// Longest text one `log` call prints. `--timeout` cannot interrupt a host
+/// function, so each built-in does a bounded amount of work per call.
+pub const MAX_LOG_BYTES: u32 = 64 << 10;
+
+/// Most bytes one `random_fill` call fills (about a millisecond of work).
+pub const MAX_FILL_BYTES: u32 = 1 << 20;
 
 /// The import module of every built-in function.
 pub const MODULE: &str = "spindle";
@@ -14,7 +21,10 @@ pub const HOST_FUNCTIONS_HELP: &str = host_functions_help!();
 
 /// One-line descriptions, by function name (signatures come from the host).
 const DOCS: &[(&str, &str)] = &[
-    ("log", "print the UTF-8 string at (ptr, len) to stderr"),
+    (
+        "log",
+        "print the UTF-8 string at (ptr, len) to stderr (len <= 64 KiB)",
+    ),
     ("log_i64", "print a number to stderr"),
     ("now_ns", "wall clock: nanoseconds since 1970-01-01 UTC"),
     (
@@ -22,7 +32,10 @@ const DOCS: &[(&str, &str)] = &[
         "monotonic clock: nanoseconds since the instance started",
     ),
     ("random_u64", "a random 64-bit number"),
-    ("random_fill", "fill (ptr, len) with random bytes"),
+    (
+        "random_fill",
+        "fill (ptr, len) with random bytes (len <= 1 MiB)",
+    ),
 ];
 
 /// Per-instance state of the built-in host.
@@ -71,6 +84,12 @@ pub fn register(builder: HostBuilder<State>) -> HostBuilder<State> {
             MODULE,
             "log",
             |mut cx: Ctx<'_, State>, ptr: u32, len: u32| -> Result<(), BoxError> {
+                if len > MAX_LOG_BYTES {
+                    return Err(format!(
+                        "log: {len} bytes is over the {MAX_LOG_BYTES}-byte limit of one call"
+                    )
+                    .into());
+                }
                 let text = cx.read_str(ptr, len)?;
                 // One line per call, inert: the text is the plugin's.
                 errln!("[plugin] {}", crate::term::untrusted(text));
@@ -96,12 +115,29 @@ pub fn register(builder: HostBuilder<State>) -> HostBuilder<State> {
             MODULE,
             "random_fill",
             |mut cx: Ctx<'_, State>, ptr: u32, len: u32| -> Result<(), BoxError> {
-                let mut bytes = vec![0u8; len as usize];
-                for chunk in bytes.chunks_mut(8) {
-                    let r = cx.state_mut().next().to_le_bytes();
+                // Bounds first, then the bytes go straight into guest
+                // memory: nothing is allocated for them.
+                let (memory, state) = cx.memory_and_state();
+                let size = memory.len();
+                let target = (ptr as usize)
+                    .checked_add(len as usize)
+                    .filter(|&end| end <= size && size > 0)
+                    .map(|end| &mut memory[ptr as usize..end])
+                    .ok_or(MemoryAccessError {
+                        ptr: ptr.into(),
+                        len: len.into(),
+                        memory_size: size,
+                    })?;
+                if len > MAX_FILL_BYTES {
+                    return Err(format!(
+                        "random_fill: {len} bytes is over the {MAX_FILL_BYTES}-byte limit of one call; fill in pieces"
+                    )
+                    .into());
+                }
+                for chunk in target.chunks_mut(8) {
+                    let r = state.next().to_le_bytes();
                     chunk.copy_from_slice(&r[..chunk.len()]);
                 }
-                cx.write(ptr, &bytes)?;
                 Ok(())
             },
         )

@@ -10,7 +10,8 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILURE: u8 = 1;
 /// Exit code: the command line is wrong (clap uses it too).
 pub const EXIT_USAGE: u8 = 2;
-/// Exit code: an input could not be read (missing file, malformed manifest).
+/// Exit code: an input could not be read (missing file, malformed manifest,
+/// not a regular file, too large), or stdout could not be written.
 pub const EXIT_IO: u8 = 3;
 
 /// The exit-code table, shared by every `--help`.
@@ -21,7 +22,8 @@ macro_rules! exit_codes {
   1  the plugin failed (trap, limit, import problems, invalid module),
      or `check`/`doctor` found problems
   2  usage error: bad flags, bad argument values, unknown export
-  3  an input could not be read (missing file, malformed host manifest)"
+  3  an input could not be read (missing file, malformed host manifest,
+     not a regular file, too large), or stdout could not be written"
     };
 }
 
@@ -30,12 +32,12 @@ macro_rules! host_functions_help {
     () => {
         "\
 Host functions (import module \"spindle\"):
-  (import \"spindle\" \"log\"          (func (param i32 i32)))   print the UTF-8 string at (ptr, len) to stderr
+  (import \"spindle\" \"log\"          (func (param i32 i32)))   print the UTF-8 string at (ptr, len) to stderr (len <= 64 KiB)
   (import \"spindle\" \"log_i64\"      (func (param i64)))       print a number to stderr
   (import \"spindle\" \"now_ns\"       (func (result i64)))      wall clock: nanoseconds since 1970-01-01 UTC
   (import \"spindle\" \"monotonic_ns\" (func (result i64)))      monotonic clock: nanoseconds since the instance started
   (import \"spindle\" \"random_u64\"   (func (result i64)))      a random 64-bit number
-  (import \"spindle\" \"random_fill\"  (func (param i32 i32)))   fill (ptr, len) with random bytes
+  (import \"spindle\" \"random_fill\"  (func (param i32 i32)))   fill (ptr, len) with random bytes (len <= 1 MiB)
 Memory arguments need the plugin to export its memory as \"memory\"."
     };
 }

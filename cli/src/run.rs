@@ -14,9 +14,16 @@ use crate::{EXIT_OK, Failure};
 #[derive(Args)]
 #[command(
     after_help = concat!("Arguments are parsed by the export's parameter types: i32/i64 take decimal
-(negative allowed) or 0x hex, and accept the unsigned range too (4294967295 is
-i32 -1); f32/f64 take decimals, `inf`, `-inf` and `nan`. Results are printed on
-stdout, one per line; the plugin's log lines and all errors go to stderr.
+(negative allowed) or 0x hex, `_` between digits, and accept the unsigned range
+too (4294967295 is i32 -1); f32/f64 take decimals (`1.5`, `-2e-3`), `inf`,
+`-inf` and `nan`, rounded once into the type; a value too large for it, or a
+non-zero one that would become 0, is refused. Results are printed on stdout,
+one per line; the plugin's log lines and all errors go to stderr, with any
+control characters a plugin chose escaped.
+
+--timeout cannot interrupt a host function call or one of wasmtime's own
+routines (memory.grow, table.grow, bulk memory instructions, instantiation);
+--max-memory and --max-table bound those. See cli/README.md, \"Hostile input\".
 
 Examples:
   spindle run add.wat add 2 3
@@ -42,10 +49,18 @@ pub struct RunArgs {
     /// Cap on the plugin's linear memory, e.g. `64MiB`, `1GiB`, `65536`
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     max_memory: Option<usize>,
+    /// Cap on each of the plugin's tables, in elements
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_TABLE)]
+    max_table: usize,
     /// Seed for `spindle.random_*`, to make runs reproducible
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
 }
+
+/// `--max-table` when not given: far above what real plugins use (a table
+/// holds one entry per function called indirectly), far below the 2 GB a
+/// single `table.grow` asked for in the audit.
+pub const DEFAULT_MAX_TABLE: usize = 1_000_000;
 
 /// `500ms`, `2s`, `1.5s`, `1m`, `100us`, `10ns`, `1h`; a bare number is seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -318,6 +333,7 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
     if let Some(m) = args.max_memory {
         limits = limits.max_memory_bytes(m);
     }
+    limits = limits.max_table_elements(args.max_table);
     let host = builtins::register(Host::builder())
         .limits(limits)
         .build()
@@ -446,6 +462,7 @@ fn call_failure(plugin: &str, what: &str, e: spindle_runtime::Error) -> Failure 
             "\nhint: raise --timeout, or look for a loop that does not end"
         }
         ErrorKind::MemoryLimit { .. } => "\nhint: raise --max-memory",
+        ErrorKind::TableLimit { .. } => "\nhint: raise --max-table",
         _ => "",
     };
     Failure::plugin(format!("`{plugin}`: {what}: {e}{hint}"))

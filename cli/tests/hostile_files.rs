@@ -4,36 +4,18 @@
 //! oversized plugin. Every input is made here, the large ones as sparse
 //! files.
 //!
-//! Each child gets a watchdog (`alarm`, 120 s, inherited across `exec`) so
-//! that a regression hangs no CI job: at 9b1ab03 the FIFO cases blocked
-//! forever. It is a kill switch, not a measurement; on working code each
-//! child takes milliseconds. Doctor children also run under a 1 GiB address
-//! space limit, so reading a 2 GB file whole fails the test instead of
-//! costing the machine 2 GB.
+//! Children run with a watchdog (see `common`): at 9b1ab03 the FIFO cases
+//! blocked forever. Doctor children also run under a 1 GiB address space
+//! limit, so reading a 2 GB file whole fails the test instead of costing
+//! the machine 2 GB.
 #![cfg(unix)]
 
-use std::os::unix::process::CommandExt;
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
+use common::{Run, spindle_as};
 use serde_json::Value;
-
-/// The binary under test; `SPINDLE_TEST_BIN` points these tests at another
-/// build (that is how they were run against 9b1ab03).
-fn spindle_binary() -> PathBuf {
-    std::env::var_os("SPINDLE_TEST_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_spindle")))
-}
-
-struct Run {
-    code: Option<i32>,
-    signal: Option<i32>,
-    stdout: String,
-    stderr: String,
-    /// Peak resident set of the child, in KiB (its own `wait4` rusage).
-    max_rss_kib: i64,
-}
 
 fn scratch(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
@@ -42,73 +24,6 @@ fn scratch(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-/// Runs `spindle ARGS`, with the watchdog and, if `address_space` is given,
-/// that RLIMIT_AS; as `uid` if given.
-fn spindle_as(args: &[&str], address_space: Option<u64>, uid: Option<u32>) -> Run {
-    let mut cmd = Command::new(spindle_binary());
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    if let Some(uid) = uid {
-        cmd.uid(uid).gid(uid);
-    }
-    // SAFETY: runs in the forked child before exec; alarm and setrlimit are
-    // async-signal-safe and touch no memory of the parent's.
-    unsafe {
-        cmd.pre_exec(move || {
-            libc::alarm(120);
-            if let Some(bytes) = address_space {
-                let lim = libc::rlimit {
-                    rlim_cur: bytes,
-                    rlim_max: bytes,
-                };
-                if libc::setrlimit(libc::RLIMIT_AS, &lim) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        });
-    }
-    // Reaped by `wait4` below, which also gives the child's own peak RSS.
-    #[allow(clippy::zombie_processes)]
-    let mut child = cmd.spawn().expect("running spindle");
-    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-    let out_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut out, &mut s).ok();
-        s
-    });
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut err, &mut stderr).ok();
-    let stdout = out_reader.join().unwrap();
-    let mut status = 0;
-    // SAFETY: rusage is plain data that wait4 fills in; the pid is our
-    // unwaited child, so no other waiter races for it.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = child.id() as libc::pid_t;
-    // SAFETY: as above; both pointers are valid for the call.
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(r, pid, "wait4: {}", std::io::Error::last_os_error());
-    let (code, signal) = if libc::WIFEXITED(status) {
-        (Some(libc::WEXITSTATUS(status)), None)
-    } else {
-        (None, Some(libc::WTERMSIG(status)))
-    };
-    assert_ne!(
-        signal,
-        Some(libc::SIGALRM),
-        "spindle {args:?} hung (killed by the 120 s watchdog)\nstderr: {stderr}"
-    );
-    Run {
-        code,
-        signal,
-        stdout,
-        stderr,
-        max_rss_kib: usage.ru_maxrss,
-    }
 }
 
 fn doctor(args: &[&str]) -> Run {

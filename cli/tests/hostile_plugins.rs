@@ -7,6 +7,9 @@
 //! `SPINDLE_TEST_BIN` points these tests at another build (that is how they
 //! were run against 9b1ab03).
 
+#[cfg(unix)]
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -217,4 +220,105 @@ fn numbers_are_parsed_exactly_or_refused() {
     assert_eq!(bits("i32", "0x7fff_ffff"), 0x7fff_ffff);
     assert_eq!(bits("i32", "+5"), 5);
     assert_eq!(bits("i64", "-0x10"), -16);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_table_grown_to_2_gb_hits_the_default_table_limit() {
+    // At 9b1ab03 the CLI had no table cap: growing by 0x10000000 elements
+    // succeeded under --timeout 100ms (1.56 s, 2.1 GB).
+    let plugin = fixture("tablegrow.wat");
+    let r = common::spindle_as(
+        &["run", "--timeout", "100ms", &plugin, "g", "268435456"],
+        Some(16 << 30),
+        None,
+    );
+    assert_eq!(r.code, Some(1), "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains(
+            "plugin tried to grow a table to 268435456 elements, over the 1000000-element limit"
+        ) && r.stderr.contains("hint: raise --max-table"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.max_rss_kib < 512 << 10, "peak RSS {} KiB", r.max_rss_kib);
+
+    // --max-table moves the cap, to the element.
+    let run =
+        |n: &str| common::spindle_as(&["run", "--max-table", "10", &plugin, "g", n], None, None);
+    let r = run("10");
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (Some(0), "0\n"),
+        "{}",
+        r.stderr
+    );
+    let r = run("11");
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("over the 10-element limit"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn random_fill_checks_its_bounds_before_it_allocates() {
+    // At 9b1ab03 random_fill(0, 0xffffffff) allocated 4 GB before its bounds
+    // check (7.2 s, 4.2 GB RSS). Now the bounds come first and the bytes go
+    // straight into guest memory.
+    let plugin = fixture("fill.wat");
+    let r = common::spindle_as(&["run", "--timeout", "10ms", &plugin, "once"], None, None);
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "random_fill` failed: guest memory access [0x0, +4294967295) is outside its 65536 bytes"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(r.max_rss_kib < 512 << 10, "peak RSS {} KiB", r.max_rss_kib);
+
+    // In bounds it fills in place, and one call is bounded (1 MiB).
+    let fills = scratch(
+        "fills.wat",
+        r#"(module
+  (import "spindle" "random_fill" (func $fill (param i32 i32)))
+  (memory (export "memory") 17)
+  (func (export "fill") (param i32 i32) (result i64)
+    (call $fill (local.get 0) (local.get 1))
+    (i64.load (local.get 0))))"#,
+    );
+    let o = spindle(&["run", "--seed", "1", &fills, "fill", "8", "1048576"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_ne!(stdout(&o), "0\n");
+    let o = spindle(&["run", &fills, "fill", "0", "1048577"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o)
+            .contains("random_fill: 1048577 bytes is over the 1048576-byte limit of one call"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn one_log_call_prints_at_most_64_kib() {
+    let plugin = scratch(
+        "biglog.wat",
+        r#"(module
+  (import "spindle" "log" (func $log (param i32 i32)))
+  (memory (export "memory") 2)
+  (func (export "log") (param i32) (call $log (i32.const 0) (local.get 0))))"#,
+    );
+    let o = spindle(&["run", &plugin, "log", "65536"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = spindle(&["run", &plugin, "log", "65537"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("log: 65537 bytes is over the 65536-byte limit of one call"),
+        "{}",
+        stderr(&o)
+    );
 }
