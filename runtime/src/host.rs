@@ -333,7 +333,7 @@ impl<T: 'static> Host<T> {
     /// Loads a plugin from a file: WebAssembly text if it ends in `.wat`,
     /// a binary module otherwise.
     pub fn load_file(&self, path: impl AsRef<Path>) -> Result<Plugin<T>, Error> {
-        let (name, binary) = read_plugin_file(path.as_ref())?;
+        let (name, binary) = read_plugin_file(path.as_ref(), &self.inner.load_limits)?;
         self.load_bytes(&name, &binary)
     }
 
@@ -461,13 +461,49 @@ pub(crate) fn check_header(name: &str, bytes: &[u8]) -> Result<(), Error> {
 /// Reads a plugin file and returns its name (the path, for error reports)
 /// and its binary module: WebAssembly text if the file ends in `.wat`,
 /// translated, a binary module otherwise.
-pub(crate) fn read_plugin_file(path: &Path) -> Result<(String, Vec<u8>), Error> {
-    let bytes = std::fs::read(path).map_err(|source| ErrorKind::Io {
+///
+/// The file must be a regular file, checked with `fstat` on the open
+/// descriptor (opened without blocking, so a FIFO cannot hang the load and a
+/// device such as `/dev/zero` is never read), and no larger than the load
+/// limit on module size (four times that for `.wat`, whose text is several
+/// times its binary). Nothing past the bound is read, even from a file that
+/// grows while it is read.
+pub(crate) fn read_plugin_file(
+    path: &Path,
+    limits: &LoadLimits,
+) -> Result<(String, Vec<u8>), Error> {
+    let name = path.display().to_string();
+    let is_wat = path.extension().is_some_and(|e| e == "wat");
+    let max = if is_wat {
+        limits.module_bytes.saturating_mul(4)
+    } else {
+        limits.module_bytes
+    } as u64;
+    let io = |source: std::io::Error| ErrorKind::Io {
         path: path.to_path_buf(),
         source,
-    })?;
-    let name = path.display().to_string();
-    if path.extension().is_some_and(|e| e == "wat") {
+    };
+    let too_large = |value: u64| ErrorKind::LoadLimit {
+        plugin: name.clone(),
+        error: load_limits::LoadLimitError {
+            limit: load_limits::LoadLimit::ModuleBytes,
+            value,
+            max,
+            func_index: None,
+            func_name: None,
+        },
+    };
+    let file = open_regular_file(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    if len > max {
+        return Err(too_large(len).into());
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    std::io::Read::read_to_end(&mut std::io::Read::take(&file, max + 1), &mut bytes).map_err(io)?;
+    if bytes.len() as u64 > max {
+        return Err(too_large(bytes.len() as u64).into());
+    }
+    if is_wat {
         let text = String::from_utf8(bytes).map_err(|e| ErrorKind::InvalidModule {
             plugin: name.clone(),
             reason: format!("WAT file is not UTF-8: {e}"),
@@ -477,6 +513,33 @@ pub(crate) fn read_plugin_file(path: &Path) -> Result<(String, Vec<u8>), Error> 
     } else {
         Ok((name, bytes))
     }
+}
+
+/// Opens `path` for reading if, on the open descriptor, it is a regular
+/// file; anything else is an `InvalidInput` error naming what it is.
+fn open_regular_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // Without O_NONBLOCK, opening a FIFO waits for a writer.
+        options.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+    }
+    let file = options.open(path)?;
+    let file_type = file.metadata()?.file_type();
+    if file_type.is_file() {
+        return Ok(file);
+    }
+    let kind = if file_type.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file (a FIFO, device or socket)"
+    };
+    Err(std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        format!("it is {kind}; plugins are read from regular files only"),
+    ))
 }
 
 /// WebAssembly text to a binary module; syntax errors name the plugin and
