@@ -313,6 +313,10 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
                 available: top - limit,
             })?;
         let (control, obj) = (control as *mut u8, obj as *mut u8);
+        // Before the start object is written: on Windows, init first makes
+        // sure the memory down to obj is committed.
+        // SAFETY: the arguments satisfy `Backend::init`'s layout contract.
+        let handle = unsafe { B::init(control, limit as *mut u8, obj, entry::<F, I, Y, R, B>) };
         // SAFETY: [limit, top) is ours (FiberStack contract); obj is a
         // suitably aligned slot for Start<F> below the 16-byte header, which
         // lies below the backend's control block.
@@ -322,8 +326,6 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
             header.write(drop_start::<F> as *const () as usize);
             header.add(1).write(obj as usize);
         }
-        // SAFETY: the arguments satisfy `Backend::init`'s layout contract.
-        let handle = unsafe { B::init(control, limit as *mut u8, obj, entry::<F, I, Y, R, B>) };
         Ok(Fiber {
             stack: ManuallyDrop::new(stack),
             control,

@@ -43,8 +43,13 @@ mod backend;
 mod fiber;
 mod overflow;
 mod stack;
+#[cfg(windows)]
+mod sys_windows;
 
-#[cfg(all(any(target_arch = "x86_64", target_arch = "aarch64"), unix))]
+#[cfg(any(
+    all(any(target_arch = "x86_64", target_arch = "aarch64"), unix),
+    all(target_arch = "x86_64", windows)
+))]
 pub use backend::Asm;
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 pub use backend::Ucontext;
@@ -63,11 +68,17 @@ pub const SYMBOL_VERSION: &str = env!("SPINDLE_FIBER_SYMBOL_VERSION");
 /// source (Mach-O adds a leading `_`): the switch into a fiber (`…_resume`),
 /// the switch out of it (`…_suspend`) and the first code of a fresh fiber
 /// (`…_trampoline`). Empty where there is no assembly backend.
-#[cfg(all(any(target_arch = "x86_64", target_arch = "aarch64"), unix))]
+#[cfg(any(
+    all(any(target_arch = "x86_64", target_arch = "aarch64"), unix),
+    all(target_arch = "x86_64", windows)
+))]
 pub const SWITCH_SYMBOLS: &[&str] = &backend::SYMBOLS;
 /// The assembly symbols this build of the crate defines (none on this
 /// target).
-#[cfg(not(all(any(target_arch = "x86_64", target_arch = "aarch64"), unix)))]
+#[cfg(not(any(
+    all(any(target_arch = "x86_64", target_arch = "aarch64"), unix),
+    all(target_arch = "x86_64", windows)
+)))]
 pub const SWITCH_SYMBOLS: &[&str] = &[];
 
 /// Why a fiber or stack could not be made.

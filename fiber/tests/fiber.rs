@@ -42,6 +42,7 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 
 /// Memory this process has mapped, in bytes: the sum of the ranges in
 /// `/proc/self/maps` (which qemu-user emulates for the guest, unlike VmSize).
+#[cfg(unix)]
 fn mapped_bytes() -> usize {
     std::fs::read_to_string("/proc/self/maps")
         .unwrap()
@@ -52,6 +53,46 @@ fn mapped_bytes() -> usize {
             usize::from_str_radix(hi, 16).unwrap() - usize::from_str_radix(lo, 16).unwrap()
         })
         .sum()
+}
+
+/// Address space this process has reserved or committed, in bytes, from a
+/// `VirtualQuery` walk (Windows, also under Wine).
+#[cfg(windows)]
+fn mapped_bytes() -> usize {
+    #[repr(C)]
+    struct MemoryBasicInformation {
+        base: usize,
+        allocation_base: usize,
+        allocation_protect: u32,
+        partition: u16,
+        region_size: usize,
+        state: u32,
+        protect: u32,
+        kind: u32,
+    }
+    #[link(name = "kernel32")]
+    unsafe extern "system" {
+        fn VirtualQuery(address: usize, info: *mut MemoryBasicInformation, len: usize) -> usize;
+    }
+    const MEM_FREE: u32 = 0x10000;
+    let (mut address, mut total) = (0usize, 0usize);
+    loop {
+        let mut info = std::mem::MaybeUninit::<MemoryBasicInformation>::uninit();
+        let len = std::mem::size_of::<MemoryBasicInformation>();
+        // SAFETY: VirtualQuery only writes the struct we pass.
+        if unsafe { VirtualQuery(address, info.as_mut_ptr(), len) } == 0 {
+            return total;
+        }
+        // SAFETY: a non-zero return means the struct was filled in.
+        let info = unsafe { info.assume_init() };
+        if info.state != MEM_FREE {
+            total += info.region_size;
+        }
+        match info.base.checked_add(info.region_size) {
+            Some(next) if next > address => address = next,
+            _ => return total,
+        }
+    }
 }
 
 /// Runs the `#[ignore]`d test `name` of this binary in a child process with
@@ -498,7 +539,10 @@ macro_rules! backend_tests {
     };
 }
 
-#[cfg(all(any(target_arch = "x86_64", target_arch = "aarch64"), unix))]
+#[cfg(any(
+    all(any(target_arch = "x86_64", target_arch = "aarch64"), unix),
+    all(target_arch = "x86_64", windows)
+))]
 backend_tests!(asm, spindle_fiber::Asm);
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 backend_tests!(ucontext, spindle_fiber::Ucontext);
@@ -506,8 +550,14 @@ backend_tests!(ucontext, spindle_fiber::Ucontext);
 #[test]
 fn backend_reports_what_is_compiled_in() {
     let kind = spindle_fiber::backend();
-    if cfg!(feature = "fallback") {
+    if cfg!(all(windows, feature = "fallback")) {
+        assert_eq!(kind, spindle_fiber::BackendKind::WindowsFibers);
+        assert_eq!(kind.to_string(), "windows-fibers");
+    } else if cfg!(feature = "fallback") {
         assert_eq!(kind, spindle_fiber::BackendKind::Ucontext);
+    } else if cfg!(all(target_arch = "x86_64", windows)) {
+        assert_eq!(kind, spindle_fiber::BackendKind::X86_64WindowsAsm);
+        assert_eq!(kind.to_string(), "x86_64-windows-asm");
     } else if cfg!(target_arch = "x86_64") {
         assert_eq!(kind, spindle_fiber::BackendKind::X86_64Asm);
         assert_eq!(kind.to_string(), "x86_64-asm");
@@ -576,7 +626,10 @@ fn stack_pool_reuses_stacks() {
 
 /// A backtrace taken inside a fiber continues, through the trampoline's
 /// unwind info, into the function that resumed the fiber.
-#[cfg(all(any(target_arch = "x86_64", target_arch = "aarch64"), unix))]
+#[cfg(any(
+    all(any(target_arch = "x86_64", target_arch = "aarch64"), unix),
+    all(target_arch = "x86_64", windows)
+))]
 #[test]
 fn backtrace_walks_from_fiber_into_resumer() {
     use spindle_fiber::Asm;
@@ -676,11 +729,13 @@ fn overflow_by_recursion(n: u64) -> u64 {
 
 /// A stack that is not Spindle's own `Stack` (here a `RawStack` over memory
 /// the test maps, guard included) is covered by tracking the running fiber.
+#[cfg(unix)] // Windows: tests/windows.rs
 #[test]
 fn overflow_on_a_raw_stack_is_reported() {
     assert_overflow_reported("child_overflow_on_raw_stack");
 }
 
+#[cfg(unix)] // Windows: tests/windows.rs
 #[test]
 #[ignore = "run as a child process by overflow_on_a_raw_stack_is_reported"]
 fn child_overflow_on_raw_stack() {
@@ -778,6 +833,7 @@ fn child_overflow_after_many_stacks() {
     unreachable!("the fiber overflowed");
 }
 
+#[cfg(unix)] // Windows: tests/windows.rs
 #[test]
 fn overflow_handler_chains_to_the_previous_handler() {
     let out = run_child("child_foreign_fault");
@@ -790,6 +846,7 @@ fn overflow_handler_chains_to_the_previous_handler() {
     assert!(!stderr.contains("fiber stack overflow"), "{stderr}");
 }
 
+#[cfg(unix)] // Windows: tests/windows.rs
 #[test]
 #[ignore = "run as a child process by overflow_handler_chains_to_the_previous_handler"]
 fn child_foreign_fault() {

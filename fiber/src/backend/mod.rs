@@ -10,11 +10,14 @@
 //! |------------------------------------------|------------------------------|
 //! | x86_64, unix (System V ABI; ELF, Mach-O) | [`Asm`], `x86_64.rs`         |
 //! | aarch64, unix (AAPCS64; Linux, Apple)    | [`Asm`], `aarch64.rs`        |
+//! | x86_64, Windows (Microsoft x64 ABI; COFF)| [`Asm`], `x86_64_windows.rs` |
+//! | Windows, any architecture                | `WindowsFibers`, `windows_fibers.rs` |
 //! | Linux/glibc, any architecture            | [`Ucontext`], `ucontext.rs`  |
 //! | anything else                            | [`Unsupported`]              |
 //!
-//! The cargo feature `fallback` makes [`Ucontext`] the native backend even
-//! where assembly exists, so the test suite can run on both.
+//! The cargo feature `fallback` makes the portable backend ([`Ucontext`] on
+//! Linux, Win32 Fibers on Windows) the native one even where assembly
+//! exists, so the test suite can run on both.
 
 use core::fmt;
 
@@ -32,6 +35,10 @@ cfg_if::cfg_if! {
         mod aarch64;
         pub use self::aarch64::Asm;
         pub(crate) use self::symbol::SYMBOLS;
+    } else if #[cfg(all(target_arch = "x86_64", windows))] {
+        mod x86_64_windows;
+        pub use self::x86_64_windows::Asm;
+        pub(crate) use self::symbol::SYMBOLS;
     }
 }
 
@@ -46,7 +53,10 @@ cfg_if::cfg_if! {
     if #[cfg(all(feature = "fallback", target_os = "linux", target_env = "gnu"))] {
         /// The backend [`crate::Fiber`] uses unless told otherwise.
         pub type Native = Ucontext;
-    } else if #[cfg(all(any(target_arch = "x86_64", target_arch = "aarch64"), unix))] {
+    } else if #[cfg(any(
+        all(any(target_arch = "x86_64", target_arch = "aarch64"), unix),
+        all(target_arch = "x86_64", windows, not(feature = "fallback"))
+    ))] {
         /// The backend [`crate::Fiber`] uses unless told otherwise.
         pub type Native = Asm;
     } else if #[cfg(all(target_os = "linux", target_env = "gnu"))] {
@@ -66,6 +76,11 @@ pub enum BackendKind {
     X86_64Asm,
     /// Spindle's own `global_asm!` switch for AArch64 (AAPCS64).
     Aarch64Asm,
+    /// Spindle's own `global_asm!` switch for x86_64 Windows (Microsoft x64
+    /// ABI, TEB stack fields swapped).
+    X86_64WindowsAsm,
+    /// Windows' own fibers: `CreateFiberEx` / `SwitchToFiber`.
+    WindowsFibers,
     /// The operating system's `getcontext`/`makecontext`/`swapcontext`.
     Ucontext,
     /// No way to switch stacks on this target: `Fiber::new` returns
@@ -74,12 +89,14 @@ pub enum BackendKind {
 }
 
 impl BackendKind {
-    /// A short stable name: `x86_64-asm`, `aarch64-asm`, `ucontext` or
-    /// `unsupported`.
+    /// A short stable name: `x86_64-asm`, `aarch64-asm`,
+    /// `x86_64-windows-asm`, `windows-fibers`, `ucontext` or `unsupported`.
     pub const fn name(self) -> &'static str {
         match self {
             BackendKind::X86_64Asm => "x86_64-asm",
             BackendKind::Aarch64Asm => "aarch64-asm",
+            BackendKind::X86_64WindowsAsm => "x86_64-windows-asm",
+            BackendKind::WindowsFibers => "windows-fibers",
             BackendKind::Ucontext => "ucontext",
             BackendKind::Unsupported => "unsupported",
         }
@@ -87,7 +104,10 @@ impl BackendKind {
 
     /// Whether this backend is Spindle's hand-written assembly.
     pub const fn is_asm(self) -> bool {
-        matches!(self, BackendKind::X86_64Asm | BackendKind::Aarch64Asm)
+        matches!(
+            self,
+            BackendKind::X86_64Asm | BackendKind::Aarch64Asm | BackendKind::X86_64WindowsAsm
+        )
     }
 }
 
