@@ -130,7 +130,7 @@ pub(crate) fn unregister(start: usize) {
 /// Whether `address` lies in a fiber guard: a registered one, or the one of
 /// the fiber running on this thread. Only atomic loads and a const-initialised
 /// thread-local: safe in a signal handler.
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 fn is_fiber_guard(address: usize) -> bool {
     let (start, end) = CURRENT_GUARD.with(|g| g.get());
     if start < end && (start..end).contains(&address) {
@@ -150,6 +150,9 @@ cfg_if::cfg_if! {
     if #[cfg(unix)] {
         mod imp;
         pub use imp::install_overflow_handler;
+    } else if #[cfg(windows)] {
+        mod windows;
+        pub use self::windows::install_overflow_handler;
     } else {
         /// Not available on this target: returns `Error::Unsupported`.
         pub fn install_overflow_handler() -> Result<(), crate::Error> {
