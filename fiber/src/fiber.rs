@@ -170,7 +170,7 @@ impl<I, Y, B: Backend> Suspender<I, Y, B> {
         let out = ptr::addr_of_mut!(out);
         // `out` lives on the stack of whoever is running: the place to check
         // that it is this suspender's fiber.
-        if (out as usize).wrapping_sub(self.limit) >= self.size {
+        if !B::runs_on(self.control, out as usize, self.limit, self.size) {
             suspend_outside_own_fiber();
         }
         // SAFETY: we are on this suspender's fiber (checked above), which is
@@ -418,6 +418,8 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
                 "Fiber::into_stack: the suspended fiber could not be unwound, so its stack was leaked"
             );
         }
+        // SAFETY: released above, not leaked: the fiber never runs again.
+        unsafe { B::release(this.control) };
         // SAFETY: nothing lives on the stack any more and nothing else will
         // touch it; `this` is never dropped, so the stack is moved out once.
         unsafe { ManuallyDrop::take(&mut this.stack) }
@@ -586,8 +588,12 @@ impl<I, Y, R, S: FiberStack, B: Backend> Drop for Fiber<'_, I, Y, R, S, B> {
         self.release();
         if !self.control.is_null() {
             // SAFETY: release() returned without leaking, so nothing lives on
-            // the stack; it is dropped exactly once, here.
-            unsafe { ManuallyDrop::drop(&mut self.stack) };
+            // the stack and the fiber never runs again; the stack is dropped
+            // exactly once, here.
+            unsafe {
+                B::release(self.control);
+                ManuallyDrop::drop(&mut self.stack)
+            };
         }
     }
 }

@@ -53,6 +53,8 @@ mod sys_windows;
 pub use backend::Asm;
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 pub use backend::Ucontext;
+#[cfg(windows)]
+pub use backend::WindowsFibers;
 pub use backend::{Backend, BackendKind, Native, Unsupported, backend};
 pub use fiber::{Fiber, FiberResult, ForcedUnwind, Suspender};
 pub use overflow::install_overflow_handler;

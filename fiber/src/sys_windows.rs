@@ -55,12 +55,6 @@ unsafe extern "system" {
         protect: u32,
     ) -> *mut c_void;
     pub(crate) fn VirtualFree(address: *mut c_void, size: usize, kind: u32) -> BOOL;
-    pub(crate) fn VirtualProtect(
-        address: *mut c_void,
-        size: usize,
-        protect: u32,
-        old: *mut u32,
-    ) -> BOOL;
     pub(crate) fn AddVectoredExceptionHandler(first: u32, handler: VectoredHandler) -> *mut c_void;
     pub(crate) fn GetStdHandle(which: u32) -> *mut c_void;
     pub(crate) fn WriteFile(

@@ -50,7 +50,20 @@ cfg_if::cfg_if! {
 }
 
 cfg_if::cfg_if! {
-    if #[cfg(all(feature = "fallback", target_os = "linux", target_env = "gnu"))] {
+    if #[cfg(windows)] {
+        pub(crate) mod windows_fibers;
+        pub use self::windows_fibers::WindowsFibers;
+    }
+}
+
+cfg_if::cfg_if! {
+    if #[cfg(all(feature = "fallback", windows))] {
+        /// The backend [`crate::Fiber`] uses unless told otherwise.
+        pub type Native = WindowsFibers;
+    } else if #[cfg(all(windows, not(target_arch = "x86_64")))] {
+        /// The backend [`crate::Fiber`] uses unless told otherwise.
+        pub type Native = WindowsFibers;
+    } else if #[cfg(all(feature = "fallback", target_os = "linux", target_env = "gnu"))] {
         /// The backend [`crate::Fiber`] uses unless told otherwise.
         pub type Native = Ucontext;
     } else if #[cfg(any(
@@ -180,6 +193,29 @@ pub unsafe trait Backend: Sealed + Sized + 'static {
     /// that fiber is the one running.
     #[doc(hidden)]
     unsafe fn suspend(control: *mut u8, msg: *mut u8) -> *mut u8;
+
+    /// Whether the caller runs on the fiber whose control block is
+    /// `control`, given an address `sp` on the running stack and the
+    /// fiber's stack `[limit, limit + size)`. Backends that run fibers on
+    /// another stack than the one given (Win32 Fibers) ask the OS instead.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn runs_on(control: *mut u8, sp: usize, limit: usize, size: usize) -> bool {
+        let _ = control;
+        sp.wrapping_sub(limit) < size
+    }
+
+    /// Frees what the backend holds for a fiber that is finished or was
+    /// never started, just before its stack is given back or dropped.
+    ///
+    /// # Safety
+    ///
+    /// `control` comes from `init`; nothing switches to that fiber again.
+    #[doc(hidden)]
+    #[inline(always)]
+    unsafe fn release(control: *mut u8) {
+        let _ = control;
+    }
 }
 
 /// The backend compiled in as [`Native`]: what `Fiber::new` uses.

@@ -11,6 +11,8 @@
 //! export-everything default off), so "hidden" here means "global in the
 //! objects, never dllexported". x86_64 COFF names have no leading `_`.
 
+// Windows without Spindle assembly (aarch64) names no routine.
+#[cfg_attr(all(windows, not(target_arch = "x86_64")), allow(unused_macros))]
 macro_rules! asm_name {
     ($name:literal) => {
         concat!(
@@ -89,6 +91,7 @@ macro_rules! asm_begin {
     };
 }
 #[cfg(any(target_vendor = "apple", windows))]
+#[cfg_attr(all(windows, not(target_arch = "x86_64")), allow(unused_macros))]
 macro_rules! asm_end {
     ($name:literal) => {
         ""
@@ -98,6 +101,7 @@ macro_rules! asm_end {
 /// COFF: `.scl 2` is storage class external (global), `.type 32` a
 /// function; nothing marks it for export.
 #[cfg(all(windows, not(feature = "negative-control-unexported")))]
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_macros))]
 macro_rules! asm_begin {
     ($name:literal) => {
         concat!(

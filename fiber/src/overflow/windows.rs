@@ -60,11 +60,15 @@ fn deallocation_stack() -> usize {
     0
 }
 
-/// Whether a stack overflow exception is a fiber's: the TEB's stack is one
+/// Whether a stack overflow exception is a fiber's: a Win32 fiber of the
+/// `WindowsFibers` backend is running on this thread, or the TEB's stack is one
 /// whose hard guard is registered (a Windows `Stack` registers
 /// `[DeallocationStack, limit)`), or the running tracked fiber's guard ends
 /// where the TEB's stack begins.
 fn overflowed_stack_is_a_fiber() -> bool {
+    if crate::backend::windows_fibers::running() {
+        return true;
+    }
     let bottom = deallocation_stack();
     if bottom == 0 {
         return false;

@@ -44,6 +44,9 @@
 //! usable range is taken as committed, which is right for heap buffers and
 //! pooling allocators that commit their stacks.
 
+// The TEB words are the x86_64 assembly backend's; Win32 Fibers keep their own.
+#![cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+
 use core::ffi::c_void;
 use core::ptr::{self, NonNull};
 
