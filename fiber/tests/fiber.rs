@@ -693,6 +693,7 @@ fn stack_overflow_is_reported_clearly() {
     }
 }
 
+#[cfg(unix)]
 fn libc_sigabrt() -> i32 {
     6
 }
