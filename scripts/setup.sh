@@ -89,3 +89,7 @@ cargo fetch --quiet || fail "cargo fetch failed"
 # The runtime LTO probe is its own workspace with its own lock file.
 cargo fetch --quiet --manifest-path tests/runtime-probe/Cargo.toml ||
     fail "cargo fetch failed for tests/runtime-probe"
+# The Windows probe and the Windows benchmarks are their own workspaces too.
+for manifest in tests/windows-probe/Cargo.toml benches/windows/Cargo.toml; do
+    cargo fetch --quiet --manifest-path "$manifest" || fail "cargo fetch failed for $manifest"
+done

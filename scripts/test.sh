@@ -3,7 +3,8 @@
 #   formatting, clippy (all targets, warnings are errors), every workspace
 #   test (including the LTO matrices), wasmtime's fibers replaced by Spindle's
 #   for the tests that exercise them, and spindle-fiber's suite again with the
-#   portable backend forced and on aarch64 under qemu.
+#   portable backend forced, on aarch64 under qemu and on x86_64 Windows
+#   under Wine (both Windows backends).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,5 +42,10 @@ step "spindle-fiber on aarch64-unknown-linux-gnu under qemu-aarch64 (both backen
 # deadlock (child stuck on a lock another guest thread held) when the guest
 # is multithreaded. Seen here as a hang; single-threaded it cannot happen.
 cargo test -p spindle-fiber --target aarch64-unknown-linux-gnu -- --test-threads=1
+
+step "spindle-fiber on x86_64-pc-windows-gnu under Wine (x86_64-windows-asm, then windows-fibers)"
+# Linked with mingw-w64, run by scripts/wine-run.sh (.cargo/config.toml).
+cargo test -p spindle-fiber --target x86_64-pc-windows-gnu
+cargo test -p spindle-fiber --target x86_64-pc-windows-gnu --features fallback
 
 printf '\n==> all tests passed in %ss\n' "$((SECONDS - started))"
