@@ -228,9 +228,7 @@ fn outside_crate_thin_lto_runs_under_wine() {
     );
     append_report(
         "outside crate",
-        &[format!(
-            "| x86_64-pc-windows-gnu (tests/windows-probe, own workspace) | thin | 16 | linked (mingw-w64) ✓ | inspected ✓ | ran under Wine ✓ (ping-pong, panic, forced unwind) |"
-        )],
+        &["| x86_64-pc-windows-gnu (tests/windows-probe, own workspace) | thin | 16 | linked (mingw-w64) ✓ | inspected ✓ | ran under Wine ✓ (ping-pong, panic, forced unwind) |".to_string()],
     );
 }
 
