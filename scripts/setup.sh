@@ -11,6 +11,9 @@ need_targets=(
     aarch64-unknown-linux-gnu # fiber suite under qemu, LTO matrix
     aarch64-apple-darwin      # LTO matrix (linked with cargo-zigbuild, inspected)
     x86_64-apple-darwin       # LTO matrix (linked with cargo-zigbuild, inspected)
+    x86_64-pc-windows-gnu     # fiber suite + LTO matrix under Wine (linked with mingw-w64)
+    x86_64-pc-windows-msvc    # LTO matrix: cargo check + object inspection (no MSVC linker)
+    aarch64-pc-windows-msvc   # cargo check of the Win32 Fibers backend + object inspection
 )
 # Issue 13: glibc cross targets (fiber suite, ucontext layout check and LTO
 # cells under qemu-user; linkers and runners in .cargo/config.toml).
@@ -67,6 +70,9 @@ need_packages=(
     gcc-aarch64-linux-gnu  # linker for aarch64-unknown-linux-gnu (.cargo/config.toml)
     libc6-dev-arm64-cross  # its C library, also the qemu sysroot /usr/aarch64-linux-gnu
     qemu-user              # qemu-aarch64, the explicit test runner (no binfmt_misc here)
+    mingw-w64              # x86_64-w64-mingw32-gcc: linker for x86_64-pc-windows-gnu
+    wine                   # runs the Windows test binaries (scripts/wine-run.sh)
+    wine64
 )
 # Issue 13: cross gcc (linker, and the C compiler of tests/ucontext-layout)
 # and glibc (headers, and the qemu sysroot /usr/<triple>) per cross target.
@@ -92,6 +98,17 @@ if ((${#missing[@]})); then
         fail "could not install: ${missing[*]}"
 fi
 
+# Wine needs a ProcessPrng shim to start any Rust >= 1.78 program (see
+# scripts/wine/processprng.c); scripts/wine-run.sh finds it in target/wine-shim.
+shim=target/wine-shim/bcryptprimitives.dll
+if [[ ! -f $shim || scripts/wine/processprng.c -nt $shim ]]; then
+    command -v x86_64-w64-mingw32-gcc >/dev/null || fail "x86_64-w64-mingw32-gcc (mingw-w64) is needed to build $shim"
+    mkdir -p target/wine-shim
+    x86_64-w64-mingw32-gcc -shared -O2 -s -o "$shim" scripts/wine/processprng.c -ladvapi32 ||
+        fail "could not build $shim with x86_64-w64-mingw32-gcc"
+fi
+command -v wine >/dev/null || fail "wine was installed but is not on PATH"
+
 # cargo-zigbuild + zig (both from PyPI) link real Mach-O executables here for
 # the LTO matrix's Apple targets.
 if ! cargo-zigbuild --version >/dev/null 2>&1 || ! python3 -c "import ziglang" 2>/dev/null; then
@@ -113,3 +130,7 @@ cargo fetch --quiet --manifest-path tests/runtime-probe/Cargo.toml ||
 # Issue 13's application outside the workspace, also its own lock file.
 cargo fetch --quiet --manifest-path tests/fiber-app/Cargo.toml ||
     fail "cargo fetch failed for tests/fiber-app"
+# The Windows probe and the Windows benchmarks are their own workspaces too.
+for manifest in tests/windows-probe/Cargo.toml benches/windows/Cargo.toml; do
+    cargo fetch --quiet --manifest-path "$manifest" || fail "cargo fetch failed for $manifest"
+done

@@ -3,8 +3,8 @@
 #   formatting, clippy (all targets, warnings are errors), every workspace
 #   test (including the LTO matrices), wasmtime's fibers replaced by Spindle's
 #   for the tests that exercise them, and spindle-fiber's suite again with the
-#   portable backend forced and on aarch64 under qemu, and (issue 13) on
-#   riscv64 and ppc64le under qemu and on rustc 1.85.
+#   portable backend forced, on aarch64, riscv64 and ppc64le under qemu, on
+#   x86_64 Windows under Wine (both Windows backends) and on rustc 1.85.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -58,5 +58,9 @@ cargo test -p spindle-fiber --target riscv64gc-unknown-linux-gnu -- --test-threa
 step "spindle-fiber on powerpc64le-unknown-linux-gnu under qemu-ppc64le, 64 KiB pages (ucontext)"
 cargo test -p spindle-fiber --target powerpc64le-unknown-linux-gnu -- --test-threads=1
 # --- end of issue 13
+step "spindle-fiber on x86_64-pc-windows-gnu under Wine (x86_64-windows-asm, then windows-fibers)"
+# Linked with mingw-w64, run by scripts/wine-run.sh (.cargo/config.toml).
+cargo test -p spindle-fiber --target x86_64-pc-windows-gnu
+cargo test -p spindle-fiber --target x86_64-pc-windows-gnu --features fallback
 
 printf '\n==> all tests passed in %ss\n' "$((SECONDS - started))"

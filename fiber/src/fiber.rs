@@ -191,7 +191,7 @@ impl<I, Y, B: Backend> Suspender<I, Y, B> {
         let out = ptr::addr_of_mut!(out);
         // `out` lives on the stack of whoever is running: the place to check
         // that it is this suspender's fiber.
-        if (out as usize).wrapping_sub(self.limit) >= self.size {
+        if !B::runs_on(self.control, out as usize, self.limit, self.size) {
             suspend_outside_own_fiber();
         }
         // SAFETY: we are on this suspender's fiber (checked above), which is
@@ -447,6 +447,10 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
                 available: top - limit,
             })?;
         let (control, obj) = (control as *mut u8, obj as *mut u8);
+        // Before the start object is written: on Windows, init first makes
+        // sure the memory down to obj is committed.
+        // SAFETY: the arguments satisfy `Backend::init`'s layout contract.
+        let handle = unsafe { B::init(control, limit as *mut u8, obj, entry::<F, I, Y, R, B>) };
         // SAFETY: [limit, top) is ours (FiberStack contract); obj is a
         // suitably aligned slot for Start<F> below the 16-byte header, which
         // lies below the backend's control block.
@@ -457,8 +461,6 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
             // obj is 16-aligned: bit 0 is free for "may leak".
             header.add(1).write(obj as usize | may_leak as usize);
         }
-        // SAFETY: the arguments satisfy `Backend::init`'s layout contract.
-        let handle = unsafe { B::init(control, limit as *mut u8, obj, entry::<F, I, Y, R, B>) };
         Ok(Fiber {
             stack: ManuallyDrop::new(stack),
             control,
@@ -556,6 +558,8 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
                 "Fiber::into_stack: the suspended fiber could not be unwound, so its stack was leaked"
             );
         }
+        // SAFETY: released above, not leaked: the fiber never runs again.
+        unsafe { B::release(this.control) };
         // SAFETY: nothing lives on the stack any more and nothing else will
         // touch it; `this` is never dropped, so the stack is moved out once.
         let stack = unsafe { ManuallyDrop::take(&mut this.stack) };
@@ -800,8 +804,12 @@ impl<I, Y, R, S: FiberStack, B: Backend> Drop for Fiber<'_, I, Y, R, S, B> {
         let pending = self.release();
         if !self.control.is_null() {
             // SAFETY: release() returned without leaking, so nothing lives on
-            // the stack; it is dropped exactly once, here.
-            unsafe { ManuallyDrop::drop(&mut self.stack) };
+            // the stack and the fiber never runs again; the stack is dropped
+            // exactly once, here.
+            unsafe {
+                B::release(self.control);
+                ManuallyDrop::drop(&mut self.stack)
+            };
         }
         if let Some(payload) = pending {
             panic::resume_unwind(payload);

@@ -60,14 +60,19 @@ mod backend;
 mod fiber;
 mod overflow;
 mod stack;
+#[cfg(windows)]
+mod sys_windows;
 
-#[cfg(all(
-    any(
-        target_arch = "x86_64",
-        target_arch = "aarch64",
-        target_arch = "riscv64"
+#[cfg(any(
+    all(
+        any(
+            target_arch = "x86_64",
+            target_arch = "aarch64",
+            target_arch = "riscv64"
+        ),
+        unix
     ),
-    unix
+    all(target_arch = "x86_64", windows)
 ))]
 pub use backend::Asm;
 /// `(size, align, offset of uc_link, offset of uc_stack)` of the
@@ -77,6 +82,8 @@ pub use backend::Asm;
 pub use backend::UCONTEXT_LAYOUT;
 #[cfg(spindle_ucontext)]
 pub use backend::Ucontext;
+#[cfg(windows)]
+pub use backend::WindowsFibers;
 pub use backend::{Backend, BackendKind, Native, Unsupported, backend};
 pub use fiber::{Fiber, FiberResult, ForcedUnwind, ScopedFiber, Suspender};
 pub use overflow::install_overflow_handler;
@@ -92,24 +99,30 @@ pub const SYMBOL_VERSION: &str = env!("SPINDLE_FIBER_SYMBOL_VERSION");
 /// source (Mach-O adds a leading `_`): the switch into a fiber (`…_resume`),
 /// the switch out of it (`…_suspend`) and the first code of a fresh fiber
 /// (`…_trampoline`). Empty where there is no assembly backend.
-#[cfg(all(
-    any(
-        target_arch = "x86_64",
-        target_arch = "aarch64",
-        target_arch = "riscv64"
+#[cfg(any(
+    all(
+        any(
+            target_arch = "x86_64",
+            target_arch = "aarch64",
+            target_arch = "riscv64"
+        ),
+        unix
     ),
-    unix
+    all(target_arch = "x86_64", windows)
 ))]
 pub const SWITCH_SYMBOLS: &[&str] = &backend::SYMBOLS;
 /// The assembly symbols this build of the crate defines (none on this
 /// target).
-#[cfg(not(all(
-    any(
-        target_arch = "x86_64",
-        target_arch = "aarch64",
-        target_arch = "riscv64"
+#[cfg(not(any(
+    all(
+        any(
+            target_arch = "x86_64",
+            target_arch = "aarch64",
+            target_arch = "riscv64"
+        ),
+        unix
     ),
-    unix
+    all(target_arch = "x86_64", windows)
 )))]
 pub const SWITCH_SYMBOLS: &[&str] = &[];
 

@@ -169,7 +169,7 @@ pub(crate) fn unregister(start: usize) {
 /// (`prepare_thread`); the remaining case is a fault on a thread that never
 /// created a fiber, in a process where some thread ran a fiber on a stack
 /// other than Spindle's `Stack`.
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 fn is_fiber_guard(address: usize) -> bool {
     let high = HIGH_WATER.load(Ordering::Acquire);
     let registered = SLOTS[..high].iter().any(|slot| {
@@ -190,6 +190,9 @@ cfg_if::cfg_if! {
     if #[cfg(unix)] {
         mod imp;
         pub use imp::install_overflow_handler;
+    } else if #[cfg(windows)] {
+        mod windows;
+        pub use self::windows::install_overflow_handler;
     } else {
         /// Not available on this target: returns `Error::Unsupported`.
         pub fn install_overflow_handler() -> Result<(), crate::Error> {

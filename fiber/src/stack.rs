@@ -7,6 +7,9 @@ use core::ptr::NonNull;
 
 use crate::Error;
 
+#[cfg(windows)]
+pub(crate) mod windows;
+
 /// Default usable size of a [`Stack`] made by `Fiber::new`: 256 KiB.
 ///
 /// Pages are only committed when touched, so a generous default costs address
@@ -103,6 +106,8 @@ pub(crate) fn page_size() -> usize {
             // SAFETY: sysconf has no preconditions.
             let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
             let size = if size > 0 { size as usize } else { 4096 };
+        } else if #[cfg(windows)] {
+            let size = windows::page_size();
         } else {
             let size = 4096;
         }
@@ -181,7 +186,12 @@ impl Stack {
         })
     }
 
-    #[cfg(not(unix))]
+    #[cfg(windows)]
+    fn map(size: usize) -> Result<Stack, Error> {
+        windows::map(size)
+    }
+
+    #[cfg(not(any(unix, windows)))]
     fn map(_size: usize) -> Result<Stack, Error> {
         Err(Error::Unsupported {
             what: "mmap-backed stacks",
@@ -206,6 +216,11 @@ impl Drop for Stack {
             crate::overflow::unregister(base as usize);
             libc::munmap(base.cast(), page + self.size);
         }
+        #[cfg(windows)]
+        // SAFETY: we own the reservation and nothing runs on it any more.
+        unsafe {
+            windows::unmap(self.limit.as_ptr())
+        };
     }
 }
 
@@ -220,7 +235,7 @@ unsafe impl Sync for Stack {}
 unsafe impl FiberStack for Stack {
     #[inline(always)]
     fn guard_registered(&self) -> bool {
-        cfg!(unix)
+        cfg!(any(unix, windows))
     }
 
     #[inline(always)]

@@ -168,6 +168,22 @@ impl Target {
         }
     }
 
+    /// x86_64 Windows (MinGW): linked with Debian's mingw-w64
+    /// (`.cargo/config.toml`) and run under Wine through
+    /// `scripts/wine-run.sh` (prefix under target/, ProcessPrng shim).
+    pub fn windows_gnu() -> Target {
+        Target {
+            triple: "x86_64-pc-windows-gnu",
+            run: Run::Runner(vec![
+                workspace_root()
+                    .join("scripts/wine-run.sh")
+                    .to_string_lossy()
+                    .into_owned(),
+            ]),
+            linker: Linker::Cargo,
+        }
+    }
+
     /// Whether the target is Apple's (Mach-O: symbols carry a `_` prefix).
     pub fn is_apple(&self) -> bool {
         self.triple.contains("-apple-")
@@ -421,7 +437,7 @@ pub struct SymbolReport {
     /// link; its ELF visibility still says hidden, and that is accepted.)
     pub local_only: bool,
     /// Whether the definition carries hidden visibility (ELF `STV_HIDDEN`,
-    /// Mach-O `N_PEXT`).
+    /// Mach-O `N_PEXT`; COFF/PE, which have no visibility: not exported).
     pub hidden: bool,
 }
 
@@ -511,6 +527,7 @@ pub fn inspect_bytes(data: &[u8], symbols: &[String], apple: bool) -> Result<Ins
     };
     let all: Vec<object::Symbol<'_, '_>> = file.symbols().chain(file.dynamic_symbols()).collect();
     let macho_private_extern = macho_private_extern_names(&file);
+    let coff_exported = coff_exported_names(&file);
     let mut reports = Vec::new();
     for name in symbols {
         let full = format!("{prefix}{name}");
@@ -528,7 +545,9 @@ pub fn inspect_bytes(data: &[u8], symbols: &[String], apple: bool) -> Result<Ins
                 continue;
             }
             report.defined += 1;
-            let hidden = is_hidden(sym.flags()) || macho_private_extern.iter().any(|n| n == &full);
+            let hidden = is_hidden(sym.flags())
+                || macho_private_extern.iter().any(|n| n == &full)
+                || coff_exported.as_ref().is_some_and(|e| !e.contains(&full));
             report.hidden |= hidden;
             if sym.is_global() || hidden {
                 report.local_only = false;
@@ -569,6 +588,41 @@ fn is_hidden(flags: object::SymbolFlags<object::SectionIndex, object::SymbolInde
     match flags {
         object::SymbolFlags::Elf { st_other, .. } => st_other & 0x3 == object::elf::STV_HIDDEN,
         _ => false,
+    }
+}
+
+/// COFF and PE have no visibility: a symbol leaves its image only if it is
+/// exported. For a PE image that is its export table; for a COFF object, an
+/// `-export:` (or `/EXPORT:`) in its `.drectve` section, which is what
+/// `dllexport` compiles to. `None` for other formats. A COFF symbol absent
+/// from this list counts as hidden.
+fn coff_exported_names(file: &object::File<'_>) -> Option<Vec<String>> {
+    match file.format() {
+        object::BinaryFormat::Pe => Some(
+            file.exports()
+                .ok()?
+                .iter()
+                .map(|e| String::from_utf8_lossy(e.name()).into_owned())
+                .collect(),
+        ),
+        object::BinaryFormat::Coff => {
+            let mut names = Vec::new();
+            for section in file.sections().filter(|s| s.name() == Ok(".drectve")) {
+                let text = String::from_utf8_lossy(section.data().unwrap_or(&[])).into_owned();
+                for word in text.split_whitespace() {
+                    let lower = word.to_ascii_lowercase();
+                    if let Some(rest) = ["-export:", "/export:"]
+                        .iter()
+                        .find_map(|p| lower.starts_with(p).then(|| &word[p.len()..]))
+                    {
+                        let name = rest.trim_matches('"').split(',').next().unwrap_or("");
+                        names.push(name.to_string());
+                    }
+                }
+            }
+            Some(names)
+        }
+        _ => None,
     }
 }
 

@@ -62,7 +62,10 @@ fn linked_fiber() -> FiberImpl {
             {
                 spindle = true;
             }
-            if name.contains("wasmtime_fiber_switch") {
+            // On Windows wasmtime's fiber is Win32 Fibers, whose one symbol of
+            // its own is the C helper `wasmtime_fiber_get_current`.
+            if name.contains("wasmtime_fiber_switch") || name.contains("wasmtime_fiber_get_current")
+            {
                 wasmtime = true;
             }
         }

@@ -11,12 +11,15 @@
 //! | x86_64, unix (System V ABI; ELF, Mach-O) | [`Asm`], `x86_64.rs`         |
 //! | aarch64, unix (AAPCS64; Linux, Apple)    | [`Asm`], `aarch64.rs`        |
 //! | riscv64, unix (RV64GC, LP64D; ELF)       | [`Asm`], `riscv64.rs`        |
+//! | x86_64, Windows (Microsoft x64 ABI; COFF)| [`Asm`], `x86_64_windows.rs` |
+//! | Windows, any architecture                | `WindowsFibers`, `windows_fibers.rs` |
 //! | Linux/glibc: x86, x86_64, arm, aarch64,  | [`Ucontext`], `ucontext.rs`  |
 //! | riscv64, powerpc64, s390x                |                              |
 //! | anything else                            | [`Unsupported`]              |
 //!
-//! The cargo feature `fallback` makes [`Ucontext`] the native backend even
-//! where assembly exists, so the test suite can run on both.
+//! The cargo feature `fallback` makes the portable backend ([`Ucontext`] on
+//! Linux, Win32 Fibers on Windows) the native one even where assembly
+//! exists, so the test suite can run on both.
 
 use core::fmt;
 
@@ -38,6 +41,10 @@ cfg_if::cfg_if! {
         mod riscv64;
         pub use self::riscv64::Asm;
         pub(crate) use self::symbol::SYMBOLS;
+    } else if #[cfg(all(target_arch = "x86_64", windows))] {
+        mod x86_64_windows;
+        pub use self::x86_64_windows::Asm;
+        pub(crate) use self::symbol::SYMBOLS;
     }
 }
 
@@ -52,10 +59,26 @@ cfg_if::cfg_if! {
 }
 
 cfg_if::cfg_if! {
-    if #[cfg(all(feature = "fallback", spindle_ucontext))] {
+    if #[cfg(windows)] {
+        pub(crate) mod windows_fibers;
+        pub use self::windows_fibers::WindowsFibers;
+    }
+}
+
+cfg_if::cfg_if! {
+    if #[cfg(all(feature = "fallback", windows))] {
+        /// The backend [`crate::Fiber`] uses unless told otherwise.
+        pub type Native = WindowsFibers;
+    } else if #[cfg(all(windows, not(target_arch = "x86_64")))] {
+        /// The backend [`crate::Fiber`] uses unless told otherwise.
+        pub type Native = WindowsFibers;
+    } else if #[cfg(all(feature = "fallback", spindle_ucontext))] {
         /// The backend [`crate::Fiber`] uses unless told otherwise.
         pub type Native = Ucontext;
-    } else if #[cfg(all(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "riscv64"), unix))] {
+    } else if #[cfg(any(
+        all(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "riscv64"), unix),
+        all(target_arch = "x86_64", windows, not(feature = "fallback"))
+    ))] {
         /// The backend [`crate::Fiber`] uses unless told otherwise.
         pub type Native = Asm;
     } else if #[cfg(spindle_ucontext)] {
@@ -77,6 +100,11 @@ pub enum BackendKind {
     Aarch64Asm,
     /// Spindle's own `global_asm!` switch for RISC-V 64 (LP64D).
     Riscv64Asm,
+    /// Spindle's own `global_asm!` switch for x86_64 Windows (Microsoft x64
+    /// ABI, TEB stack fields swapped).
+    X86_64WindowsAsm,
+    /// Windows' own fibers: `CreateFiberEx` / `SwitchToFiber`.
+    WindowsFibers,
     /// The operating system's `getcontext`/`makecontext`/`swapcontext`.
     Ucontext,
     /// No way to switch stacks on this target: `Fiber::new` returns
@@ -86,12 +114,14 @@ pub enum BackendKind {
 
 impl BackendKind {
     /// A short stable name: `x86_64-asm`, `aarch64-asm`, `riscv64-asm`,
-    /// `ucontext` or `unsupported`.
+    /// `x86_64-windows-asm`, `windows-fibers`, `ucontext` or `unsupported`.
     pub const fn name(self) -> &'static str {
         match self {
             BackendKind::X86_64Asm => "x86_64-asm",
             BackendKind::Aarch64Asm => "aarch64-asm",
             BackendKind::Riscv64Asm => "riscv64-asm",
+            BackendKind::X86_64WindowsAsm => "x86_64-windows-asm",
+            BackendKind::WindowsFibers => "windows-fibers",
             BackendKind::Ucontext => "ucontext",
             BackendKind::Unsupported => "unsupported",
         }
@@ -101,7 +131,10 @@ impl BackendKind {
     pub const fn is_asm(self) -> bool {
         matches!(
             self,
-            BackendKind::X86_64Asm | BackendKind::Aarch64Asm | BackendKind::Riscv64Asm
+            BackendKind::X86_64Asm
+                | BackendKind::Aarch64Asm
+                | BackendKind::Riscv64Asm
+                | BackendKind::X86_64WindowsAsm
         )
     }
 }
@@ -175,6 +208,29 @@ pub unsafe trait Backend: Sealed + Sized + 'static {
     /// that fiber is the one running.
     #[doc(hidden)]
     unsafe fn suspend(control: *mut u8, msg: *mut u8) -> *mut u8;
+
+    /// Whether the caller runs on the fiber whose control block is
+    /// `control`, given an address `sp` on the running stack and the
+    /// fiber's stack `[limit, limit + size)`. Backends that run fibers on
+    /// another stack than the one given (Win32 Fibers) ask the OS instead.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn runs_on(control: *mut u8, sp: usize, limit: usize, size: usize) -> bool {
+        let _ = control;
+        sp.wrapping_sub(limit) < size
+    }
+
+    /// Frees what the backend holds for a fiber that is finished or was
+    /// never started, just before its stack is given back or dropped.
+    ///
+    /// # Safety
+    ///
+    /// `control` comes from `init`; nothing switches to that fiber again.
+    #[doc(hidden)]
+    #[inline(always)]
+    unsafe fn release(control: *mut u8) {
+        let _ = control;
+    }
 }
 
 /// The backend compiled in as [`Native`]: what `Fiber::new` uses.

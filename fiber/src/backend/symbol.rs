@@ -3,7 +3,13 @@
 //! `asm_name!("resume")` is `spindle_fiber_<version>_resume`, the name used in
 //! `#[link_name]`; `asm_begin!`/`asm_end!` open and close a routine with the
 //! object format's directives: ELF `.globl` + `.hidden` + `.type` + `.size`,
-//! Mach-O `_` prefix + `.globl` + `.private_extern`.
+//! Mach-O `_` prefix + `.globl` + `.private_extern`, COFF `.globl` + `.def`
+//! (storage class external, type function) and no export. COFF has no
+//! visibility: a symbol leaves its DLL or EXE only if it is exported, through
+//! a `dllexport` (`.drectve -export:`) or the linker's export list, and rustc
+//! always hands the linker an explicit list (which turns MinGW's
+//! export-everything default off), so "hidden" here means "global in the
+//! objects, never dllexported". x86_64 COFF names have no leading `_`.
 
 // Targets without an assembly backend (ucontext only) use none of them.
 #![allow(unused_macros)]
@@ -22,6 +28,7 @@ macro_rules! asm_name {
 /// Declares a global, hidden, function-typed symbol and opens its CFI.
 #[cfg(all(
     not(target_vendor = "apple"),
+    not(windows),
     not(feature = "negative-control-unexported")
 ))]
 macro_rules! asm_begin {
@@ -44,7 +51,11 @@ macro_rules! asm_begin {
 }
 /// The LTO harness's negative control: the same routine as a local symbol.
 /// Never enable this feature outside `spindle-tests`.
-#[cfg(all(not(target_vendor = "apple"), feature = "negative-control-unexported"))]
+#[cfg(all(
+    not(target_vendor = "apple"),
+    not(windows),
+    feature = "negative-control-unexported"
+))]
 macro_rules! asm_begin {
     ($name:literal) => {
         concat!(
@@ -57,7 +68,7 @@ macro_rules! asm_begin {
         )
     };
 }
-#[cfg(not(target_vendor = "apple"))]
+#[cfg(not(any(target_vendor = "apple", windows)))]
 macro_rules! asm_end {
     ($name:literal) => {
         concat!(".size ", asm_name!($name), ", . - ", asm_name!($name), "\n")
@@ -80,15 +91,54 @@ macro_rules! asm_begin {
         )
     };
 }
-#[cfg(target_vendor = "apple")]
+#[cfg(any(target_vendor = "apple", windows))]
+#[cfg_attr(all(windows, not(target_arch = "x86_64")), allow(unused_macros))]
 macro_rules! asm_end {
     ($name:literal) => {
         ""
     };
 }
 
+/// COFF: `.scl 2` is storage class external (global), `.type 32` a
+/// function; nothing marks it for export.
+#[cfg(all(windows, not(feature = "negative-control-unexported")))]
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_macros))]
+macro_rules! asm_begin {
+    ($name:literal) => {
+        concat!(
+            ".p2align 4\n",
+            ".globl ",
+            asm_name!($name),
+            "\n",
+            ".def ",
+            asm_name!($name),
+            "\n.scl 2\n.type 32\n.endef\n",
+            asm_name!($name),
+            ":\n",
+        )
+    };
+}
+/// The negative control on COFF: storage class static (`.scl 3`), no
+/// `.globl`.
+#[cfg(all(windows, feature = "negative-control-unexported"))]
+macro_rules! asm_begin {
+    ($name:literal) => {
+        concat!(
+            ".p2align 4\n",
+            ".def ",
+            asm_name!($name),
+            "\n.scl 3\n.type 32\n.endef\n",
+            asm_name!($name),
+            ":\n",
+        )
+    };
+}
+
 cfg_if::cfg_if! {
-    if #[cfg(all(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "riscv64"), unix))] {
+    if #[cfg(any(
+        all(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "riscv64"), unix),
+        all(target_arch = "x86_64", windows)
+    ))] {
         // The routines every assembly backend defines (contracts above each
         // routine in its architecture's module). Custom conventions: never
         // called as Rust functions, only named by `sym` operands of inline
