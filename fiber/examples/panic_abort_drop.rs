@@ -14,7 +14,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use spindle_fiber::{Fiber, FiberStack, RawStack, Stack, Suspender};
+#[cfg(unix)]
+use spindle_fiber::RawStack;
+use spindle_fiber::{Fiber, FiberStack, Stack, Suspender};
 
 const PATTERN: u64 = 0x1111_1111_1111_1111;
 static STARTED: AtomicBool = AtomicBool::new(false);
@@ -78,6 +80,7 @@ fn main() {
             drop_suspended(Stack::new(64 * 1024).expect("stack"));
             scribble_then_exit();
         }
+        #[cfg(unix)]
         Some("raw") => {
             let (page, len) = (4096, 64 * 1024);
             // SAFETY: a fresh anonymous mapping whose first page is made

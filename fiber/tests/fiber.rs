@@ -5,9 +5,11 @@
 //! Tests that must crash (stack overflow, aborts) run this same binary as a
 //! child process: see `run_child` and the `#[ignore]`d `child_*` tests.
 
+mod common;
+use common::*;
+
 use std::cell::{Cell, RefCell};
 use std::panic::{self, AssertUnwindSafe};
-use std::process::Command;
 use std::rc::Rc;
 
 use spindle_fiber::{Backend, Fiber, FiberResult, FiberStack, Stack, Suspender};
@@ -96,52 +98,6 @@ fn mapped_bytes() -> usize {
             _ => return total,
         }
     }
-}
-
-/// Runs the `#[ignore]`d test `name` of this binary in a child process with
-/// `SPINDLE_CHILD` set, and returns its output.
-///
-/// A cross-built binary runs here under the emulator `.cargo/config.toml`
-/// names as its runner (no binfmt_misc, so a foreign binary cannot be
-/// executed directly); the child is started through the same emulator,
-/// which that config also names in `SPINDLE_CROSS_RUNNER_<ARCH>_<OS>` for
-/// the binary's own target. No such variable: the binary is native.
-fn run_child(name: &str) -> std::process::Output {
-    let exe = std::env::current_exe().unwrap();
-    let args = [
-        name,
-        "--exact",
-        "--ignored",
-        "--nocapture",
-        "--test-threads=1",
-    ];
-    let runner = std::env::var(cross_runner_variable()).ok();
-    let mut cmd = match runner.as_deref().map(str::split_whitespace) {
-        Some(mut parts) => {
-            let mut cmd = Command::new(parts.next().expect("the cross runner variable is empty"));
-            cmd.args(parts).arg(&exe);
-            cmd
-        }
-        None => Command::new(&exe),
-    };
-    cmd.args(args)
-        .env("SPINDLE_CHILD", name)
-        .output()
-        .unwrap_or_else(|e| panic!("could not start {}: {e}", exe.display()))
-}
-
-/// `SPINDLE_CROSS_RUNNER_<ARCH>_<OS>` for the target this binary is for.
-fn cross_runner_variable() -> String {
-    format!(
-        "SPINDLE_CROSS_RUNNER_{}_{}",
-        std::env::consts::ARCH,
-        std::env::consts::OS
-    )
-    .to_uppercase()
-}
-
-fn in_child(name: &str) -> bool {
-    std::env::var("SPINDLE_CHILD").as_deref() == Ok(name)
 }
 
 macro_rules! backend_tests {
@@ -634,11 +590,19 @@ fn unsupported_backend_is_an_error_not_a_link_failure() {
 
 /// The OS page size (64 KiB on ppc64le under the runner in
 /// .cargo/config.toml, as on Debian's ppc64el kernels).
+#[cfg(unix)]
 fn page_size() -> usize {
     // SAFETY: sysconf has no preconditions.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     assert!(page > 0, "sysconf(_SC_PAGESIZE) failed");
     page as usize
+}
+
+/// Windows' page size is fixed by the architecture: 4 KiB on x86_64 and
+/// aarch64 (its 64 KiB is the allocation granularity, not the page).
+#[cfg(windows)]
+fn page_size() -> usize {
+    4096
 }
 
 #[test]
@@ -964,7 +928,7 @@ fn child_foreign_fault() {
 #[test]
 fn gdb_backtrace_walks_from_fiber_into_resumer() {
     let exe = std::env::current_exe().unwrap();
-    let out = Command::new("gdb")
+    let out = std::process::Command::new("gdb")
         .args(["-nx", "-batch", "-ex", "set breakpoint pending on"])
         .args([
             "-ex",

@@ -10,6 +10,11 @@
 //! `compile_fail` examples on `FiberStack` and `Fiber`. The same under
 //! `panic = "abort"` is `drop_under_panic_abort` below.
 
+#![cfg(unix)] // not on Windows: see tests/unix_only.rs
+
+mod common;
+use common::*;
+
 use std::panic::{self, AssertUnwindSafe};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,38 +23,6 @@ use std::time::Duration;
 use spindle_fiber::{Fiber, FiberStack, RawStack, Stack, Suspender};
 
 const PATTERN: u64 = 0x1111_1111_1111_1111;
-
-/// Runs the `#[ignore]`d test `name` of this binary in a child process (through
-/// the cross runner when this is a foreign binary, as in tests/fiber.rs).
-fn run_child(name: &str) -> std::process::Output {
-    let exe = std::env::current_exe().unwrap();
-    let args = [
-        name,
-        "--exact",
-        "--ignored",
-        "--nocapture",
-        "--test-threads=1",
-    ];
-    let runner = std::env::var("SPINDLE_CROSS_RUNNER")
-        .ok()
-        .filter(|_| cfg!(target_arch = "aarch64"));
-    let mut cmd = match runner.as_deref().map(str::split_whitespace) {
-        Some(mut parts) => {
-            let mut cmd = Command::new(parts.next().expect("SPINDLE_CROSS_RUNNER is empty"));
-            cmd.args(parts).arg(&exe);
-            cmd
-        }
-        None => Command::new(&exe),
-    };
-    cmd.args(args)
-        .env("SPINDLE_CHILD", name)
-        .output()
-        .unwrap_or_else(|e| panic!("could not start {}: {e}", exe.display()))
-}
-
-fn in_child(name: &str) -> bool {
-    std::env::var("SPINDLE_CHILD").as_deref() == Ok(name)
-}
 
 fn output_of(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
@@ -310,10 +283,11 @@ fn scoped_fiber_is_unwound_when_the_scope_ends() {
 /// aborts instead of being leaked silently.
 #[test]
 fn drop_under_panic_abort() {
-    if std::env::var_os("SPINDLE_CROSS_RUNNER").is_some() && cfg!(target_arch = "aarch64") {
+    if let Some(runner) = cross_runner() {
         println!(
             "SKIPPED drop_under_panic_abort: it builds the crate again with cargo for the \
-             host, which this emulated aarch64 test binary cannot do; it runs in the host suites"
+             host, which this test binary (run under `{runner}`) cannot do; it runs in the \
+             host suites"
         );
         return;
     }

@@ -3,8 +3,10 @@
 //! program. Both die with `fiber stack overflow`, not a plain SIGSEGV.
 #![cfg(unix)]
 
+mod common;
+use common::*;
+
 use std::os::unix::process::ExitStatusExt;
-use std::process::Command;
 
 use spindle_fiber::{Fiber, Suspender};
 
@@ -13,22 +15,6 @@ use spindle_fiber::{Fiber, Suspender};
 fn recurse(n: u64) -> u64 {
     let pad = std::hint::black_box([n; 64]);
     recurse(n + 1) + pad[3]
-}
-
-/// A command for `exe`, through the cross runner when this binary is a
-/// foreign one (as in tests/fiber.rs).
-fn command(exe: &std::path::Path) -> Command {
-    let runner = std::env::var("SPINDLE_CROSS_RUNNER")
-        .ok()
-        .filter(|_| cfg!(target_arch = "aarch64"));
-    match runner.as_deref().map(str::split_whitespace) {
-        Some(mut parts) => {
-            let mut cmd = Command::new(parts.next().expect("SPINDLE_CROSS_RUNNER is empty"));
-            cmd.args(parts).arg(exe);
-            cmd
-        }
-        None => Command::new(exe),
-    }
 }
 
 fn assert_reported(out: &std::process::Output) -> String {

@@ -13,21 +13,17 @@ const PAGE: usize = 4096;
 const LEN: usize = 64 * 1024;
 const VICTIM: u64 = 0x5a5a_5a5a_5a5a_5a5a;
 
-/// `[victim page | stack]`, all read/write, the victim page filled.
+/// `[victim page | stack]`, all read/write, the victim page filled. Leaked:
+/// a few pages per test, and nothing may reuse memory a fiber ran on.
 fn victim_and_stack() -> *mut u8 {
-    // SAFETY: a fresh anonymous mapping, used only by this test.
+    let layout = std::alloc::Layout::from_size_align(PAGE + LEN, PAGE).unwrap();
+    // SAFETY: the layout has a non-zero size; the block is used only by this
+    // test and never freed.
     unsafe {
-        let base = libc::mmap(
-            std::ptr::null_mut(),
-            PAGE + LEN,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        );
-        assert_ne!(base, libc::MAP_FAILED);
-        std::slice::from_raw_parts_mut(base as *mut u64, PAGE / 8).fill(VICTIM);
-        base.cast()
+        let base = std::alloc::alloc(layout);
+        assert!(!base.is_null());
+        std::slice::from_raw_parts_mut(base.cast::<u64>(), PAGE / 8).fill(VICTIM);
+        base
     }
 }
 

@@ -1,10 +1,14 @@
 //! Forced unwinds that do not go as planned: issue 18, items 4, 5 and 8
 //! (`audit_unwind convert-leak`, `stolen`, `panicking-leaks`).
 
+#![cfg(unix)] // not on Windows: see tests/unix_only.rs
+
+mod common;
+use common::*;
+
 use std::any::Any;
 use std::cell::RefCell;
 use std::panic::{self, AssertUnwindSafe};
-use std::process::Command;
 use std::rc::Rc;
 
 use spindle_fiber::{Fiber, FiberResult, ForcedUnwind, Stack, Suspender};
@@ -31,33 +35,6 @@ fn mapped_bytes() -> usize {
             usize::from_str_radix(hi, 16).unwrap() - usize::from_str_radix(lo, 16).unwrap()
         })
         .sum()
-}
-
-/// As in tests/fiber.rs: the `#[ignore]`d test `name` in a child process.
-fn run_child(name: &str) -> std::process::Output {
-    let exe = std::env::current_exe().unwrap();
-    let args = [
-        name,
-        "--exact",
-        "--ignored",
-        "--nocapture",
-        "--test-threads=1",
-    ];
-    let runner = std::env::var("SPINDLE_CROSS_RUNNER")
-        .ok()
-        .filter(|_| cfg!(target_arch = "aarch64"));
-    let mut cmd = match runner.as_deref().map(str::split_whitespace) {
-        Some(mut parts) => {
-            let mut cmd = Command::new(parts.next().expect("SPINDLE_CROSS_RUNNER is empty"));
-            cmd.args(parts).arg(&exe);
-            cmd
-        }
-        None => Command::new(&exe),
-    };
-    cmd.args(args)
-        .env("SPINDLE_CHILD", name)
-        .output()
-        .unwrap_or_else(|e| panic!("could not start {}: {e}", exe.display()))
 }
 
 /// Item 4: a fiber that turns its ForcedUnwind into another panic. At

@@ -5,8 +5,10 @@
 //! `fiber.rs` run on Windows too). Run under Wine here.
 #![cfg(all(windows, target_arch = "x86_64"))]
 
+mod common;
+use common::*;
+
 use std::panic::{self, AssertUnwindSafe};
-use std::process::Command;
 
 use spindle_fiber::{Asm, Fiber, FiberResult, FiberStack, Stack, Suspender};
 
@@ -125,7 +127,7 @@ fn reused_stack_keeps_the_grown_stack_limit_and_unwinds_from_deep_frames() {
 
     let mut second = Fiber::with_stack(
         pool.take().unwrap(),
-        |(): (), _: &Suspender<(), (), Asm>| {
+        move |(): (), _: &Suspender<(), (), Asm>| {
             assert_eq!(
                 teb_stack_fields()[1],
                 grown_limit,
@@ -153,27 +155,6 @@ fn start_object_larger_than_the_committed_top() {
     )
     .unwrap();
     assert_eq!(fiber.resume(()), FiberResult::Return(7 * 32 * 1024));
-}
-
-fn run_child(name: &str) -> std::process::Output {
-    // Under Wine a Windows child starts directly: CreateProcess runs it in
-    // the same Wine, no runner needed (unlike qemu-user for aarch64).
-    let exe = std::env::current_exe().unwrap();
-    Command::new(&exe)
-        .args([
-            name,
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("SPINDLE_CHILD", name)
-        .output()
-        .unwrap_or_else(|e| panic!("could not start {}: {e}", exe.display()))
-}
-
-fn in_child(name: &str) -> bool {
-    std::env::var("SPINDLE_CHILD").as_deref() == Ok(name)
 }
 
 #[link(name = "kernel32")]
