@@ -113,3 +113,5 @@ cargo fetch --quiet --manifest-path tests/runtime-probe/Cargo.toml ||
 # Issue 13's application outside the workspace, also its own lock file.
 cargo fetch --quiet --manifest-path tests/fiber-app/Cargo.toml ||
     fail "cargo fetch failed for tests/fiber-app"
+cargo fetch --quiet --manifest-path tests/runtime-probe-unpatched/Cargo.toml ||
+    fail "cargo fetch failed for tests/runtime-probe-unpatched"
