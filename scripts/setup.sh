@@ -130,6 +130,8 @@ cargo fetch --quiet --manifest-path tests/runtime-probe/Cargo.toml ||
 # Issue 13's application outside the workspace, also its own lock file.
 cargo fetch --quiet --manifest-path tests/fiber-app/Cargo.toml ||
     fail "cargo fetch failed for tests/fiber-app"
+cargo fetch --quiet --manifest-path tests/runtime-probe-unpatched/Cargo.toml ||
+    fail "cargo fetch failed for tests/runtime-probe-unpatched"
 # The Windows probe and the Windows benchmarks are their own workspaces too.
 for manifest in tests/windows-probe/Cargo.toml benches/windows/Cargo.toml; do
     cargo fetch --quiet --manifest-path "$manifest" || fail "cargo fetch failed for $manifest"

@@ -25,9 +25,10 @@
 //! `extern "C"` declarations and anchored by a `#[used]` static, so they
 //! survive every LTO mode (`off`, `false`, `thin`, `fat`) and every
 //! codegen-units setting; the `spindle-tests` crate proves it by building
-//! and inspecting real binaries. Everywhere else with glibc, the portable
-//! [`Ucontext`] backend is used; [`backend()`] says which is compiled in,
-//! and the cargo feature `fallback` forces the portable one.
+//! and inspecting real binaries. On the other glibc targets whose
+//! `ucontext_t` layout the crate knows (x86, arm, powerpc64, s390x), the
+//! portable [`Ucontext`] backend is used; [`backend()`] says which is
+//! compiled in, and the cargo feature `fallback` forces the portable one.
 //!
 //! # Stacks
 //!

@@ -3,8 +3,9 @@
 //!
 //! Slow (glibc's `swapcontext` makes a `rt_sigprocmask` system call on every
 //! switch, about 150x the assembly backend) but correct on every architecture
-//! glibc supports, which makes it both the fallback for targets without
-//! Spindle assembly and the reference the assembly is tested against.
+//! glibc supports whose `ucontext_t` layout `sys` knows, which makes it both
+//! the fallback for targets without Spindle assembly and the reference the
+//! assembly is tested against.
 //!
 //! Both contexts and the message in flight live in a control block at the top
 //! of the fiber stack, so creating a fiber allocates nothing:

@@ -76,7 +76,10 @@ fn forced_unwind() -> usize {
     let log = Rc::new(RefCell::new(Vec::new()));
     #[inline(never)]
     fn deeper(depth: u32, log: &Rc<RefCell<Vec<&'static str>>>, s: &Suspender<(), ()>) {
-        let _frame = Logged(["frame 0", "frame 1", "frame 2"][depth as usize], log.clone());
+        let _frame = Logged(
+            ["frame 0", "frame 1", "frame 2"][depth as usize],
+            log.clone(),
+        );
         if depth == 2 {
             s.suspend(());
             log.borrow_mut().push("after suspend (must not run)");
