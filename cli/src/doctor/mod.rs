@@ -17,6 +17,7 @@ use crate::{EXIT_FAILURE, EXIT_OK, Failure, Format};
 mod diagnose;
 mod findings;
 mod inputs;
+mod logs;
 mod objects;
 mod plugins;
 mod report;
