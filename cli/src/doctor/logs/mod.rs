@@ -7,5 +7,8 @@
 //! `crosscheck` (the log against build outputs given too), `command`
 //! (running the build), `report` (printing).
 
+mod advice;
+mod classify;
+mod context;
 mod model;
 mod parse;
