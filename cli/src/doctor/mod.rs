@@ -53,9 +53,16 @@ Examples:
 
 ", exit_codes!()))]
 pub struct DoctorArgs {
-    /// Files or directories to examine
-    #[arg(required = true, value_name = "PATH")]
+    /// Files or directories to examine (with --log or `-- CMD`: build
+    /// outputs to cross-check the log against)
+    #[arg(required_unless_present_any = ["log", "command"], value_name = "PATH")]
     pub(super) paths: Vec<PathBuf>,
+    /// Diagnose a build log: cargo's output or the linker's alone (`-`: stdin)
+    #[arg(long, value_name = "FILE", conflicts_with = "command")]
+    pub(super) log: Option<PathBuf>,
+    /// Run CMD, stream its output, diagnose it if it fails; exits with its status
+    #[arg(last = true, value_name = "CMD")]
+    pub(super) command: Vec<std::ffi::OsString>,
     /// The target the outputs are meant for, e.g. `x86_64-apple-darwin`
     #[arg(long, value_name = "TRIPLE")]
     pub(super) target: Option<String>,
@@ -72,6 +79,12 @@ pub struct DoctorArgs {
 
 /// `spindle doctor`.
 pub fn doctor(args: DoctorArgs) -> Result<u8, Failure> {
+    if let Some(log) = &args.log {
+        return logs::from_log(log, &args);
+    }
+    if !args.command.is_empty() {
+        return logs::run_command(&args.command, &args);
+    }
     let d = diagnose::diagnose(&args)?;
     let errors = report::print(&d, args.format, args.verbose);
     Ok(if errors > 0 { EXIT_FAILURE } else { EXIT_OK })

@@ -104,10 +104,15 @@ fn arch_mismatch(
     fam: Family,
 ) -> Advice {
     let found_s = found.unwrap_or("another architecture");
-    let required_s = required.unwrap_or("the one being linked");
-    let mut message = format!(
-        "architecture mismatch: {file} was built for {found_s}, but the link is for {required_s}; the linker ignored it"
-    );
+    let required_s = required.unwrap_or("this link's architecture");
+    let mut message = match required {
+        Some(r) => format!(
+            "architecture mismatch: {file} was built for {found_s}, but the link is for {r}; the linker ignored it"
+        ),
+        None => format!(
+            "architecture mismatch: {file} was built for {found_s}, not for this link's architecture; the linker ignored it"
+        ),
+    };
     if !symbols.is_empty() {
         message.push_str(&format!(
             ", so the symbols it defines are missing: {}",
@@ -118,7 +123,7 @@ fn arch_mismatch(
     let mut next = Vec::new();
     match required.and_then(|r| triple(r, fam)) {
         Some(t) => next.push(format!(
-            "rebuild {lib} for {required_s}: if a build script compiles it (cc, cmake), build with `cargo build --target {t}` so it sees TARGET={t} and a clean `cargo clean -p <the -sys crate>`; if it is prebuilt, get its {required_s} (or universal) build{}",
+            "rebuild {lib} for {required_s}: if a build script compiles it (cc, cmake), build with `cargo build --target {t}` so it sees TARGET={t} (after `cargo clean -p <its -sys crate>` if a stale build is cached); if it is prebuilt, get its {required_s} (or universal) build{}",
             if fam == Family::MachO {
                 format!(" (a universal one: `lipo -create <{found_s} build> <{required_s} build> -output {lib}`)")
             } else {

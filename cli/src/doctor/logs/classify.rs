@@ -71,6 +71,13 @@ fn is_plain_c_name(u: &Undefined) -> bool {
         && !u.raw.starts_with(|c: char| c.is_ascii_digit())
 }
 
+/// Whether `file` is the library `-l{lib}` (`…/libfoo.a`, `foo.lib`).
+fn names_library(file: &str, lib: &str) -> bool {
+    let name = file.rsplit(['/', '\\']).next().unwrap_or(file);
+    let stem = name.split('.').next().unwrap_or(name);
+    stem == format!("lib{lib}") || name.eq_ignore_ascii_case(lib)
+}
+
 pub(super) fn classify(log: &LinkLog, ctx: &Context) -> Vec<Cause> {
     let mut causes = Vec::new();
     let mut rest: Vec<&Undefined> = Vec::new();
@@ -110,6 +117,12 @@ pub(super) fn classify(log: &LinkLog, ctx: &Context) -> Vec<Cause> {
         });
     }
     for l in &log.missing_libraries {
+        // GNU ld's `skipping incompatible libfoo.a when searching for
+        // -lfoo` then `cannot find -lfoo`: the library is there, for
+        // another architecture.
+        if log.ignored.iter().any(|ig| names_library(&ig.file, l)) {
+            continue;
+        }
         causes.push(Cause::MissingLibrary { name: l.clone() });
     }
     if !rest.is_empty() {
@@ -190,5 +203,9 @@ mod tests {
             "{c:?}"
         );
         assert!(kinds("nothing here\n").is_empty());
+        let c = kinds(
+            "/usr/bin/ld: skipping incompatible ./libarm.a when searching for -larm\n/usr/bin/ld: cannot find -larm: No such file or directory\n",
+        );
+        assert!(matches!(&c[..], [Cause::ArchMismatch { .. }]), "{c:?}");
     }
 }
