@@ -24,6 +24,7 @@ mod report;
 mod source;
 mod symbols;
 mod target;
+mod wasm_members;
 
 /// Diagnose build outputs: architecture mismatches, fiber switch symbols, plugin imports
 #[derive(Args)]
@@ -46,10 +47,22 @@ What it looks for:
 The target is --target, else the triple in the path (target/<triple>/...),
 else the architecture of the executables given, else the majority.
 
+Link logs (--log FILE, - for stdin; or -- CMD ARGS... to run a build):
+  reads what ld64, lld (ELF/Mach-O/COFF/wasm), GNU ld, gold, zig and MSVC
+  link.exe printed, and names the cause and the fix: an input built for
+  another architecture, wasmtime's stack switch lost under LTO, a wasm host
+  import without #[link(wasm_import_module)], a missing native library, or
+  \"not one of the link failures Spindle knows\". PATHs given too are
+  cross-checked. `doctor -- CMD` streams CMD's output and exits with its
+  status.
+
 Examples:
   spindle doctor target/aarch64-apple-darwin/release
   spindle doctor libfoo.a --target x86_64-apple-darwin
   spindle doctor target/release/myapp plugin.wasm --format json
+  spindle doctor --log build.log
+  cargo build --release 2>&1 | spindle doctor --log -
+  spindle doctor -- cargo build --release --target x86_64-apple-darwin
 
 ", exit_codes!()))]
 pub struct DoctorArgs {
