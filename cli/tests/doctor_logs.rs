@@ -607,3 +607,73 @@ fn real_nightly_wasm_link_with_an_import_without_module() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn hostile_logs_are_bounded_and_printed_inert() {
+    let dir = scratch("hostile");
+    // A symbol name carrying terminal escapes and a forged line.
+    let log = dir.join("evil.log");
+    std::fs::write(
+        &log,
+        "ld.lld: error: undefined symbol: evil\x1b]0;owned\x07\rerror: fake\n>>> referenced by \x1b[2Kmain.o\n",
+    )
+    .unwrap();
+    let out = spindle()
+        .args(["doctor", "--log"])
+        .arg(&log)
+        .output()
+        .unwrap();
+    let t = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        !t.contains('\x1b') && !t.contains('\r') && !t.contains('\x07'),
+        "{t:?}"
+    );
+    assert!(t.contains("evil\\x1b]0;owned\\x07\\rerror: fake"), "{t}");
+    // Past 64 MiB (a sparse file: it costs nothing to make) a log is refused
+    // before it is read.
+    let big = dir.join("big.log");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len((64 << 20) + 1)
+        .unwrap();
+    let out = spindle()
+        .args(["doctor", "--log"])
+        .arg(&big)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        text(&out).contains("limit for a build log"),
+        "{}",
+        text(&out)
+    );
+    // A FIFO is refused, not waited on.
+    let fifo = dir.join("fifo.log");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: `c` is a NUL-terminated path that lives across the call.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let out = spindle()
+        .args(["doctor", "--log"])
+        .arg(&fifo)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("FIFO"), "{}", text(&out));
+    // 100,000 distinct undefined symbols: 2,000 kept, the rest counted.
+    let many = dir.join("many.log");
+    let body: String = (0..100_000)
+        .map(|i| format!("ld.lld: error: undefined symbol: s{i}\n"))
+        .collect();
+    std::fs::write(&many, body).unwrap();
+    let out = spindle()
+        .args(["doctor", "--log"])
+        .arg(&many)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["undefined"].as_array().unwrap().len(), 2_000);
+    assert_eq!(doc["undefined_not_kept"], 98_000);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -2,7 +2,7 @@
 //! and who references them, the files the linker ignored, the libraries it
 //! could not find, and the architecture it was linking for.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 /// Bounds on what one log can make doctor keep: a log is untrusted input,
 /// and a million-line one must not cost a million entries.
@@ -47,6 +47,11 @@ pub(super) struct LinkLog {
     pub(super) target_arch: Option<String>,
     /// Symbols past [`MAX_SYMBOLS`] that were counted but not kept.
     pub(super) symbols_dropped: usize,
+    /// `raw` → index in `undefined`: a log of a million lines costs a
+    /// lookup a line, not a scan of every symbol kept.
+    by_raw: HashMap<String, usize>,
+    /// Files and libraries already recorded, for the same reason.
+    seen: BTreeSet<String>,
 }
 
 impl LinkLog {
@@ -62,7 +67,7 @@ impl LinkLog {
         if raw.is_empty() {
             return None;
         }
-        if let Some(i) = self.undefined.iter().position(|u| u.raw == raw) {
+        if let Some(&i) = self.by_raw.get(raw) {
             return Some(i);
         }
         if self.undefined.len() >= MAX_SYMBOLS {
@@ -75,6 +80,8 @@ impl LinkLog {
             referenced_by: Vec::new(),
             file: file.map(str::to_string),
         });
+        self.by_raw
+            .insert(raw.to_string(), self.undefined.len() - 1);
         Some(self.undefined.len() - 1)
     }
 
@@ -91,7 +98,7 @@ impl LinkLog {
 
     pub(super) fn add_ignored(&mut self, file: &str, found: Option<&str>, required: Option<&str>) {
         let file = file.trim().trim_matches(|c| c == '\'' || c == '"');
-        if self.ignored.len() >= MAX_FILES || self.ignored.iter().any(|i| i.file == file) {
+        if self.ignored.len() >= MAX_FILES || !self.seen.insert(format!("file:{file}")) {
             return;
         }
         self.ignored.push(Ignored {
@@ -112,7 +119,7 @@ impl LinkLog {
             .trim_matches(|c| c == '\'' || c == '"' || c == '`');
         if !name.is_empty()
             && self.missing_libraries.len() < MAX_FILES
-            && !self.missing_libraries.iter().any(|l| l == name)
+            && self.seen.insert(format!("lib:{name}"))
         {
             self.missing_libraries.push(name.to_string());
         }

@@ -16,9 +16,9 @@ fn is_lld(program: &str) -> bool {
     p.ends_with("lld") || p.ends_with("lld-link") || p.ends_with("wasm-ld")
 }
 
-/// The flavour: from the program's name, else from what else the log says
-/// (rustc runs every flavour as `rust-lld -flavor …`).
-fn flavour(program: &str, lines: &[&str]) -> &'static str {
+/// The flavour: from the program's name, else `from_log` (rustc runs every
+/// flavour as `rust-lld -flavor …`).
+fn flavour(program: &str, from_log: &'static str) -> &'static str {
     let p = program.strip_suffix(".exe").unwrap_or(program);
     if p.ends_with("wasm-ld") {
         return "wasm";
@@ -32,6 +32,12 @@ fn flavour(program: &str, lines: &[&str]) -> &'static str {
     if p.ends_with("ld.lld") {
         return "ELF";
     }
+    from_log
+}
+
+/// The flavour the rest of the log points to; read once per log, not once
+/// per line.
+fn flavour_of_log(lines: &[&str]) -> &'static str {
     let any = |needle: &str| lines.iter().any(|l| l.contains(needle));
     if any("\"-flavor\" \"wasm\"") || any("-flavor wasm") || any("wasm32-") || any("wasm64-") {
         "wasm"
@@ -55,6 +61,7 @@ fn flavour(program: &str, lines: &[&str]) -> &'static str {
 pub(super) fn parse(lines: &[&str], log: &mut LinkLog) {
     let mut current: Option<usize> = None;
     let mut pending: Option<String> = None;
+    let mut from_log: Option<&'static str> = None;
     for line in lines {
         if let Some(more) = line.strip_prefix(">>>") {
             let more = more.trim();
@@ -89,7 +96,8 @@ pub(super) fn parse(lines: &[&str], log: &mut LinkLog) {
         } else {
             continue;
         };
-        let name = format!("lld ({})", flavour(program, lines));
+        let from_log = *from_log.get_or_insert_with(|| flavour_of_log(lines));
+        let name = format!("lld ({})", flavour(program, from_log));
         current = None;
         if let Some((file, sym)) = msg.rsplit_once("undefined symbol: ") {
             let file = file.trim().trim_end_matches(':');
