@@ -677,3 +677,18 @@ fn hostile_logs_are_bounded_and_printed_inert() {
     assert_eq!(doc["undefined_not_kept"], 98_000);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn target_flag_names_the_triple_a_log_does_not() {
+    let out = spindle()
+        .args(["doctor", "--target", "aarch64-unknown-linux-gnu", "--log"])
+        .arg(fixture("gnu-ld-arch-mismatch.log"))
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        doc["context"]["triple"], "aarch64-unknown-linux-gnu",
+        "{doc:#}"
+    );
+}

@@ -37,7 +37,12 @@ struct LogDiagnosis {
 
 fn diagnose(source: String, text: &str, args: &DoctorArgs) -> Result<LogDiagnosis, Failure> {
     let log = parse::parse(text);
-    let context = context::context(text);
+    let mut context = context::context(text);
+    // --target says what the log may not (zig's and GNU ld's messages
+    // name no target).
+    if let Some(t) = &args.target {
+        context.triple = Some(t.clone());
+    }
     let causes = classify::classify(&log, &context);
     let advice = advice::advise(&causes, &log, &context);
     let cross_check = crosscheck::cross_check(&log, &args.paths)?;
