@@ -121,6 +121,24 @@ if ! cargo-zigbuild --version >/dev/null 2>&1 || ! python3 -c "import ziglang" 2
     cargo-zigbuild --version >/dev/null 2>&1 || fail "cargo-zigbuild installed but does not run (is pip's bin directory on PATH?)"
 fi
 
+# --- doctor link logs (cli/tests/doctor_logs.rs, scripts/make-link-logs.sh) ---
+# A real wasm link failure on nightly (Rust 1.96+ no longer passes
+# --allow-undefined), and a real mingw COFF link. Both tests print
+# "NOT RUN: ..." without these; this block makes CI run them.
+if ! rustup +nightly target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+    echo "setup: adding rustup target wasm32-unknown-unknown to nightly"
+    rustup toolchain install nightly --profile minimal --target wasm32-unknown-unknown >/dev/null ||
+        fail "could not install nightly with wasm32-unknown-unknown"
+fi
+if ! dpkg -s gcc-mingw-w64-x86-64-win32 >/dev/null 2>&1; then
+    echo "setup: installing Debian package gcc-mingw-w64-x86-64-win32"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null || fail "apt-get update failed"
+    apt-get install -y -qq gcc-mingw-w64-x86-64-win32 >/dev/null ||
+        fail "could not install gcc-mingw-w64-x86-64-win32"
+fi
+# --- end doctor link logs ---
+
 # Crates are fetched once here, so the tests' nested cargo builds never race
 # to download them.
 cargo fetch --quiet || fail "cargo fetch failed"

@@ -17,12 +17,14 @@ use crate::{EXIT_FAILURE, EXIT_OK, Failure, Format};
 mod diagnose;
 mod findings;
 mod inputs;
+mod logs;
 mod objects;
 mod plugins;
 mod report;
 mod source;
 mod symbols;
 mod target;
+mod wasm_members;
 
 /// Diagnose build outputs: architecture mismatches, fiber switch symbols, plugin imports
 #[derive(Args)]
@@ -45,16 +47,35 @@ What it looks for:
 The target is --target, else the triple in the path (target/<triple>/...),
 else the architecture of the executables given, else the majority.
 
+Link logs (--log FILE, - for stdin; or -- CMD ARGS... to run a build):
+  reads what ld64, lld (ELF/Mach-O/COFF/wasm), GNU ld, gold, zig and MSVC
+  link.exe printed, and names the cause and the fix: an input built for
+  another architecture, wasmtime's stack switch lost under LTO, a wasm host
+  import without #[link(wasm_import_module)], a missing native library, or
+  \"not one of the link failures Spindle knows\". PATHs given too are
+  cross-checked. `doctor -- CMD` streams CMD's output and exits with its
+  status.
+
 Examples:
   spindle doctor target/aarch64-apple-darwin/release
   spindle doctor libfoo.a --target x86_64-apple-darwin
   spindle doctor target/release/myapp plugin.wasm --format json
+  spindle doctor --log build.log
+  cargo build --release 2>&1 | spindle doctor --log -
+  spindle doctor -- cargo build --release --target x86_64-apple-darwin
 
 ", exit_codes!()))]
 pub struct DoctorArgs {
-    /// Files or directories to examine
-    #[arg(required = true, value_name = "PATH")]
+    /// Files or directories to examine (with --log or `-- CMD`: build
+    /// outputs to cross-check the log against)
+    #[arg(required_unless_present_any = ["log", "command"], value_name = "PATH")]
     pub(super) paths: Vec<PathBuf>,
+    /// Diagnose a build log: cargo's output or the linker's alone (`-`: stdin)
+    #[arg(long, value_name = "FILE", conflicts_with = "command")]
+    pub(super) log: Option<PathBuf>,
+    /// Run CMD, stream its output, diagnose it if it fails; exits with its status
+    #[arg(last = true, value_name = "CMD")]
+    pub(super) command: Vec<std::ffi::OsString>,
     /// The target the outputs are meant for, e.g. `x86_64-apple-darwin`
     #[arg(long, value_name = "TRIPLE")]
     pub(super) target: Option<String>,
@@ -71,6 +92,12 @@ pub struct DoctorArgs {
 
 /// `spindle doctor`.
 pub fn doctor(args: DoctorArgs) -> Result<u8, Failure> {
+    if let Some(log) = &args.log {
+        return logs::from_log(log, &args);
+    }
+    if !args.command.is_empty() {
+        return logs::run_command(&args.command, &args);
+    }
     let d = diagnose::diagnose(&args)?;
     let errors = report::print(&d, args.format, args.verbose);
     Ok(if errors > 0 { EXIT_FAILURE } else { EXIT_OK })

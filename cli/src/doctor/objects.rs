@@ -106,6 +106,14 @@ fn read_evidence(
                     report.bitcode_members += 1;
                     continue;
                 }
+                if let Some((arch, format)) = super::wasm_members::wasm_member(bytes) {
+                    report.objects.push(Obj {
+                        member: Some(name),
+                        arch,
+                        format,
+                    });
+                    continue;
+                }
                 // lib.rmeta and other non-object members are skipped.
                 if let Ok(file) = object::File::parse(bytes) {
                     scan_symbols(&file, &mut report.switch);
