@@ -123,19 +123,12 @@ fi
 
 # --- doctor link logs (cli/tests/doctor_logs.rs, scripts/make-link-logs.sh) ---
 # A real wasm link failure on nightly (Rust 1.96+ no longer passes
-# --allow-undefined), and a real mingw COFF link. Both tests print
-# "NOT RUN: ..." without these; this block makes CI run them.
+# --allow-undefined); the test prints "NOT RUN: ..." without it, this makes
+# CI run it. (Its mingw COFF link uses mingw-w64, installed above.)
 if ! rustup +nightly target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
     echo "setup: adding rustup target wasm32-unknown-unknown to nightly"
     rustup toolchain install nightly --profile minimal --target wasm32-unknown-unknown >/dev/null ||
         fail "could not install nightly with wasm32-unknown-unknown"
-fi
-if ! dpkg -s gcc-mingw-w64-x86-64-win32 >/dev/null 2>&1; then
-    echo "setup: installing Debian package gcc-mingw-w64-x86-64-win32"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null || fail "apt-get update failed"
-    apt-get install -y -qq gcc-mingw-w64-x86-64-win32 >/dev/null ||
-        fail "could not install gcc-mingw-w64-x86-64-win32"
 fi
 # --- end doctor link logs ---
 
