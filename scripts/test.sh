@@ -18,7 +18,7 @@ step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 step "cargo test --workspace (includes the LTO matrices; wasmtime on its own fibers)"
-SPINDLE_EXPECT_FIBER=wasmtime cargo test --workspace
+SPINDLE_EXPECT_FIBER=wasmtime cargo test --workspace --no-fail-fast
 
 # The same wasmtime tests with wasmtime-internal-fiber replaced by
 # fiber/wasmtime-compat, through the [patch.crates-io] line a user adds (here

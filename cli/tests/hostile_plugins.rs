@@ -236,7 +236,8 @@ fn a_table_grown_to_2_gb_hits_the_default_table_limit() {
     assert_eq!(r.code, Some(1), "{}{}", r.stdout, r.stderr);
     assert!(
         r.stderr.contains(
-            "plugin tried to grow a table to 268435456 elements, over the 1000000-element limit"
+            "plugin tried to grow its tables to 268435456 elements, over the 1000000-element \
+             limit (all of its tables together)"
         ) && r.stderr.contains("hint: raise --max-table"),
         "{}",
         r.stderr
