@@ -36,5 +36,20 @@ fn main() {
     {
         println!("cargo:rustc-cfg=spindle_ucontext");
     }
+
+    // `spindle_asm`: Spindle has its own assembly switch for this target
+    // (src/backend/<arch>.rs, chosen in src/backend/mod.rs). One name for
+    // the list the library's exports and the tests both depend on.
+    println!("cargo:rustc-check-cfg=cfg(spindle_asm)");
+    let arch = cfg("CARGO_CFG_TARGET_ARCH");
+    let unix = cfg("CARGO_CFG_TARGET_FAMILY")
+        .split(',')
+        .any(|family| family == "unix");
+    let windows = cfg("CARGO_CFG_TARGET_OS") == "windows";
+    if (unix && ["x86_64", "aarch64", "riscv64"].contains(&arch.as_str()))
+        || (windows && arch == "x86_64")
+    {
+        println!("cargo:rustc-cfg=spindle_asm");
+    }
     println!("cargo:rerun-if-changed=build.rs");
 }

@@ -64,17 +64,7 @@ mod stack;
 #[cfg(windows)]
 mod sys_windows;
 
-#[cfg(any(
-    all(
-        any(
-            target_arch = "x86_64",
-            target_arch = "aarch64",
-            target_arch = "riscv64"
-        ),
-        unix
-    ),
-    all(target_arch = "x86_64", windows)
-))]
+#[cfg(spindle_asm)]
 pub use backend::Asm;
 /// `(size, align, offset of uc_link, offset of uc_stack)` of the
 /// `ucontext_t` the portable backend passes to glibc, for the layout test.
@@ -100,31 +90,11 @@ pub const SYMBOL_VERSION: &str = env!("SPINDLE_FIBER_SYMBOL_VERSION");
 /// source (Mach-O adds a leading `_`): the switch into a fiber (`…_resume`),
 /// the switch out of it (`…_suspend`) and the first code of a fresh fiber
 /// (`…_trampoline`). Empty where there is no assembly backend.
-#[cfg(any(
-    all(
-        any(
-            target_arch = "x86_64",
-            target_arch = "aarch64",
-            target_arch = "riscv64"
-        ),
-        unix
-    ),
-    all(target_arch = "x86_64", windows)
-))]
+#[cfg(spindle_asm)]
 pub const SWITCH_SYMBOLS: &[&str] = &backend::SYMBOLS;
 /// The assembly symbols this build of the crate defines (none on this
 /// target).
-#[cfg(not(any(
-    all(
-        any(
-            target_arch = "x86_64",
-            target_arch = "aarch64",
-            target_arch = "riscv64"
-        ),
-        unix
-    ),
-    all(target_arch = "x86_64", windows)
-)))]
+#[cfg(not(spindle_asm))]
 pub const SWITCH_SYMBOLS: &[&str] = &[];
 
 /// Why a fiber or stack could not be made.

@@ -516,17 +516,7 @@ macro_rules! backend_tests {
     };
 }
 
-#[cfg(any(
-    all(
-        any(
-            target_arch = "x86_64",
-            target_arch = "aarch64",
-            target_arch = "riscv64"
-        ),
-        unix
-    ),
-    all(target_arch = "x86_64", windows)
-))]
+#[cfg(spindle_asm)]
 backend_tests!(asm, spindle_fiber::Asm);
 #[cfg(spindle_ucontext)]
 backend_tests!(ucontext, spindle_fiber::Ucontext);
@@ -646,17 +636,7 @@ fn stack_pool_reuses_stacks() {
 
 /// A backtrace taken inside a fiber continues, through the trampoline's
 /// unwind info, into the function that resumed the fiber.
-#[cfg(any(
-    all(
-        any(
-            target_arch = "x86_64",
-            target_arch = "aarch64",
-            target_arch = "riscv64"
-        ),
-        unix
-    ),
-    all(target_arch = "x86_64", windows)
-))]
+#[cfg(spindle_asm)]
 #[test]
 fn backtrace_walks_from_fiber_into_resumer() {
     use spindle_fiber::Asm;

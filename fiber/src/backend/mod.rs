@@ -75,10 +75,7 @@ cfg_if::cfg_if! {
     } else if #[cfg(all(feature = "fallback", spindle_ucontext))] {
         /// The backend [`crate::Fiber`] uses unless told otherwise.
         pub type Native = Ucontext;
-    } else if #[cfg(any(
-        all(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "riscv64"), unix),
-        all(target_arch = "x86_64", windows, not(feature = "fallback"))
-    ))] {
+    } else if #[cfg(spindle_asm)] {
         /// The backend [`crate::Fiber`] uses unless told otherwise.
         pub type Native = Asm;
     } else if #[cfg(spindle_ucontext)] {

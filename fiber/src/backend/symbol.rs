@@ -135,10 +135,7 @@ macro_rules! asm_begin {
 }
 
 cfg_if::cfg_if! {
-    if #[cfg(any(
-        all(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "riscv64"), unix),
-        all(target_arch = "x86_64", windows)
-    ))] {
+    if #[cfg(spindle_asm)] {
         // The routines every assembly backend defines (contracts above each
         // routine in its architecture's module). Custom conventions: never
         // called as Rust functions, only named by `sym` operands of inline
