@@ -264,13 +264,7 @@ fn into_stack_of_unfinished_fiber_panics_then_aborts_without_unwinding_it() {
     let out = run_child("child_into_stack_unfinished");
     let text =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    use std::os::unix::process::ExitStatusExt;
-    assert_eq!(
-        out.status.signal(),
-        Some(libc::SIGABRT),
-        "{:?}:\n{text}",
-        out.status
-    );
+    assert_aborted(&out.status, &text);
     assert!(
         text.contains("self.done()") && text.contains("a suspended fiber was dropped"),
         "{text}"
@@ -335,9 +329,18 @@ fn run_child(name: &str) -> std::process::Output {
         "--nocapture",
         "--test-threads=1",
     ];
-    let runner = std::env::var("SPINDLE_CROSS_RUNNER")
-        .ok()
-        .filter(|_| cfg!(target_arch = "aarch64"));
+    // A cross-built binary runs under the emulator .cargo/config.toml names
+    // for its target, in SPINDLE_CROSS_RUNNER_<ARCH>_<OS>; none is set for
+    // native binaries, nor for Windows ones, whose children Wine starts.
+    let runner = std::env::var(
+        format!(
+            "SPINDLE_CROSS_RUNNER_{}_{}",
+            std::env::consts::ARCH,
+            std::env::consts::OS
+        )
+        .to_uppercase(),
+    )
+    .ok();
     let mut cmd = match runner.as_deref().map(str::split_whitespace) {
         Some(mut parts) => {
             let mut cmd = std::process::Command::new(parts.next().unwrap());
@@ -347,6 +350,23 @@ fn run_child(name: &str) -> std::process::Output {
         None => std::process::Command::new(&exe),
     };
     cmd.args(args).env("SPINDLE_CHILD", name).output().unwrap()
+}
+
+/// Checks that a child ended by `std::process::abort`: SIGABRT on unix; on
+/// Windows, std aborts with `__fastfail`, whose exit code is
+/// STATUS_STACK_BUFFER_OVERRUN (0xC0000409), as on Windows itself so under Wine.
+fn assert_aborted(status: &std::process::ExitStatus, text: &str) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(libc::SIGABRT), "{status:?}:\n{text}");
+    }
+    #[cfg(windows)]
+    assert_eq!(
+        status.code().map(|c| c as u32),
+        Some(0xC000_0409),
+        "{status:?}:\n{text}"
+    );
 }
 
 fn in_child(name: &str) -> bool {
@@ -362,13 +382,7 @@ fn dropping_a_suspended_fiber_aborts() {
     let out = run_child("child_drop_suspended");
     let text =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    use std::os::unix::process::ExitStatusExt;
-    assert_eq!(
-        out.status.signal(),
-        Some(libc::SIGABRT),
-        "{:?}:\n{text}",
-        out.status
-    );
+    assert_aborted(&out.status, &text);
     assert!(text.contains("a suspended fiber was dropped"), "{text}");
     assert!(
         !text.contains("unwound") || text.contains("neither unwound"),
