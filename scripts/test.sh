@@ -4,7 +4,8 @@
 #   test (including the LTO matrices), wasmtime's fibers replaced by Spindle's
 #   for the tests that exercise them, and spindle-fiber's suite again with the
 #   portable backend forced, on aarch64, riscv64 and ppc64le under qemu, on
-#   x86_64 Windows under Wine (both Windows backends) and on rustc 1.85.
+#   x86_64 Windows under Wine (both Windows backends; wasmtime's async there
+#   on its own fibers and patched) and on rustc 1.85.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -62,5 +63,22 @@ step "spindle-fiber on x86_64-pc-windows-gnu under Wine (x86_64-windows-asm, the
 # Linked with mingw-w64, run by scripts/wine-run.sh (.cargo/config.toml).
 cargo test -p spindle-fiber --target x86_64-pc-windows-gnu
 cargo test -p spindle-fiber --target x86_64-pc-windows-gnu --features fallback
+
+# --- issue 12: wasmtime on Windows
+step "the drop-in's own tests on x86_64-pc-windows-gnu under Wine (x86_64-windows-asm, then windows-fibers)"
+cargo test -p wasmtime-internal-fiber --target x86_64-pc-windows-gnu
+cargo test -p wasmtime-internal-fiber --target x86_64-pc-windows-gnu --features spindle-fiber/fallback
+
+# --nocapture: the cells that cannot run (custom stacks on Win32 Fibers) and
+# what Wine does after a stack overflow on one are printed, not hidden.
+step "wasmtime's async on x86_64-pc-windows-gnu under Wine: on its own Win32 fibers"
+SPINDLE_EXPECT_FIBER=wasmtime cargo test -p spindle-tests --test wasmtime_fibers \
+    --target x86_64-pc-windows-gnu -- --nocapture
+step "wasmtime's async on x86_64-pc-windows-gnu under Wine: on Spindle's switch (patched)"
+SPINDLE_EXPECT_FIBER=spindle cargo test -p spindle-tests --test wasmtime_fibers \
+    --target x86_64-pc-windows-gnu --config "$patch" -- --nocapture
+# (on spindle's windows-fibers backend: `cargo wasmtime-windows-fibers`)
+cargo metadata --format-version 1 --offline >/dev/null
+# --- end of issue 12: wasmtime on Windows
 
 printf '\n==> all tests passed in %ss\n' "$((SECONDS - started))"

@@ -112,6 +112,21 @@ fn page_size() -> usize {
     4096
 }
 
+/// On spindle-fiber's Win32 Fibers backend a fiber always runs on a stack
+/// Windows allocates (`CreateFiberEx` cannot use caller memory), so a custom
+/// or raw-parts stack would be silently ignored. Refused instead, with the
+/// error wasmtime's own Windows fiber gives for both (ERROR_NOT_SUPPORTED).
+fn refuse_caller_memory_on_win32_fibers() -> Result<()> {
+    #[cfg(windows)]
+    if spindle_fiber::backend() == spindle_fiber::BackendKind::WindowsFibers {
+        const ERROR_NOT_SUPPORTED: i32 = 50;
+        return Err(Error::new(std::io::Error::from_raw_os_error(
+            ERROR_NOT_SUPPORTED,
+        )));
+    }
+    Ok(())
+}
+
 impl FiberStack {
     /// Maps a stack of at least `size` usable bytes above a guard page.
     ///
@@ -136,6 +151,7 @@ impl FiberStack {
     /// If either end of `custom.range()` is not page aligned (as the
     /// original).
     pub fn from_custom(custom: Box<dyn RuntimeFiberStack>) -> Result<Self> {
+        refuse_caller_memory_on_win32_fibers()?;
         let range = custom.range();
         let page = page_size();
         assert!(
@@ -165,6 +181,7 @@ impl FiberStack {
     /// and used by nothing else, for as long as this stack (or a fiber on it)
     /// lives. The caller frees the memory.
     pub unsafe fn from_raw_parts(bottom: *mut u8, guard_size: usize, len: usize) -> Result<Self> {
+        refuse_caller_memory_on_win32_fibers()?;
         Ok(FiberStack {
             limit: bottom.wrapping_add(guard_size),
             len,
