@@ -51,5 +51,21 @@ fn main() {
     {
         println!("cargo:rustc-cfg=spindle_asm");
     }
+
+    // `spindle_asan`: built with AddressSanitizer (`-Zsanitizer=address`)
+    // on a unix target, so every switch is announced to it (src/asan.rs).
+    // `cfg(sanitize = "address")` would say so too, but naming it needs a
+    // nightly feature gate; cargo passes the target's sanitizers in
+    // CARGO_CFG_SANITIZE on any toolchain, and stable builds never see the
+    // cfg. Unix only: untested on Windows, where the Win32 Fibers backend
+    // runs on stacks the OS allocates, not on the ones Fiber knows.
+    println!("cargo:rustc-check-cfg=cfg(spindle_asan)");
+    if unix
+        && cfg("CARGO_CFG_SANITIZE")
+            .split(',')
+            .any(|sanitizer| sanitizer == "address")
+    {
+        println!("cargo:rustc-cfg=spindle_asan");
+    }
     println!("cargo:rerun-if-changed=build.rs");
 }

@@ -42,7 +42,7 @@ use std::panic::{self, AssertUnwindSafe};
 
 use crate::backend::{Backend, BackendKind, Native};
 use crate::stack::{DEFAULT_STACK_SIZE, FiberStack, Stack};
-use crate::{Error, abort_with, overflow};
+use crate::{Error, abort_with, asan, overflow};
 
 /// Smallest stack `Stack::new` maps, and the least room a fiber must have
 /// below its start object.
@@ -170,6 +170,9 @@ pub struct Suspender<I, Y, B: Backend = Native> {
     /// `top - limit`: one unsigned compare tells whether an address is on
     /// this fiber's stack.
     size: usize,
+    /// Where this fiber's switches go back to, for AddressSanitizer
+    /// (zero-sized without it).
+    parent: asan::Parent,
     _marker: PhantomData<SuspenderMarker<I, Y, B>>,
 }
 
@@ -189,15 +192,18 @@ impl<I, Y, B: Backend> Suspender<I, Y, B> {
     pub fn suspend(&self, value: Y) -> I {
         let mut out = Parcel(MaybeUninit::new(value));
         let out = ptr::addr_of_mut!(out);
-        // `out` lives on the stack of whoever is running: the place to check
-        // that it is this suspender's fiber.
-        if !B::runs_on(self.control, out as usize, self.limit, self.size) {
+        // `out` lives on the stack of whoever is running (or, under ASan,
+        // stands in for a place on it): the place to check that it is this
+        // suspender's fiber.
+        let here = asan::real_stack_address(out.cast());
+        if !B::runs_on(self.control, here, self.limit, self.size) {
             suspend_outside_own_fiber();
         }
         // SAFETY: we are on this suspender's fiber (checked above), which is
         // running; the parent moves the parcel out before resuming us, and a
-        // yield is tag 0, so the pointer goes as it is.
-        let back = unsafe { B::suspend(self.control, out.cast()) };
+        // yield is tag 0, so the pointer goes as it is. `parent` is this
+        // fiber's, and the switch is its switch back.
+        let back = unsafe { self.parent.suspend(|| B::suspend(self.control, out.cast())) };
         if back.is_null() {
             panic::resume_unwind(Box::new(ForcedUnwind { _private: () }));
         }
@@ -558,8 +564,12 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
                 "Fiber::into_stack: the suspended fiber could not be unwound, so its stack was leaked"
             );
         }
-        // SAFETY: released above, not leaked: the fiber never runs again.
-        unsafe { B::release(this.control) };
+        // SAFETY: released above, not leaked: the fiber never runs again,
+        // so no frame is left on the stack.
+        unsafe {
+            B::release(this.control);
+            asan::unpoison(&*this.stack);
+        }
         // SAFETY: nothing lives on the stack any more and nothing else will
         // touch it; `this` is never dropped, so the stack is moved out once.
         let stack = unsafe { ManuallyDrop::take(&mut this.stack) };
@@ -585,9 +595,23 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
         if self.stack.guard_registered() || !overflow::installed() {
             // SAFETY: the fiber is not finished (checked by callers), so
             // control/handle are a valid resume target.
-            return unsafe { B::resume(self.control, &mut self.handle, msg) };
+            return unsafe { self.raw_resume(msg) };
         }
         self.switch_in_tracked(msg)
+    }
+
+    /// The backend's switch into the fiber, announced to AddressSanitizer
+    /// when it is on.
+    ///
+    /// # Safety
+    ///
+    /// As `Backend::resume` for this fiber's control block and handle.
+    #[inline(always)]
+    unsafe fn raw_resume(&mut self, msg: *mut u8) -> *mut u8 {
+        let (control, handle) = (self.control, &mut self.handle);
+        // SAFETY: forwarded from our caller; the switch runs the fiber on
+        // its own stack and returns when it comes back.
+        unsafe { asan::resume(&*self.stack, || B::resume(control, handle, msg)) }
     }
 
     #[inline(never)]
@@ -595,7 +619,7 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
         let guard = self.stack.guard_range();
         let previous = overflow::enter(guard.start as usize, guard.end as usize);
         // SAFETY: as in `switch_in`, whose contract our caller upholds.
-        let back = unsafe { B::resume(self.control, &mut self.handle, msg) };
+        let back = unsafe { self.raw_resume(msg) };
         overflow::leave(previous);
         back
     }
@@ -808,6 +832,7 @@ impl<I, Y, R, S: FiberStack, B: Backend> Drop for Fiber<'_, I, Y, R, S, B> {
             // exactly once, here.
             unsafe {
                 B::release(self.control);
+                asan::unpoison(&*self.stack);
                 ManuallyDrop::drop(&mut self.stack)
             };
         }
@@ -845,6 +870,9 @@ where
     F: FnOnce(I, &Suspender<I, Y, B>) -> R,
     B: Backend,
 {
+    // SAFETY: the first thing on a fresh fiber: this completes the parent's
+    // switch into it (`Fiber::raw_resume`).
+    let parent = unsafe { asan::Parent::entered() };
     // SAFETY: `with_stack` wrote a Start<F> at obj, read exactly once, here;
     // zeroing the drop function in the header (below the control block)
     // tells the parent that it is gone (`Fiber::is_fresh`).
@@ -857,6 +885,7 @@ where
         control,
         limit: start.limit,
         size: start.top - start.limit,
+        parent,
         _marker: PhantomData,
     };
     let f = start.f;
@@ -870,24 +899,35 @@ where
     };
     // Each arm hands the parent a Parcel<T> for its own T and never comes
     // back: a finished fiber is not resumed again.
+    let parent = &suspender.parent;
     match outcome {
-        Ok(value) => finish::<R, B>(control, Kind::Return, value),
-        Err(payload) if payload.is::<ForcedUnwind>() => finish::<(), B>(control, Kind::Unwound, ()),
-        Err(payload) => finish::<PanicPayload, B>(control, Kind::Panic, payload),
+        Ok(value) => finish::<R, B>(control, parent, Kind::Return, value),
+        Err(payload) if payload.is::<ForcedUnwind>() => {
+            finish::<(), B>(control, parent, Kind::Unwound, ())
+        }
+        Err(payload) => finish::<PanicPayload, B>(control, parent, Kind::Panic, payload),
     }
 }
 
 /// The fiber's last switch. Always inlined into `entry`, which was entered
 /// by a jump: a `call` here would leave a return address on the CPU's
 /// return-stack buffer that the switch's `ret` would then mispredict.
+///
+/// Under AddressSanitizer the parcel must not be on the fiber's fake stack,
+/// which `exit` frees before the parent reads it (and checks): inlined, it
+/// is in `entry`'s frame, which ASan lays out on the real stack (asan.rs).
 #[inline(always)]
-fn finish<T, B: Backend>(control: *mut u8, kind: Kind, value: T) -> ! {
+fn finish<T, B: Backend>(control: *mut u8, parent: &asan::Parent, kind: Kind, value: T) -> ! {
     let mut out = Parcel(MaybeUninit::new(value));
     let msg = ptr::addr_of_mut!(out)
         .cast::<u8>()
         .wrapping_add(kind as usize);
-    // SAFETY: we are the running fiber of `control`. Nothing on this stack
-    // needs dropping any more: the parcel's value is moved out by the parent.
-    unsafe { B::suspend(control, msg) };
+    // SAFETY: we are the running fiber of `control`, and `parent` is its
+    // own; this is its last switch. Nothing on this stack needs dropping
+    // any more: the parcel's value is moved out by the parent.
+    unsafe {
+        parent.exit(msg);
+        B::suspend(control, msg)
+    };
     abort_with("spindle-fiber: a finished fiber was resumed")
 }

@@ -57,6 +57,7 @@
 
 #![warn(missing_docs)]
 
+mod asan;
 mod backend;
 mod fiber;
 mod overflow;
