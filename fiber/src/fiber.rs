@@ -452,20 +452,24 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
                 needed,
                 available: top - limit,
             })?;
-        let (control, obj) = (control as *mut u8, obj as *mut u8);
+        // Addresses were computed as integers; the pointers are the
+        // stack's own, moved to them (keeping their provenance, which Miri
+        // checks).
+        let top_ptr = stack.top();
+        let (control, obj) = (top_ptr.with_addr(control), top_ptr.with_addr(obj));
         // Before the start object is written: on Windows, init first makes
         // sure the memory down to obj is committed.
         // SAFETY: the arguments satisfy `Backend::init`'s layout contract.
-        let handle = unsafe { B::init(control, limit as *mut u8, obj, entry::<F, I, Y, R, B>) };
+        let handle = unsafe { B::init(control, stack.limit(), obj, entry::<F, I, Y, R, B>) };
         // SAFETY: [limit, top) is ours (FiberStack contract); obj is a
         // suitably aligned slot for Start<F> below the 16-byte header, which
         // lies below the backend's control block.
         unsafe {
             ptr::write(obj as *mut Start<F>, Start { f, top, limit });
-            let header = header as *mut usize;
-            header.write(drop_start::<F> as *const () as usize);
+            let header = top_ptr.with_addr(header) as *mut *mut u8;
+            header.write(drop_start::<F> as *mut u8);
             // obj is 16-aligned: bit 0 is free for "may leak".
-            header.add(1).write(obj as usize | may_leak as usize);
+            header.add(1).write(obj.map_addr(|a| a | may_leak as usize));
         }
         Ok(Fiber {
             stack: ManuallyDrop::new(stack),
@@ -538,7 +542,11 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
     fn is_fresh(&self) -> bool {
         // SAFETY: an unfinished fiber's header is intact (see HEADER_SIZE);
         // `entry` zeroes the drop function when the fiber starts.
-        unsafe { (self.control.sub(HEADER_SIZE) as *const usize).read() != 0 }
+        unsafe {
+            !(self.control.sub(HEADER_SIZE) as *const *mut u8)
+                .read()
+                .is_null()
+        }
     }
 
     /// The stack the fiber runs on.
@@ -671,9 +679,9 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
             // block: the start object's drop function and address; a
             // fresh fiber's start object was never read.
             unsafe {
-                let header = self.control.sub(HEADER_SIZE) as *const usize;
-                let drop_start: unsafe fn(*mut u8) = mem::transmute(header.read() as *const ());
-                drop_start((header.add(1).read() & !1) as *mut u8);
+                let header = self.control.sub(HEADER_SIZE) as *const *mut u8;
+                let drop_start: unsafe fn(*mut u8) = mem::transmute(header.read());
+                drop_start(header.add(1).read().map_addr(|a| a & !1));
             }
             None
         } else {
@@ -726,9 +734,10 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
     fn may_leak(&self) -> bool {
         // SAFETY: an unfinished fiber's header is intact (see HEADER_SIZE).
         unsafe {
-            (self.control.sub(HEADER_SIZE) as *const usize)
+            (self.control.sub(HEADER_SIZE) as *const *mut u8)
                 .add(1)
                 .read()
+                .addr()
                 & 1
                 != 0
         }
@@ -865,7 +874,36 @@ unsafe fn drop_start<F>(obj: *mut u8) {
 }
 
 /// The first Rust code on a fiber's stack (entered from the backend).
+#[cfg(not(miri))]
 unsafe extern "C" fn entry<F, I, Y, R, B>(msg: *mut u8, control: *mut u8, obj: *mut u8) -> !
+where
+    F: FnOnce(I, &Suspender<I, Y, B>) -> R,
+    B: Backend,
+{
+    // SAFETY: forwarded from the backend.
+    unsafe { run::<F, I, Y, R, B>(msg, control, obj) }
+}
+
+/// The same under Miri, whose backend ends a finished fiber's thread by
+/// unwinding out of it (backend/miri_threads.rs).
+#[cfg(miri)]
+unsafe extern "C-unwind" fn entry<F, I, Y, R, B>(msg: *mut u8, control: *mut u8, obj: *mut u8) -> !
+where
+    F: FnOnce(I, &Suspender<I, Y, B>) -> R,
+    B: Backend,
+{
+    // SAFETY: forwarded from the backend.
+    unsafe { run::<F, I, Y, R, B>(msg, control, obj) }
+}
+
+/// The body of `entry`, inlined into it: one frame, entered by a jump (see
+/// `finish`), and the one ASan lays out on the real stack (asan.rs).
+///
+/// # Safety
+///
+/// Called once per fiber, as `entry`, by its backend.
+#[inline(always)]
+unsafe fn run<F, I, Y, R, B>(msg: *mut u8, control: *mut u8, obj: *mut u8) -> !
 where
     F: FnOnce(I, &Suspender<I, Y, B>) -> R,
     B: Backend,
@@ -878,7 +916,7 @@ where
     // tells the parent that it is gone (`Fiber::is_fresh`).
     let start = unsafe {
         let start = ptr::read(obj as *mut Start<F>);
-        (control.sub(HEADER_SIZE) as *mut usize).write(0);
+        (control.sub(HEADER_SIZE) as *mut *mut u8).write(ptr::null_mut());
         start
     };
     let suspender = Suspender::<I, Y, B> {

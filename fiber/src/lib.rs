@@ -67,6 +67,8 @@ mod sys_windows;
 
 #[cfg(spindle_asm)]
 pub use backend::Asm;
+#[cfg(miri)]
+pub use backend::MiriThreads;
 /// `(size, align, offset of uc_link, offset of uc_stack)` of the
 /// `ucontext_t` the portable backend passes to glibc, for the layout test.
 #[cfg(spindle_ucontext)]
@@ -74,7 +76,7 @@ pub use backend::Asm;
 pub use backend::UCONTEXT_LAYOUT;
 #[cfg(spindle_ucontext)]
 pub use backend::Ucontext;
-#[cfg(windows)]
+#[cfg(all(windows, not(miri)))]
 pub use backend::WindowsFibers;
 pub use backend::{Backend, BackendKind, Native, Unsupported, backend};
 pub use fiber::{Fiber, FiberResult, ForcedUnwind, ScopedFiber, Suspender};

@@ -1,7 +1,8 @@
 //! Overflow reports on threads that Rust's std start-up did not prepare
 //! (issue 18, item 6): a raw pthread, and every thread of a `#![no_main]`
 //! program. Both die with `fiber stack overflow`, not a plain SIGSEGV.
-#![cfg(unix)]
+// Not under Miri: no signals, no child processes (tests/miri_only.rs).
+#![cfg(all(unix, not(miri)))]
 
 mod common;
 use common::*;

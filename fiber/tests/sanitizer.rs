@@ -8,7 +8,8 @@
 //! RUSTFLAGS=-Zsanitizer=address RUSTDOCFLAGS=-Zsanitizer=address \
 //!     cargo +nightly test -p spindle-fiber --target x86_64-unknown-linux-gnu
 //! ```
-#![cfg(unix)]
+// Not under Miri, which is a sanitizer of its own (tests/miri_only.rs).
+#![cfg(all(unix, not(miri)))]
 
 mod common;
 use common::*;
