@@ -42,7 +42,7 @@ use std::panic::{self, AssertUnwindSafe};
 
 use crate::backend::{Backend, BackendKind, Native};
 use crate::stack::{DEFAULT_STACK_SIZE, FiberStack, Stack};
-use crate::{Error, abort_with, asan, overflow};
+use crate::{Error, abort_with, asan, overflow, valgrind};
 
 /// Smallest stack `Stack::new` maps, and the least room a fiber must have
 /// below its start object.
@@ -471,6 +471,8 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
             // obj is 16-aligned: bit 0 is free for "may leak".
             header.add(1).write(obj.map_addr(|a| a | may_leak as usize));
         }
+        // Deregistered where the stack is handed back (Drop, into_stack).
+        valgrind::register(control, stack.limit(), top_ptr);
         Ok(Fiber {
             stack: ManuallyDrop::new(stack),
             control,
@@ -577,6 +579,7 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
         unsafe {
             B::release(this.control);
             asan::unpoison(&*this.stack);
+            valgrind::hand_back(this.control, &*this.stack);
         }
         // SAFETY: nothing lives on the stack any more and nothing else will
         // touch it; `this` is never dropped, so the stack is moved out once.
@@ -842,6 +845,7 @@ impl<I, Y, R, S: FiberStack, B: Backend> Drop for Fiber<'_, I, Y, R, S, B> {
             unsafe {
                 B::release(self.control);
                 asan::unpoison(&*self.stack);
+                valgrind::hand_back(self.control, &*self.stack);
                 ManuallyDrop::drop(&mut self.stack)
             };
         }

@@ -62,6 +62,7 @@ mod backend;
 mod fiber;
 mod overflow;
 mod stack;
+mod valgrind;
 #[cfg(windows)]
 mod sys_windows;
 
