@@ -21,6 +21,11 @@ fn main() {
     // tests cannot disagree about it.
     println!("cargo:rustc-check-cfg=cfg(spindle_ucontext)");
     let cfg = |key: &str| std::env::var(key).unwrap_or_default();
+    // Under Miri (`cargo miri` sets `cfg(miri)` for the target, which cargo
+    // passes on as CARGO_CFG_MIRI) there is neither assembly nor ucontext:
+    // Miri can run neither, and its own backend (src/backend/miri_threads.rs)
+    // is the only one. None of the cfgs below is set then.
+    let miri = std::env::var_os("CARGO_CFG_MIRI").is_some();
     let known_layout = [
         "x86_64",
         "x86",
@@ -30,7 +35,8 @@ fn main() {
         "riscv64",
         "arm",
     ];
-    if cfg("CARGO_CFG_TARGET_OS") == "linux"
+    if !miri
+        && cfg("CARGO_CFG_TARGET_OS") == "linux"
         && cfg("CARGO_CFG_TARGET_ENV") == "gnu"
         && known_layout.contains(&cfg("CARGO_CFG_TARGET_ARCH").as_str())
     {
@@ -46,10 +52,28 @@ fn main() {
         .split(',')
         .any(|family| family == "unix");
     let windows = cfg("CARGO_CFG_TARGET_OS") == "windows";
-    if (unix && ["x86_64", "aarch64", "riscv64"].contains(&arch.as_str()))
-        || (windows && arch == "x86_64")
+    if !miri
+        && ((unix && ["x86_64", "aarch64", "riscv64"].contains(&arch.as_str()))
+            || (windows && arch == "x86_64"))
     {
         println!("cargo:rustc-cfg=spindle_asm");
+    }
+
+    // `spindle_asan`: built with AddressSanitizer (`-Zsanitizer=address`)
+    // on a unix target, so every switch is announced to it (src/asan.rs).
+    // `cfg(sanitize = "address")` would say so too, but naming it needs a
+    // nightly feature gate; cargo passes the target's sanitizers in
+    // CARGO_CFG_SANITIZE on any toolchain, and stable builds never see the
+    // cfg. Unix only: untested on Windows, where the Win32 Fibers backend
+    // runs on stacks the OS allocates, not on the ones Fiber knows.
+    println!("cargo:rustc-check-cfg=cfg(spindle_asan)");
+    if unix
+        && !miri
+        && cfg("CARGO_CFG_SANITIZE")
+            .split(',')
+            .any(|sanitizer| sanitizer == "address")
+    {
+        println!("cargo:rustc-cfg=spindle_asan");
     }
     println!("cargo:rerun-if-changed=build.rs");
 }

@@ -83,6 +83,9 @@ need_packages+=(
     gcc-powerpc64le-linux-gnu libc6-dev-ppc64el-cross
     gcc-s390x-linux-gnu libc6-dev-s390x-cross
 )
+# --- issue 15: valgrind
+need_packages+=(valgrind) # memcheck runs the fiber suite (fiber/README.md, scripts/test.sh)
+# --- end of issue 15: valgrind
 missing=()
 for p in "${need_packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -131,6 +134,17 @@ if ! rustup +nightly target list --installed 2>/dev/null | grep -qx wasm32-unkno
         fail "could not install nightly with wasm32-unknown-unknown"
 fi
 # --- end doctor link logs ---
+
+# --- issue 15: Miri
+# `cargo +nightly miri test -p spindle-fiber` (fiber/README.md): Miri needs
+# the standard library's sources to build its own sysroot.
+nightly_components=$(rustup component list --toolchain nightly --installed 2>/dev/null || true)
+if ! grep -q '^miri' <<<"$nightly_components" || ! grep -qx 'rust-src' <<<"$nightly_components"; then
+    echo "setup: adding rustup components miri and rust-src to nightly"
+    rustup component add --toolchain nightly miri rust-src >/dev/null 2>&1 ||
+        fail "could not add the miri and rust-src components to nightly"
+fi
+# --- end of issue 15: Miri
 
 # Crates are fetched once here, so the tests' nested cargo builds never race
 # to download them.

@@ -38,6 +38,19 @@ cargo metadata --format-version 1 --offline >/dev/null
 step "spindle-fiber with the portable backend as the native one (feature fallback)"
 cargo test -p spindle-fiber --features fallback
 
+# --- issue 15: sanitizers, valgrind, Miri (fiber/README.md)
+# Aliases in .cargo/config.toml. wasmtime's async tests on the drop-in under
+# ASan (`cargo +nightly asan-full`, a whole wasmtime build under ASan) are
+# not run here: about 9 minutes cold.
+step "spindle-fiber and the drop-in under AddressSanitizer (nightly), asm then ucontext backend"
+cargo +nightly asan
+cargo +nightly asan-fallback
+step "spindle-fiber's tests under Valgrind memcheck"
+cargo memcheck
+step "spindle-fiber under Miri (its thread-per-fiber backend)"
+cargo +nightly miri test -p spindle-fiber
+# --- end of issue 15: sanitizers, valgrind, Miri
+
 step "spindle-fiber on aarch64-unknown-linux-gnu under qemu-aarch64 (both backends)"
 # One test thread: the crash tests fork a child, and qemu-user's fork can
 # deadlock (child stuck on a lock another guest thread held) when the guest

@@ -42,7 +42,7 @@ use std::panic::{self, AssertUnwindSafe};
 
 use crate::backend::{Backend, BackendKind, Native};
 use crate::stack::{DEFAULT_STACK_SIZE, FiberStack, Stack};
-use crate::{Error, abort_with, overflow};
+use crate::{Error, abort_with, asan, overflow, valgrind};
 
 /// Smallest stack `Stack::new` maps, and the least room a fiber must have
 /// below its start object.
@@ -170,6 +170,9 @@ pub struct Suspender<I, Y, B: Backend = Native> {
     /// `top - limit`: one unsigned compare tells whether an address is on
     /// this fiber's stack.
     size: usize,
+    /// Where this fiber's switches go back to, for AddressSanitizer
+    /// (zero-sized without it).
+    parent: asan::Parent,
     _marker: PhantomData<SuspenderMarker<I, Y, B>>,
 }
 
@@ -189,15 +192,18 @@ impl<I, Y, B: Backend> Suspender<I, Y, B> {
     pub fn suspend(&self, value: Y) -> I {
         let mut out = Parcel(MaybeUninit::new(value));
         let out = ptr::addr_of_mut!(out);
-        // `out` lives on the stack of whoever is running: the place to check
-        // that it is this suspender's fiber.
-        if !B::runs_on(self.control, out as usize, self.limit, self.size) {
+        // `out` lives on the stack of whoever is running (or, under ASan,
+        // stands in for a place on it): the place to check that it is this
+        // suspender's fiber.
+        let here = asan::real_stack_address(out.cast());
+        if !B::runs_on(self.control, here, self.limit, self.size) {
             suspend_outside_own_fiber();
         }
         // SAFETY: we are on this suspender's fiber (checked above), which is
         // running; the parent moves the parcel out before resuming us, and a
-        // yield is tag 0, so the pointer goes as it is.
-        let back = unsafe { B::suspend(self.control, out.cast()) };
+        // yield is tag 0, so the pointer goes as it is. `parent` is this
+        // fiber's, and the switch is its switch back.
+        let back = unsafe { self.parent.suspend(|| B::suspend(self.control, out.cast())) };
         if back.is_null() {
             panic::resume_unwind(Box::new(ForcedUnwind { _private: () }));
         }
@@ -446,21 +452,27 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
                 needed,
                 available: top - limit,
             })?;
-        let (control, obj) = (control as *mut u8, obj as *mut u8);
+        // Addresses were computed as integers; the pointers are the
+        // stack's own, moved to them (keeping their provenance, which Miri
+        // checks).
+        let top_ptr = stack.top();
+        let (control, obj) = (top_ptr.with_addr(control), top_ptr.with_addr(obj));
         // Before the start object is written: on Windows, init first makes
         // sure the memory down to obj is committed.
         // SAFETY: the arguments satisfy `Backend::init`'s layout contract.
-        let handle = unsafe { B::init(control, limit as *mut u8, obj, entry::<F, I, Y, R, B>) };
+        let handle = unsafe { B::init(control, stack.limit(), obj, entry::<F, I, Y, R, B>) };
         // SAFETY: [limit, top) is ours (FiberStack contract); obj is a
         // suitably aligned slot for Start<F> below the 16-byte header, which
         // lies below the backend's control block.
         unsafe {
             ptr::write(obj as *mut Start<F>, Start { f, top, limit });
-            let header = header as *mut usize;
-            header.write(drop_start::<F> as *const () as usize);
+            let header = top_ptr.with_addr(header) as *mut *mut u8;
+            header.write(drop_start::<F> as *mut u8);
             // obj is 16-aligned: bit 0 is free for "may leak".
-            header.add(1).write(obj as usize | may_leak as usize);
+            header.add(1).write(obj.map_addr(|a| a | may_leak as usize));
         }
+        // Deregistered where the stack is handed back (Drop, into_stack).
+        valgrind::register(control, stack.limit(), top_ptr);
         Ok(Fiber {
             stack: ManuallyDrop::new(stack),
             control,
@@ -532,7 +544,11 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
     fn is_fresh(&self) -> bool {
         // SAFETY: an unfinished fiber's header is intact (see HEADER_SIZE);
         // `entry` zeroes the drop function when the fiber starts.
-        unsafe { (self.control.sub(HEADER_SIZE) as *const usize).read() != 0 }
+        unsafe {
+            !(self.control.sub(HEADER_SIZE) as *const *mut u8)
+                .read()
+                .is_null()
+        }
     }
 
     /// The stack the fiber runs on.
@@ -558,8 +574,13 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
                 "Fiber::into_stack: the suspended fiber could not be unwound, so its stack was leaked"
             );
         }
-        // SAFETY: released above, not leaked: the fiber never runs again.
-        unsafe { B::release(this.control) };
+        // SAFETY: released above, not leaked: the fiber never runs again,
+        // so no frame is left on the stack.
+        unsafe {
+            B::release(this.control);
+            asan::unpoison(&*this.stack);
+            valgrind::hand_back(this.control, &*this.stack);
+        }
         // SAFETY: nothing lives on the stack any more and nothing else will
         // touch it; `this` is never dropped, so the stack is moved out once.
         let stack = unsafe { ManuallyDrop::take(&mut this.stack) };
@@ -585,9 +606,23 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
         if self.stack.guard_registered() || !overflow::installed() {
             // SAFETY: the fiber is not finished (checked by callers), so
             // control/handle are a valid resume target.
-            return unsafe { B::resume(self.control, &mut self.handle, msg) };
+            return unsafe { self.raw_resume(msg) };
         }
         self.switch_in_tracked(msg)
+    }
+
+    /// The backend's switch into the fiber, announced to AddressSanitizer
+    /// when it is on.
+    ///
+    /// # Safety
+    ///
+    /// As `Backend::resume` for this fiber's control block and handle.
+    #[inline(always)]
+    unsafe fn raw_resume(&mut self, msg: *mut u8) -> *mut u8 {
+        let (control, handle) = (self.control, &mut self.handle);
+        // SAFETY: forwarded from our caller; the switch runs the fiber on
+        // its own stack and returns when it comes back.
+        unsafe { asan::resume(&*self.stack, || B::resume(control, handle, msg)) }
     }
 
     #[inline(never)]
@@ -595,7 +630,7 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
         let guard = self.stack.guard_range();
         let previous = overflow::enter(guard.start as usize, guard.end as usize);
         // SAFETY: as in `switch_in`, whose contract our caller upholds.
-        let back = unsafe { B::resume(self.control, &mut self.handle, msg) };
+        let back = unsafe { self.raw_resume(msg) };
         overflow::leave(previous);
         back
     }
@@ -647,9 +682,9 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
             // block: the start object's drop function and address; a
             // fresh fiber's start object was never read.
             unsafe {
-                let header = self.control.sub(HEADER_SIZE) as *const usize;
-                let drop_start: unsafe fn(*mut u8) = mem::transmute(header.read() as *const ());
-                drop_start((header.add(1).read() & !1) as *mut u8);
+                let header = self.control.sub(HEADER_SIZE) as *const *mut u8;
+                let drop_start: unsafe fn(*mut u8) = mem::transmute(header.read());
+                drop_start(header.add(1).read().map_addr(|a| a & !1));
             }
             None
         } else {
@@ -702,9 +737,10 @@ impl<'a, I, Y, R, S: FiberStack, B: Backend> Fiber<'a, I, Y, R, S, B> {
     fn may_leak(&self) -> bool {
         // SAFETY: an unfinished fiber's header is intact (see HEADER_SIZE).
         unsafe {
-            (self.control.sub(HEADER_SIZE) as *const usize)
+            (self.control.sub(HEADER_SIZE) as *const *mut u8)
                 .add(1)
                 .read()
+                .addr()
                 & 1
                 != 0
         }
@@ -808,6 +844,8 @@ impl<I, Y, R, S: FiberStack, B: Backend> Drop for Fiber<'_, I, Y, R, S, B> {
             // exactly once, here.
             unsafe {
                 B::release(self.control);
+                asan::unpoison(&*self.stack);
+                valgrind::hand_back(self.control, &*self.stack);
                 ManuallyDrop::drop(&mut self.stack)
             };
         }
@@ -840,23 +878,56 @@ unsafe fn drop_start<F>(obj: *mut u8) {
 }
 
 /// The first Rust code on a fiber's stack (entered from the backend).
+#[cfg(not(miri))]
 unsafe extern "C" fn entry<F, I, Y, R, B>(msg: *mut u8, control: *mut u8, obj: *mut u8) -> !
 where
     F: FnOnce(I, &Suspender<I, Y, B>) -> R,
     B: Backend,
 {
+    // SAFETY: forwarded from the backend.
+    unsafe { run::<F, I, Y, R, B>(msg, control, obj) }
+}
+
+/// The same under Miri, whose backend ends a finished fiber's thread by
+/// unwinding out of it (backend/miri_threads.rs).
+#[cfg(miri)]
+unsafe extern "C-unwind" fn entry<F, I, Y, R, B>(msg: *mut u8, control: *mut u8, obj: *mut u8) -> !
+where
+    F: FnOnce(I, &Suspender<I, Y, B>) -> R,
+    B: Backend,
+{
+    // SAFETY: forwarded from the backend.
+    unsafe { run::<F, I, Y, R, B>(msg, control, obj) }
+}
+
+/// The body of `entry`, inlined into it: one frame, entered by a jump (see
+/// `finish`), and the one ASan lays out on the real stack (asan.rs).
+///
+/// # Safety
+///
+/// Called once per fiber, as `entry`, by its backend.
+#[inline(always)]
+unsafe fn run<F, I, Y, R, B>(msg: *mut u8, control: *mut u8, obj: *mut u8) -> !
+where
+    F: FnOnce(I, &Suspender<I, Y, B>) -> R,
+    B: Backend,
+{
+    // SAFETY: the first thing on a fresh fiber: this completes the parent's
+    // switch into it (`Fiber::raw_resume`).
+    let parent = unsafe { asan::Parent::entered() };
     // SAFETY: `with_stack` wrote a Start<F> at obj, read exactly once, here;
     // zeroing the drop function in the header (below the control block)
     // tells the parent that it is gone (`Fiber::is_fresh`).
     let start = unsafe {
         let start = ptr::read(obj as *mut Start<F>);
-        (control.sub(HEADER_SIZE) as *mut usize).write(0);
+        (control.sub(HEADER_SIZE) as *mut *mut u8).write(ptr::null_mut());
         start
     };
     let suspender = Suspender::<I, Y, B> {
         control,
         limit: start.limit,
         size: start.top - start.limit,
+        parent,
         _marker: PhantomData,
     };
     let f = start.f;
@@ -870,24 +941,35 @@ where
     };
     // Each arm hands the parent a Parcel<T> for its own T and never comes
     // back: a finished fiber is not resumed again.
+    let parent = &suspender.parent;
     match outcome {
-        Ok(value) => finish::<R, B>(control, Kind::Return, value),
-        Err(payload) if payload.is::<ForcedUnwind>() => finish::<(), B>(control, Kind::Unwound, ()),
-        Err(payload) => finish::<PanicPayload, B>(control, Kind::Panic, payload),
+        Ok(value) => finish::<R, B>(control, parent, Kind::Return, value),
+        Err(payload) if payload.is::<ForcedUnwind>() => {
+            finish::<(), B>(control, parent, Kind::Unwound, ())
+        }
+        Err(payload) => finish::<PanicPayload, B>(control, parent, Kind::Panic, payload),
     }
 }
 
 /// The fiber's last switch. Always inlined into `entry`, which was entered
 /// by a jump: a `call` here would leave a return address on the CPU's
 /// return-stack buffer that the switch's `ret` would then mispredict.
+///
+/// Under AddressSanitizer the parcel must not be on the fiber's fake stack,
+/// which `exit` frees before the parent reads it (and checks): inlined, it
+/// is in `entry`'s frame, which ASan lays out on the real stack (asan.rs).
 #[inline(always)]
-fn finish<T, B: Backend>(control: *mut u8, kind: Kind, value: T) -> ! {
+fn finish<T, B: Backend>(control: *mut u8, parent: &asan::Parent, kind: Kind, value: T) -> ! {
     let mut out = Parcel(MaybeUninit::new(value));
     let msg = ptr::addr_of_mut!(out)
         .cast::<u8>()
         .wrapping_add(kind as usize);
-    // SAFETY: we are the running fiber of `control`. Nothing on this stack
-    // needs dropping any more: the parcel's value is moved out by the parent.
-    unsafe { B::suspend(control, msg) };
+    // SAFETY: we are the running fiber of `control`, and `parent` is its
+    // own; this is its last switch. Nothing on this stack needs dropping
+    // any more: the parcel's value is moved out by the parent.
+    unsafe {
+        parent.exit(msg);
+        B::suspend(control, msg)
+    };
     abort_with("spindle-fiber: a finished fiber was resumed")
 }

@@ -57,15 +57,19 @@
 
 #![warn(missing_docs)]
 
+mod asan;
 mod backend;
 mod fiber;
 mod overflow;
 mod stack;
+mod valgrind;
 #[cfg(windows)]
 mod sys_windows;
 
 #[cfg(spindle_asm)]
 pub use backend::Asm;
+#[cfg(miri)]
+pub use backend::MiriThreads;
 /// `(size, align, offset of uc_link, offset of uc_stack)` of the
 /// `ucontext_t` the portable backend passes to glibc, for the layout test.
 #[cfg(spindle_ucontext)]
@@ -73,7 +77,7 @@ pub use backend::Asm;
 pub use backend::UCONTEXT_LAYOUT;
 #[cfg(spindle_ucontext)]
 pub use backend::Ucontext;
-#[cfg(windows)]
+#[cfg(all(windows, not(miri)))]
 pub use backend::WindowsFibers;
 pub use backend::{Backend, BackendKind, Native, Unsupported, backend};
 pub use fiber::{Fiber, FiberResult, ForcedUnwind, ScopedFiber, Suspender};

@@ -33,6 +33,10 @@
 //! each stack is two); a stack mapped while all slots are taken is simply
 //! not covered, and its overflow is reported as an ordinary SIGSEGV.
 
+// Under Miri there are neither guard pages nor signals: the registry and
+// the handler are compiled but never used.
+#![cfg_attr(miri, allow(dead_code))]
+
 use core::cell::Cell;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -75,7 +79,7 @@ pub(crate) fn leave(previous: (usize, usize)) {
 
 /// Makes sure this thread's `CURRENT_GUARD` exists before the handler can
 /// read it.
-#[cfg(unix)]
+#[cfg(all(unix, not(miri)))]
 fn touch_current_guard() {
     CURRENT_GUARD.with(|g| g.get());
 }
@@ -85,7 +89,7 @@ fn touch_current_guard() {
 #[inline]
 pub(crate) fn prepare_thread() -> Result<(), crate::Error> {
     cfg_if::cfg_if! {
-        if #[cfg(unix)] {
+        if #[cfg(all(unix, not(miri)))] {
             if installed() { imp::prepare_thread() } else { Ok(()) }
         } else {
             Ok(())
@@ -169,7 +173,7 @@ pub(crate) fn unregister(start: usize) {
 /// (`prepare_thread`); the remaining case is a fault on a thread that never
 /// created a fiber, in a process where some thread ran a fiber on a stack
 /// other than Spindle's `Stack`.
-#[cfg(any(unix, windows))]
+#[cfg(all(any(unix, windows), not(miri)))]
 fn is_fiber_guard(address: usize) -> bool {
     let high = HIGH_WATER.load(Ordering::Acquire);
     let registered = SLOTS[..high].iter().any(|slot| {
@@ -187,10 +191,11 @@ fn is_fiber_guard(address: usize) -> bool {
 }
 
 cfg_if::cfg_if! {
-    if #[cfg(unix)] {
+    // Under Miri there are no signals to handle (and no guard pages).
+    if #[cfg(all(unix, not(miri)))] {
         mod imp;
         pub use imp::install_overflow_handler;
-    } else if #[cfg(windows)] {
+    } else if #[cfg(all(windows, not(miri)))] {
         mod windows;
         pub use self::windows::install_overflow_handler;
     } else {

@@ -142,7 +142,7 @@ impl Stack {
         Self::map(size)
     }
 
-    #[cfg(unix)]
+    #[cfg(all(unix, not(miri)))]
     fn map(size: usize) -> Result<Stack, Error> {
         let page = page_size();
         let size = size
@@ -186,12 +186,31 @@ impl Stack {
         })
     }
 
-    #[cfg(windows)]
+    #[cfg(all(windows, not(miri)))]
     fn map(size: usize) -> Result<Stack, Error> {
         windows::map(size)
     }
 
-    #[cfg(not(any(unix, windows)))]
+    /// Under Miri, which can neither map memory inaccessible nor fault on
+    /// it: whole pages from the allocator, with no guard below them. (A
+    /// fiber runs on a thread of its own there, so its frames are not even
+    /// on this memory; see backend/miri_threads.rs.)
+    #[cfg(miri)]
+    fn map(size: usize) -> Result<Stack, Error> {
+        let size = size
+            .max(crate::fiber::MIN_STACK_SIZE)
+            .checked_next_multiple_of(page_size())
+            .ok_or(Error::StackTooLarge { requested: size })?;
+        let layout = miri_layout(size).ok_or(Error::StackTooLarge { requested: size })?;
+        // SAFETY: the layout has a non-zero size.
+        let limit = unsafe { std::alloc::alloc_zeroed(layout) };
+        let limit = NonNull::new(limit).ok_or_else(|| {
+            Error::StackAllocation(std::io::Error::from(std::io::ErrorKind::OutOfMemory))
+        })?;
+        Ok(Stack { limit, size })
+    }
+
+    #[cfg(not(any(unix, windows, miri)))]
     fn map(_size: usize) -> Result<Stack, Error> {
         Err(Error::Unsupported {
             what: "mmap-backed stacks",
@@ -199,14 +218,27 @@ impl Stack {
     }
 }
 
-#[cfg(any(target_os = "linux", target_os = "android"))]
+#[cfg(all(any(target_os = "linux", target_os = "android"), not(miri)))]
 const MAP_NORESERVE: libc::c_int = libc::MAP_NORESERVE;
-#[cfg(all(unix, not(any(target_os = "linux", target_os = "android"))))]
+#[cfg(all(unix, not(any(target_os = "linux", target_os = "android", miri))))]
 const MAP_NORESERVE: libc::c_int = 0;
+
+/// The allocation of a `size`-byte [`Stack`] under Miri.
+#[cfg(miri)]
+fn miri_layout(size: usize) -> Option<std::alloc::Layout> {
+    std::alloc::Layout::from_size_align(size, page_size()).ok()
+}
 
 impl Drop for Stack {
     fn drop(&mut self) {
-        #[cfg(unix)]
+        #[cfg(miri)]
+        // SAFETY: allocated by `map` with this layout (which it checked),
+        // and nothing runs on it any more.
+        unsafe {
+            let layout = miri_layout(self.size).expect("checked when mapped");
+            std::alloc::dealloc(self.limit.as_ptr(), layout);
+        }
+        #[cfg(all(unix, not(miri)))]
         // SAFETY: we own the whole mapping and nothing runs on it any more
         // (a Fiber gives its stack back only when nothing lives on it).
         unsafe {
@@ -216,7 +248,7 @@ impl Drop for Stack {
             crate::overflow::unregister(base as usize);
             libc::munmap(base.cast(), page + self.size);
         }
-        #[cfg(windows)]
+        #[cfg(all(windows, not(miri)))]
         // SAFETY: we own the reservation and nothing runs on it any more.
         unsafe {
             windows::unmap(self.limit.as_ptr())
@@ -235,7 +267,7 @@ unsafe impl Sync for Stack {}
 unsafe impl FiberStack for Stack {
     #[inline(always)]
     fn guard_registered(&self) -> bool {
-        cfg!(any(unix, windows))
+        cfg!(all(any(unix, windows), not(miri)))
     }
 
     #[inline(always)]
@@ -251,6 +283,9 @@ unsafe impl FiberStack for Stack {
         self.limit.as_ptr()
     }
     fn guard_range(&self) -> Range<*mut u8> {
+        if cfg!(miri) {
+            return self.limit.as_ptr()..self.limit.as_ptr();
+        }
         self.limit.as_ptr().wrapping_sub(page_size())..self.limit.as_ptr()
     }
 }

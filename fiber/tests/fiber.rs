@@ -226,7 +226,9 @@ macro_rules! backend_tests {
 
             #[test]
             fn thousands_of_live_fibers() {
-                const N: u64 = 5_000;
+                // Under Miri each live fiber is an interpreted thread: fewer,
+                // still all alive at once.
+                const N: u64 = if cfg!(miri) { 64 } else { 5_000 };
                 let mut fibers: Vec<_> = (0..N)
                     .map(|i| {
                         fiber_on::<B, u64, u64, u64>(move |x, s| {
@@ -358,6 +360,7 @@ macro_rules! backend_tests {
             }
 
             #[test]
+            #[cfg_attr(miri, ignore = "leaks a suspended fiber on purpose: under Miri its thread never ends, which Miri reports as a leak")]
             fn swallowed_forced_unwind_is_a_clear_panic_and_leaks_the_stack() {
                 // A 'static fiber on an owned Stack: the one kind Spindle may
                 // leak (tests/leaking.rs has the kinds it must abort for).
@@ -389,6 +392,7 @@ macro_rules! backend_tests {
 
             /// In a child process: other tests' fibers would move VmSize.
             #[test]
+            #[cfg_attr(miri, ignore = "Miri cannot start child processes or read /proc")]
             fn many_create_resume_drop_cycles_do_not_grow_mapped_memory() {
                 let name = concat!(stringify!($module), "::child_cycles_without_growth");
                 let out = run_child(name);
@@ -445,10 +449,11 @@ macro_rules! backend_tests {
                 assert_eq!(fiber.resume(2), FiberResult::Yield(32));
                 assert_eq!(fiber.resume(9), FiberResult::Return(10));
                 drop(fiber);
-                if B::KIND == spindle_fiber::BackendKind::WindowsFibers {
-                    // Win32 fibers always run on a stack Windows allocates:
-                    // the buffer holds only the control block.
-                    println!("NOTE: windows-fibers runs on its own stack; buffer use not checked");
+                if matches!(B::KIND, spindle_fiber::BackendKind::WindowsFibers | spindle_fiber::BackendKind::MiriThreads) {
+                    // Win32 fibers always run on a stack Windows allocates,
+                    // Miri's on a thread's: the buffer holds only the
+                    // control block.
+                    println!("NOTE: {} runs on its own stack; buffer use not checked", B::KIND);
                 } else {
                     assert!(buffer.iter().any(|&w| w != 0), "the fiber really ran on the buffer");
                 }
@@ -522,11 +527,16 @@ backend_tests!(asm, spindle_fiber::Asm);
 backend_tests!(ucontext, spindle_fiber::Ucontext);
 #[cfg(windows)]
 backend_tests!(windows_fibers, spindle_fiber::WindowsFibers);
+#[cfg(miri)]
+backend_tests!(miri_threads, spindle_fiber::MiriThreads);
 
 #[test]
 fn backend_reports_what_is_compiled_in() {
     let kind = spindle_fiber::backend();
-    if cfg!(all(windows, feature = "fallback")) {
+    if cfg!(miri) {
+        assert_eq!(kind, spindle_fiber::BackendKind::MiriThreads);
+        assert_eq!(kind.to_string(), "miri-threads");
+    } else if cfg!(all(windows, feature = "fallback")) {
         assert_eq!(kind, spindle_fiber::BackendKind::WindowsFibers);
         assert_eq!(kind.to_string(), "windows-fibers");
     } else if cfg!(feature = "fallback") {
@@ -596,6 +606,7 @@ fn page_size() -> usize {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "under Miri a Stack is heap memory with no guard page")]
 fn stack_sizes_round_up_to_pages_with_a_guard() {
     let page = page_size();
     println!("page size {page}");
@@ -672,6 +683,7 @@ fn backtrace_walks_from_fiber_into_resumer() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "Miri cannot start child processes")]
 fn stack_overflow_is_reported_clearly() {
     let out = run_child("child_stack_overflow");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -739,6 +751,7 @@ fn overflow_by_recursion(n: u64) -> u64 {
 /// the test maps, guard included) is covered by tracking the running fiber.
 #[cfg(unix)] // Windows: tests/windows.rs
 #[test]
+#[cfg_attr(miri, ignore = "Miri cannot start child processes")]
 fn overflow_on_a_raw_stack_is_reported() {
     assert_overflow_reported("child_overflow_on_raw_stack");
 }
@@ -786,6 +799,7 @@ fn child_overflow_on_raw_stack() {
 /// `Stack`s register their guard when they are mapped, so a stack mapped
 /// before the handler was installed is covered too.
 #[test]
+#[cfg_attr(miri, ignore = "Miri cannot start child processes")]
 fn overflow_on_a_stack_mapped_before_install_is_reported() {
     assert_overflow_reported("child_overflow_on_early_stack");
 }
@@ -810,6 +824,7 @@ fn child_overflow_on_early_stack() {
 /// `Stack`s unregister their guard when unmapped: after 10^5 stacks came and
 /// went (more than the registry's 64 Ki slots), a new one is still covered.
 #[test]
+#[cfg_attr(miri, ignore = "Miri cannot start child processes")]
 fn overflow_is_reported_after_many_stacks_came_and_went() {
     assert_overflow_reported("child_overflow_after_many_stacks");
 }
@@ -844,6 +859,7 @@ fn child_overflow_after_many_stacks() {
 
 #[cfg(unix)] // Windows: tests/windows.rs
 #[test]
+#[cfg_attr(miri, ignore = "Miri cannot start child processes")]
 fn overflow_handler_chains_to_the_previous_handler() {
     let out = run_child("child_foreign_fault");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -904,7 +920,7 @@ fn child_foreign_fault() {
 
 /// gdb, stopped inside a fiber, walks through the trampoline's CFI into the
 /// function that resumed the fiber (run on this same binary as a child).
-#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[cfg(all(spindle_asm, target_arch = "x86_64", target_os = "linux"))]
 #[test]
 fn gdb_backtrace_walks_from_fiber_into_resumer() {
     let exe = std::env::current_exe().unwrap();
@@ -949,14 +965,14 @@ fn gdb_backtrace_walks_from_fiber_into_resumer() {
     );
 }
 
-#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[cfg(all(spindle_asm, target_arch = "x86_64", target_os = "linux"))]
 #[unsafe(no_mangle)]
 #[inline(never)]
 extern "C" fn spindle_gdb_inside_fiber(x: u64) -> u64 {
     std::hint::black_box(x) + 1
 }
 
-#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[cfg(all(spindle_asm, target_arch = "x86_64", target_os = "linux"))]
 #[unsafe(no_mangle)]
 #[inline(never)]
 extern "C" fn spindle_gdb_resumer(
@@ -968,7 +984,7 @@ extern "C" fn spindle_gdb_resumer(
         .unwrap()
 }
 
-#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[cfg(all(spindle_asm, target_arch = "x86_64", target_os = "linux"))]
 #[test]
 #[ignore = "run under gdb by gdb_backtrace_walks_from_fiber_into_resumer"]
 fn child_gdb_target() {

@@ -110,6 +110,7 @@ fn assert_aborts_before_reuse(child: &str, message: &str) {
 /// Control (`audit_borrowed_stack owned-forget`): forgetting a `'static`
 /// fiber on an owned `Stack` leaks the mapping, so the frames stay valid.
 #[test]
+#[cfg_attr(miri, ignore = "Miri cannot start child processes")]
 fn forgetting_a_fiber_on_an_owned_stack_keeps_its_frames() {
     assert_frames_intact("child_forget_owned");
 }
@@ -134,6 +135,7 @@ fn child_forget_owned() {
 /// `audit_borrowed_stack swallow-*` on an owned stack: the documented leak
 /// and panic, with the frames left intact.
 #[test]
+#[cfg_attr(miri, ignore = "Miri cannot start child processes")]
 fn swallowed_forced_unwind_on_an_owned_stack_leaks_and_keeps_its_frames() {
     assert_frames_intact("child_swallow_owned");
 }
@@ -161,6 +163,7 @@ fn child_swallow_owned() {
 /// dropped: at 9b1ab03 Spindle leaked and panicked, the owner unmapped the
 /// memory, and the scoped thread faulted. Now it aborts first.
 #[test]
+#[cfg_attr(miri, ignore = "Miri cannot start child processes")]
 fn swallowed_forced_unwind_on_a_raw_stack_aborts() {
     assert_aborts_before_reuse("child_swallow_raw", "it may not be leaked");
 }
@@ -206,6 +209,7 @@ fn child_swallow_raw() {
 /// A fiber that borrows from its creator (`Fiber::scoped`) and swallows its
 /// unwind cannot be leaked either: what it borrows ends with the scope.
 #[test]
+#[cfg_attr(miri, ignore = "Miri cannot start child processes")]
 fn swallowed_forced_unwind_in_a_scoped_fiber_aborts() {
     assert_aborts_before_reuse("child_swallow_scoped", "it may not be leaked");
 }
@@ -282,6 +286,7 @@ fn scoped_fiber_is_unwound_when_the_scope_ends() {
 /// an owned stack is leaked with its frames intact; one on a `RawStack`
 /// aborts instead of being leaked silently.
 #[test]
+#[cfg_attr(miri, ignore = "Miri cannot start child processes")]
 fn drop_under_panic_abort() {
     if let Some(runner) = cross_runner() {
         println!(

@@ -1,7 +1,8 @@
 //! Overflow reports on threads that Rust's std start-up did not prepare
 //! (issue 18, item 6): a raw pthread, and every thread of a `#![no_main]`
 //! program. Both die with `fiber stack overflow`, not a plain SIGSEGV.
-#![cfg(unix)]
+// Not under Miri: no signals, no child processes (tests/miri_only.rs).
+#![cfg(all(unix, not(miri)))]
 
 mod common;
 use common::*;
@@ -36,7 +37,7 @@ fn assert_reported(out: &std::process::Output) -> String {
 #[test]
 fn overflow_on_a_raw_pthread_is_reported() {
     let exe = std::env::current_exe().unwrap();
-    let out = command(&exe)
+    let out = no_sanitizer_altstack(&mut command(&exe))
         .args([
             "child_overflow_on_raw_pthread",
             "--exact",
@@ -115,23 +116,33 @@ fn child_overflow_on_raw_pthread() {
 }
 
 /// `audit_overflow_nomain`: the example `overflow_no_std_start`, which
-/// `cargo test` builds next to this test's directory.
+/// `cargo test` builds into the `examples/` directory of the profile this
+/// test binary belongs to: `<profile>/deps/<test>` has it two levels up,
+/// cargo's newer layout (`<profile>/build/<package>/<hash>/out/<test>`)
+/// five. The nearest `examples/` above the test binary is the one.
 #[test]
 fn overflow_without_std_start_up_is_reported() {
     let exe = std::env::current_exe().unwrap();
-    let example = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples/overflow_no_std_start");
-    assert!(
-        example.exists(),
-        "{} not found: build it with `cargo build -p spindle-fiber --example overflow_no_std_start` \
-         (cargo test builds examples unless told otherwise)",
-        example.display()
+    let name = format!(
+        "examples/overflow_no_std_start{}",
+        std::env::consts::EXE_SUFFIX
     );
-    let out = command(&example).output().unwrap();
+    let example = exe
+        .ancestors()
+        .skip(1)
+        .map(|dir| dir.join(&name))
+        .find(|candidate| candidate.exists())
+        .unwrap_or_else(|| {
+            panic!(
+                "{name} not found in any directory above {}: build it with `cargo build -p \
+                 spindle-fiber --example overflow_no_std_start` (cargo test builds examples \
+                 unless told otherwise)",
+                exe.display()
+            )
+        });
+    let out = no_sanitizer_altstack(&mut command(&example))
+        .output()
+        .unwrap();
     let text = assert_reported(&out);
     assert!(
         text.contains("after creating a fiber: alternate stack true"),

@@ -13,18 +13,30 @@ const PAGE: usize = 4096;
 const LEN: usize = 64 * 1024;
 const VICTIM: u64 = 0x5a5a_5a5a_5a5a_5a5a;
 
-/// `[victim page | stack]`, all read/write, the victim page filled. Leaked:
-/// a few pages per test, and nothing may reuse memory a fiber ran on.
+fn layout() -> std::alloc::Layout {
+    std::alloc::Layout::from_size_align(PAGE + LEN, PAGE).unwrap()
+}
+
+/// `[victim page | stack]`, all read/write, the victim page filled; given
+/// back with `free` once no fiber lives on it.
 fn victim_and_stack() -> *mut u8 {
-    let layout = std::alloc::Layout::from_size_align(PAGE + LEN, PAGE).unwrap();
     // SAFETY: the layout has a non-zero size; the block is used only by this
-    // test and never freed.
+    // test.
     unsafe {
-        let base = std::alloc::alloc(layout);
+        let base = std::alloc::alloc(layout());
         assert!(!base.is_null());
         std::slice::from_raw_parts_mut(base.cast::<u64>(), PAGE / 8).fill(VICTIM);
         base
     }
+}
+
+/// # Safety
+///
+/// `base` is from `victim_and_stack`, and no fiber on it is alive.
+unsafe fn free(base: *mut u8) {
+    // SAFETY: allocated with this layout; the caller guarantees nothing
+    // uses it any more.
+    unsafe { std::alloc::dealloc(base, layout()) }
 }
 
 #[test]
@@ -59,6 +71,8 @@ fn raw_stack_with_a_zero_guard_is_refused() {
         victim.iter().all(|&w| w == VICTIM),
         "memory below the stack was overwritten"
     );
+    // SAFETY: no fiber was made on it.
+    unsafe { free(base) };
 }
 
 #[test]
@@ -79,4 +93,6 @@ fn unguarded_raw_stack_runs_a_bounded_fiber_and_leaves_the_memory_below_alone() 
     // SAFETY: as above.
     let victim = unsafe { std::slice::from_raw_parts(base as *const u64, PAGE / 8) };
     assert!(victim.iter().all(|&w| w == VICTIM));
+    // SAFETY: the fiber was dropped above.
+    unsafe { free(base) };
 }

@@ -42,6 +42,7 @@ fn mapped_bytes() -> usize {
 /// stayed mapped over 200 fibers of 1 MiB. Now the stack is freed first. In
 /// a child process, so that other tests' stacks do not move the figure.
 #[test]
+#[cfg_attr(miri, ignore = "Miri cannot start child processes")]
 fn forced_unwind_turned_into_another_panic_frees_the_stack() {
     let out = run_child("child_convert_and_measure");
     let text =
@@ -127,6 +128,10 @@ impl Drop for SuspendOnDrop<'_> {
 /// its forced unwind into was silently dropped here, and a fiber that
 /// swallowed its ForcedUnwind aborted the process instead of panicking.
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "the panic count is per thread, and under Miri each fiber runs on a thread of its own"
+)]
 fn a_fiber_suspended_mid_unwind_does_not_change_the_parents_outcomes() {
     let mut mid_unwind = Fiber::new(|(), s: &Suspender<(), ()>| {
         let _g = SuspendOnDrop(s);

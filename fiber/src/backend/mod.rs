@@ -15,6 +15,7 @@
 //! | Windows, any architecture                | `WindowsFibers`, `windows_fibers.rs` |
 //! | Linux/glibc: x86, x86_64, arm, aarch64,  | [`Ucontext`], `ucontext.rs`  |
 //! | riscv64, powerpc64, s390x                |                              |
+//! | any target, under Miri                   | `MiriThreads`, `miri_threads.rs` |
 //! | anything else                            | [`Unsupported`]              |
 //!
 //! The cargo feature `fallback` makes the portable backend ([`Ucontext`] on
@@ -23,13 +24,18 @@
 
 use core::fmt;
 
+#[cfg(not(miri))]
 #[macro_use]
 mod symbol;
 mod unsupported;
 pub use unsupported::Unsupported;
 
 cfg_if::cfg_if! {
-    if #[cfg(all(target_arch = "x86_64", unix))] {
+    if #[cfg(miri)] {
+        // Miri runs no assembly: see miri_threads.rs.
+        mod miri_threads;
+        pub use self::miri_threads::MiriThreads;
+    } else if #[cfg(all(target_arch = "x86_64", unix))] {
         mod x86_64;
         pub use self::x86_64::Asm;
         pub(crate) use self::symbol::SYMBOLS;
@@ -59,14 +65,17 @@ cfg_if::cfg_if! {
 }
 
 cfg_if::cfg_if! {
-    if #[cfg(windows)] {
+    if #[cfg(all(windows, not(miri)))] {
         pub(crate) mod windows_fibers;
         pub use self::windows_fibers::WindowsFibers;
     }
 }
 
 cfg_if::cfg_if! {
-    if #[cfg(all(feature = "fallback", windows))] {
+    if #[cfg(miri)] {
+        /// The backend [`crate::Fiber`] uses unless told otherwise.
+        pub type Native = MiriThreads;
+    } else if #[cfg(all(feature = "fallback", windows))] {
         /// The backend [`crate::Fiber`] uses unless told otherwise.
         pub type Native = WindowsFibers;
     } else if #[cfg(all(windows, not(target_arch = "x86_64")))] {
@@ -104,6 +113,9 @@ pub enum BackendKind {
     WindowsFibers,
     /// The operating system's `getcontext`/`makecontext`/`swapcontext`.
     Ucontext,
+    /// Under Miri only: each fiber is a thread of its own, and a switch
+    /// hands control from one thread to the other.
+    MiriThreads,
     /// No way to switch stacks on this target: `Fiber::new` returns
     /// [`crate::Error::Unsupported`].
     Unsupported,
@@ -111,7 +123,8 @@ pub enum BackendKind {
 
 impl BackendKind {
     /// A short stable name: `x86_64-asm`, `aarch64-asm`, `riscv64-asm`,
-    /// `x86_64-windows-asm`, `windows-fibers`, `ucontext` or `unsupported`.
+    /// `x86_64-windows-asm`, `windows-fibers`, `ucontext`, `miri-threads` or
+    /// `unsupported`.
     pub const fn name(self) -> &'static str {
         match self {
             BackendKind::X86_64Asm => "x86_64-asm",
@@ -120,6 +133,7 @@ impl BackendKind {
             BackendKind::X86_64WindowsAsm => "x86_64-windows-asm",
             BackendKind::WindowsFibers => "windows-fibers",
             BackendKind::Ucontext => "ucontext",
+            BackendKind::MiriThreads => "miri-threads",
             BackendKind::Unsupported => "unsupported",
         }
     }
@@ -147,7 +161,13 @@ impl fmt::Display for BackendKind {
 /// Called on the fiber's stack with the first message from the parent, the
 /// backend's control block and the start object that `fiber.rs` placed on the
 /// stack. It never returns: its last act is a final `suspend`.
+#[cfg(not(miri))]
 pub(crate) type EntryFn = unsafe extern "C" fn(msg: *mut u8, control: *mut u8, obj: *mut u8) -> !;
+/// The entry point a backend starts a fresh fiber in (see above). Under
+/// Miri it may unwind: that is how a finished fiber's thread ends.
+#[cfg(miri)]
+pub(crate) type EntryFn =
+    unsafe extern "C-unwind" fn(msg: *mut u8, control: *mut u8, obj: *mut u8) -> !;
 
 mod sealed {
     pub trait Sealed {}

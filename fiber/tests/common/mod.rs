@@ -39,6 +39,22 @@ pub fn command(exe: &Path) -> Command {
     }
 }
 
+/// Makes a child start its threads without an alternate signal stack, as
+/// they do outside AddressSanitizer. ASan gives every thread one of its own
+/// (no guard page below it) unless told `use_sigaltstack=0`; the overflow
+/// tests check what spindle-fiber does for a thread that has none.
+pub fn no_sanitizer_altstack(cmd: &mut Command) -> &mut Command {
+    if cfg!(spindle_asan) {
+        let mut options = std::env::var("ASAN_OPTIONS").unwrap_or_default();
+        if !options.is_empty() {
+            options.push(':');
+        }
+        options.push_str("use_sigaltstack=0");
+        cmd.env("ASAN_OPTIONS", options);
+    }
+    cmd
+}
+
 /// Runs the `#[ignore]`d test `name` of this binary in a child process with
 /// `SPINDLE_CHILD` set, and returns its output.
 pub fn run_child(name: &str) -> std::process::Output {

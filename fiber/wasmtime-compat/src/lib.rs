@@ -46,8 +46,9 @@
 //!   avoid.
 //! * The `custom` feature changes nothing: Spindle picks its own switch for
 //!   the target. `std` changes nothing either: this crate always uses `std`.
-//! * No AddressSanitizer fiber annotations (the original has them under
-//!   `-Zsanitizer=address`).
+//! * Under `-Zsanitizer=address` the switches are announced to ASan by
+//!   spindle-fiber itself; unlike the original, stacks are not kept mapped
+//!   forever then, and `from_raw_parts` memory is used as given (README).
 
 #![warn(missing_docs)]
 

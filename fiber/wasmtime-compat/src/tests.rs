@@ -20,6 +20,38 @@ impl Drop for DropFlag {
     }
 }
 
+/// Where on the running stack `local` lives. Under ASan a local whose
+/// address is taken is moved to the running side's *fake stack*; each fake
+/// frame records the real stack address it stands in for.
+fn stack_address(local: &u8) -> usize {
+    let addr = local as *const u8 as usize;
+    #[cfg(asan)]
+    {
+        unsafe extern "C" {
+            fn __asan_get_current_fake_stack() -> *mut u8;
+            fn __asan_addr_is_in_fake_stack(
+                fake_stack: *mut u8,
+                addr: *mut u8,
+                beg: *mut *mut u8,
+                end: *mut *mut u8,
+            ) -> *mut u8;
+        }
+        // SAFETY: both calls only read ASan's bookkeeping of this thread.
+        let real = unsafe {
+            __asan_addr_is_in_fake_stack(
+                __asan_get_current_fake_stack(),
+                addr as *mut u8,
+                core::ptr::null_mut(),
+                core::ptr::null_mut(),
+            )
+        };
+        if !real.is_null() {
+            return real as usize;
+        }
+    }
+    addr
+}
+
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         s.to_string()
@@ -122,7 +154,7 @@ fn fiber_runs_on_raw_parts_stack() {
     let range = s.range().unwrap();
     let fiber = Fiber::<(), usize, ()>::new(s, |(), s| {
         let local = 0u8;
-        s.suspend(&local as *const u8 as usize);
+        s.suspend(stack_address(&local));
     })
     .unwrap();
     let sp = fiber.resume(()).unwrap_err();
@@ -266,7 +298,7 @@ fn resume_suspend_values_and_done() {
 fn stack_is_readable_while_suspended() {
     let fiber = Fiber::<(), usize, ()>::new(stack(MIB), |(), s| {
         let local = 0u8;
-        s.suspend(&local as *const u8 as usize);
+        s.suspend(stack_address(&local));
     })
     .unwrap();
     let sp = fiber.resume(()).unwrap_err();
