@@ -12,11 +12,12 @@ use wasmtime::{
 use crate::cache::{self, Cache, WarnFn};
 use crate::error::{Error, ErrorKind};
 use crate::hostfn::{self, Ctx, HostFn, HostFuture, HostReturn};
-use crate::instance::{AsyncCall, State, call_async_blocking};
 use crate::limits::Limits;
 use crate::link::{self, HostFuncs};
 use crate::load_limits::{self, LoadLimits};
 use crate::plugin::Plugin;
+use crate::shared::Shared;
+use crate::store::{AsyncCall, State, call_async_blocking};
 use crate::ticker;
 use crate::types::{Signature, Values};
 
@@ -221,17 +222,20 @@ impl<T: 'static> HostBuilder<T> {
         let ticker = ticker::register(engine.clone(), self.tick).map_err(ErrorKind::Ticker)?;
         Ok(Host {
             inner: Arc::new(HostInner {
-                engine,
+                shared: Arc::new(Shared {
+                    engine,
+                    async_call: self.async_call,
+                    limits: self.limits,
+                    fuel: self.fuel,
+                    tick: self.tick,
+                    max_wasm_stack: self.max_wasm_stack,
+                    _ticker: ticker,
+                }),
                 linker,
                 funcs,
                 async_funcs,
-                async_call: self.async_call,
                 required_exports: self.required_exports,
-                limits: self.limits,
                 load_limits: self.load_limits,
-                fuel: self.fuel,
-                tick: self.tick,
-                max_wasm_stack: self.max_wasm_stack,
                 cache: self.cache_dir.map(|dir| {
                     Cache::new(
                         dir,
@@ -240,28 +244,22 @@ impl<T: 'static> HostBuilder<T> {
                             .unwrap_or_else(|| Arc::new(cache::warn_to_stderr)),
                     )
                 }),
-                _ticker: ticker,
             }),
         })
     }
 }
 
 pub(crate) struct HostInner<T: 'static> {
-    pub(crate) engine: Engine,
+    /// What plugins and instances keep of the host.
+    pub(crate) shared: Arc<Shared<T>>,
     pub(crate) linker: Linker<State<T>>,
     pub(crate) funcs: HostFuncs,
     /// Host functions registered with `func_async`: a plugin importing any
     /// of them must be instantiated and called through wasmtime's async API.
     pub(crate) async_funcs: HashSet<(String, String)>,
-    pub(crate) async_call: Option<AsyncCall<T>>,
     pub(crate) required_exports: Vec<(String, Signature)>,
-    pub(crate) limits: Limits,
     pub(crate) load_limits: LoadLimits,
-    pub(crate) fuel: bool,
-    pub(crate) tick: Duration,
-    pub(crate) max_wasm_stack: usize,
     pub(crate) cache: Option<Cache>,
-    _ticker: ticker::Registration,
 }
 
 impl<T: Send + 'static> HostBuilder<T> {
@@ -327,7 +325,7 @@ impl<T: 'static> Host<T> {
 
     /// The underlying wasmtime engine.
     pub fn engine(&self) -> &Engine {
-        &self.inner.engine
+        &self.inner.shared.engine
     }
 
     /// Loads a plugin from a file: WebAssembly text if it ends in `.wat`,
@@ -363,7 +361,7 @@ impl<T: 'static> Host<T> {
                 .contains(&(i.module().to_string(), i.name().to_string()))
         });
         Ok(Plugin::new(
-            self.clone(),
+            self.inner.shared.clone(),
             name.to_string(),
             module,
             pre,
@@ -374,7 +372,7 @@ impl<T: 'static> Host<T> {
 
     fn compile(&self, name: &str, bytes: &[u8]) -> Result<(Module, bool), Error> {
         check_load_limits(name, bytes, &self.inner.load_limits)?;
-        let engine = &self.inner.engine;
+        let engine = &self.inner.shared.engine;
         let key = self.inner.cache.as_ref().map(|_| Cache::key(engine, bytes));
         if let (Some(cache), Some(key)) = (&self.inner.cache, &key)
             && let Some(module) = cache.load(engine, key)
@@ -396,7 +394,7 @@ impl<T: 'static> Host<T> {
     /// Where the cache keeps (or would keep) the compiled form of `bytes`.
     pub fn cache_path(&self, bytes: &[u8]) -> Option<PathBuf> {
         let cache = self.inner.cache.as_ref()?;
-        Some(cache.path(&Cache::key(&self.inner.engine, bytes)))
+        Some(cache.path(&Cache::key(&self.inner.shared.engine, bytes)))
     }
 }
 

@@ -9,8 +9,8 @@ use std::task::{Context, Poll};
 use wasmtime::{Caller, Linker, Memory};
 
 use crate::error::{BoxError, Internal};
-use crate::instance::State;
-use crate::resumable::SuspendError;
+use crate::exchange::SuspendError;
+use crate::store::State;
 use crate::types::{Signature, Val, Values};
 
 /// What a host function sees while a plugin calls it: the instance's user
