@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, Linker, Module, PoolingAllocationConfig,
+    Config, Engine, InstanceAllocationStrategy, Linker, Module, PoolingAllocationConfig, ValType,
 };
 
 use crate::cache::{self, Cache, WarnFn};
-use crate::error::{Error, ErrorKind};
+use crate::error::{BoxError, Error, ErrorKind};
 use crate::hostfn::{self, Ctx, HostFn, HostFuture, HostReturn};
 use crate::limits::Limits;
 use crate::link::{self, HostFuncs};
@@ -87,6 +87,65 @@ impl<T: 'static> HostBuilder<T> {
             signature,
             false,
             Box::new(move |linker| f.define(linker, &m, &n)),
+        ));
+        self
+    }
+
+    /// Registers host function `module`.`name` that takes bytes and returns
+    /// bytes through the guest contract (docs/guest-contract.md): the plugin
+    /// imports it as `(func (param $ptr i32) (param $len i32) (param $ret i32))`,
+    /// and finds the `(ptr, len)` of the result, allocated with its own
+    /// `cabi_realloc` and owned by it, in the 8 bytes at `$ret`. An `Err`
+    /// ends the plugin call with [`ErrorKind::HostFunction`].
+    ///
+    /// The result is allocated with a reentrant synchronous call into the
+    /// plugin, so a plugin that also imports a [`HostBuilder::func_async`]
+    /// function cannot use it (the call fails with an error, naming it).
+    pub fn func_bytes<E: Into<BoxError>>(
+        self,
+        module: &str,
+        name: &str,
+        f: impl Fn(&mut Ctx<'_, T>, &[u8]) -> Result<Vec<u8>, E> + Send + Sync + 'static,
+    ) -> Self {
+        self.func_list(
+            module,
+            name,
+            Box::new(move |cx, input, function| {
+                f(cx, input).map_err(|e| hostfn::list_fn_error(function, e.into()))
+            }),
+        )
+    }
+
+    /// [`HostBuilder::func_bytes`] for UTF-8 strings: an input that is not
+    /// UTF-8 ends the call with [`ErrorKind::InvalidUtf8`] before `f` runs.
+    pub fn func_str<E: Into<BoxError>>(
+        self,
+        module: &str,
+        name: &str,
+        f: impl Fn(&mut Ctx<'_, T>, &str) -> Result<String, E> + Send + Sync + 'static,
+    ) -> Self {
+        self.func_list(
+            module,
+            name,
+            Box::new(move |cx, input, function| {
+                let text = std::str::from_utf8(input)
+                    .map_err(|e| hostfn::input_not_utf8(function, input, e))?;
+                f(cx, text)
+                    .map(String::into_bytes)
+                    .map_err(|e| hostfn::list_fn_error(function, e.into()))
+            }),
+        )
+    }
+
+    fn func_list(mut self, module: &str, name: &str, f: hostfn::ListFn<T>) -> Self {
+        let signature = Signature::new(vec![ValType::I32; 3], vec![]);
+        let (m, n) = (module.to_string(), name.to_string());
+        self.defs.push((
+            m.clone(),
+            n.clone(),
+            signature,
+            false,
+            Box::new(move |linker| hostfn::define_list(f, linker, &m, &n)),
         ));
         self
     }

@@ -73,10 +73,12 @@ pub struct Instance<T: 'static> {
     /// so a call with other types misses and is checked again.
     /// A short list, not a map: plugins are called by few names, and
     /// comparing a few short strings beats hashing one (see the benches).
-    checked: Vec<(Box<str>, Box<dyn Any + Send>)>,
+    pub(crate) checked: Vec<(Box<str>, Box<dyn Any + Send>)>,
     /// Set when the plugin imports async host functions: every call then
     /// goes through wasmtime's async API.
-    async_call: Option<AsyncCall<T>>,
+    pub(crate) async_call: Option<AsyncCall<T>>,
+    /// The plugin's `cabi_realloc`, looked up by the first bytes call.
+    pub(crate) realloc: Option<crate::abi::Realloc>,
     /// Keeps the host's epoch ticker alive: without it an instance
     /// outliving its host and plugin would never see its deadline.
     _shared: Arc<Shared<T>>,
@@ -100,6 +102,7 @@ impl<T: 'static> Instance<T> {
             arming,
             checked: Vec::new(),
             async_call,
+            realloc: None,
             _shared: shared,
         }
     }

@@ -35,10 +35,12 @@
 //! | check        | HostSpec, compile_file, Instance::call_dynamic: tools   |
 //! | host         | HostBuilder, Host: engine, linker, loading plugins      |
 //! | plugin       | Plugin: a checked, pre-linked module; instantiation     |
+//! | bytes        | Instance::call_bytes, call_str: the guest contract      |
 //! | instance     | Instance, Func, CancelHandle: typed calls               |
 //! | shared       | what plugins and instances keep of their host           |
 //! | resumable    | Call, Step, Ctx::suspend: suspendable calls             |
 //! | hostfn       | Ctx, HostFn: host functions and guest memory access     |
+//! | abi          | guest contract names, checks and result decoding        |
 //! | store        | State: per-store data, arming a call with its limits    |
 //! | exchange     | suspend/resume mailbox, SuspendError, block_on          |
 //! | limits       | Limits and the wasmtime resource limiter                |
@@ -52,6 +54,8 @@
 //! +--------------+---------------------------------------------------------+
 //! ```
 
+mod abi;
+mod bytes;
 mod cache;
 mod check;
 mod error;
@@ -72,7 +76,7 @@ mod types;
 
 pub use cache::default_key_file as default_cache_key_file;
 pub use check::{HostSpec, compile_file, compile_file_with};
-pub use error::{Backtrace, BoxError, Error, ErrorKind, Frame, TrapCode};
+pub use error::{AllocatorProblem, Backtrace, BoxError, Error, ErrorKind, Frame, TrapCode};
 pub use exchange::SuspendError;
 pub use host::{Host, HostBuilder};
 pub use hostfn::{Ctx, HostFn, HostFuture, HostReturn, MemoryAccessError};

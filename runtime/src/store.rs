@@ -83,6 +83,8 @@ pub(crate) struct Arming {
     pub deadline_ticks: Option<u64>,
     /// Native stack a synchronous call needs on the calling thread.
     pub native_stack: usize,
+    /// [`Limits::max_output_bytes`].
+    pub max_output: Option<usize>,
 }
 
 impl Arming {
@@ -107,6 +109,7 @@ impl Arming {
             },
             deadline_ticks,
             native_stack: max_wasm_stack.saturating_add(native_stack::HOST_RESERVE),
+            max_output: limits.max_output_bytes,
         })
     }
 
