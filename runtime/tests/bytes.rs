@@ -159,6 +159,8 @@ fn limits_cover_the_whole_exchange() {
 const CALLER: &str = r#"(module
   (import "app" "shout" (func $shout (param i32 i32 i32)))
   (import "app" "reverse" (func $reverse (param i32 i32 i32)))
+  (import "app" "gift" (func $gift (result i32)))
+  (func (export "gift") (result i32) (call $gift))
   (memory (export "memory") 1)
   (global $top (mut i32) (i32.const 4096))
   (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
@@ -192,6 +194,9 @@ fn caller_host() -> Host<u32> {
             }
             Ok(format!("{}!", s.to_uppercase()))
         })
+        .func("app", "gift", |mut cx: Ctx<'_, u32>| {
+            Ok::<u32, BoxError>(cx.copy_to_guest(b"a present")?)
+        })
         .func_bytes("app", "reverse", |_cx: &mut Ctx<'_, u32>, b: &[u8]| {
             Ok::<Vec<u8>, BoxError>(b.iter().rev().copied().collect())
         })
@@ -223,6 +228,11 @@ fn host_functions_take_and_return_strings_and_bytes() {
         other => panic!("expected HostFunction, got {other:?}"),
     }
     assert_eq!(inst.call_str("greet", "again").unwrap(), "AGAIN!");
+    // A host function with its own signature hands bytes over with
+    // `Ctx::copy_to_guest`: in the plugin's allocator's memory (4096 up).
+    let at = inst.call::<(), u32>("gift", ()).unwrap() as usize;
+    assert!(at >= 4096, "{at}");
+    assert_eq!(&inst.memory()[at..at + 9], b"a present");
 }
 
 #[test]
