@@ -100,7 +100,7 @@ impl<T: 'static> HostBuilder<T> {
     ///
     /// The result is allocated with a reentrant synchronous call into the
     /// plugin, so a plugin that also imports a [`HostBuilder::func_async`]
-    /// function cannot use it (the call fails with an error, naming it).
+    /// function cannot use it (the call fails with [`ErrorKind::Config`]).
     pub fn func_bytes<E: Into<BoxError>>(
         self,
         module: &str,

@@ -163,6 +163,16 @@ fn alloc_in_guest<T>(
     function: &str,
     bytes: &[u8],
 ) -> wasmtime::Result<u32> {
+    if caller.data().on_fiber {
+        return Err(contract_error(
+            ErrorKind::Config(format!(
+                "`{function}` hands bytes to the plugin through a synchronous call of its \
+                 `cabi_realloc`, which wasmtime refuses while the plugin runs on a fiber \
+                 (it imports a host function registered with `func_async`)"
+            ))
+            .into(),
+        ));
+    }
     let memory = contract_memory(caller, function)?;
     let realloc: Realloc = caller
         .get_export(abi::REALLOC)

@@ -16,7 +16,9 @@
 //! let plugin = host.load_file("plugin.wasm")?; // every import problem reported at once
 //! let mut instance = plugin.instantiate(Vec::new())?;
 //! let sum: i32 = instance.call::<(i32, i32), i32>("add", (2, 3))?;
-//! # let _ = sum; Ok(()) }
+//! // Strings and bytes through the guest contract (docs/guest-contract.md):
+//! let greeting: String = instance.call_str("greet", "world")?;
+//! # let _ = (sum, greeting); Ok(()) }
 //! ```
 //!
 //! See `runtime/README.md` for the design and the wasmtime features used.

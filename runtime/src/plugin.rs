@@ -97,6 +97,7 @@ impl<T: 'static> Plugin<T> {
         let arming = Arming::new(&limits, host.fuel, host.tick, host.max_wasm_stack)?;
         check_counts(self.module(), &limits)?;
         let mut store = new_store(&host.engine, state, &limits, &arming);
+        store.data_mut().on_fiber = self.inner.needs_async;
         // The start function runs under the same limits as a call.
         arming.arm(&mut store)?;
         let instance = if self.inner.needs_async {

@@ -31,6 +31,10 @@ pub struct State<T> {
     /// Created by the first [`Instance::start`]: where a suspending host
     /// function leaves its value and finds the resume value.
     pub(crate) exchange: Option<SharedExchange>,
+    /// The plugin imports an async host function, so every call runs on a
+    /// wasmtime fiber, where a host function cannot call back into the
+    /// plugin synchronously.
+    pub(crate) on_fiber: bool,
 }
 
 /// Runs an untyped call through `Func::call_async` to completion. Made where
@@ -176,6 +180,7 @@ pub(crate) fn new_store<T: 'static>(
             call_number: 0,
             cancel: None,
             exchange: None,
+            on_fiber: false,
         },
     );
     store.limiter(|s| &mut s.limiter);
