@@ -1,16 +1,16 @@
 //! Calling exports with bytes and strings through the guest contract
 //! (docs/guest-contract.md): the host side of `call_bytes` and `call_str`.
 
-use wasmtime::{Memory, TypedFunc, WasmParams, WasmResults};
+use wasmtime::{Memory, Store, TypedFunc, WasmParams, WasmResults};
 
-use crate::abi::{self, ListFunc, Outcome, PostFunc, Realloc};
+use crate::abi::{self, ListFunc, Outcome, PostFunc};
 use crate::error::{Error, ErrorKind, classify};
 use crate::exchange::deactivate;
 use crate::instance::Instance;
+use crate::store::{AsyncCall, State};
 use crate::types::{Signature, Values};
 
 /// An export of the contract, looked up and type-checked once per name.
-#[derive(Clone)]
 struct ListExport {
     func: ListFunc,
     post: Option<PostFunc>,
@@ -69,8 +69,8 @@ impl<T: 'static> Instance<T> {
         input: &[u8],
         lift: impl FnOnce(&str, &[u8]) -> Result<R, Error>,
     ) -> Result<R, Error> {
-        let export = self.list_export(name)?;
-        let (memory, realloc) = self.contract_exports(name)?;
+        let slot = self.list_export(name)?;
+        let memory = self.contract_exports(name)?;
         let Ok(len) = u32::try_from(input.len()) else {
             return Err(ErrorKind::InputTooLarge {
                 function: name.to_string(),
@@ -86,18 +86,25 @@ impl<T: 'static> Instance<T> {
             // As in a plain call: nothing may suspend here.
             deactivate(ex);
         }
+        // Borrowed field by field, not cloned: cloning a `TypedFunc` clones
+        // its registered type (several atomic operations), which made a
+        // 1 KiB echo call 2.8 times the raw wasmtime time (BENCHMARKS.md).
+        let store = &mut self.store;
+        let run = self.async_call;
+        let export = self.checked[slot]
+            .1
+            .downcast_ref::<ListExport>()
+            .expect("list_export stored a ListExport here");
+        let realloc = self.realloc.as_ref().expect("contract_exports set it");
 
-        let ptr = self
-            .invoke(&realloc, (0, 0, abi::LIST_ALIGN, len))
+        let ptr = invoke(store, run, realloc, (0, 0, abi::LIST_ALIGN, len))
             .map_err(|e| abi::allocator_failed(name, len, e, budget))?;
-        let mem = memory.data_mut(&mut self.store);
+        let mem = memory.data_mut(&mut *store);
         let r = abi::check_allocation(name, ptr, len, mem.len())?;
         mem[r].copy_from_slice(input);
 
-        let area = self
-            .invoke(&export.func, (ptr, len))
-            .map_err(|e| classify(e, budget))?;
-        let mem = memory.data(&self.store);
+        let area = invoke(store, run, &export.func, (ptr, len)).map_err(|e| classify(e, budget))?;
+        let mem = memory.data(&*store);
         let lifted =
             abi::decode_result(name, mem, area, self.arming.max_output).and_then(|outcome| {
                 match outcome {
@@ -112,7 +119,7 @@ impl<T: 'static> Instance<T> {
         // Called whatever the host made of the result, so that a plugin's
         // memory stays flat even when its results are refused.
         if let Some(post) = &export.post {
-            let freed = self.invoke(post, area).map_err(|e| classify(e, budget));
+            let freed = invoke(store, run, post, area).map_err(|e| classify(e, budget));
             if lifted.is_ok() {
                 freed?;
             }
@@ -120,29 +127,13 @@ impl<T: 'static> Instance<T> {
         lifted
     }
 
-    /// One guest call, on the plugin's fiber if it imports async host
-    /// functions (wasmtime then refuses the synchronous entry points).
-    fn invoke<P, R>(&mut self, func: &TypedFunc<P, R>, args: P) -> wasmtime::Result<R>
-    where
-        P: WasmParams + Values,
-        R: WasmResults + Values,
-    {
-        match self.async_call {
-            None => func.call(&mut self.store, args),
-            Some(run) => {
-                let params = args.into_vals();
-                let mut results = vec![wasmtime::Val::I32(0); R::val_types().len()];
-                run(&mut self.store, *func.func(), &params, &mut results)?;
-                Ok(R::from_vals(&results))
-            }
-        }
-    }
-
-    fn list_export(&mut self, name: &str) -> Result<ListExport, Error> {
-        if let Some((_, cached)) = self.checked.iter().find(|(n, _)| **n == *name)
-            && let Some(e) = cached.downcast_ref::<ListExport>()
+    /// The index in `checked` of export `name` as a [`ListExport`].
+    fn list_export(&mut self, name: &str) -> Result<usize, Error> {
+        let slot = self.checked.iter().position(|(n, _)| **n == *name);
+        if let Some(i) = slot
+            && self.checked[i].1.is::<ListExport>()
         {
-            return Ok(e.clone());
+            return Ok(i);
         }
         let Some(func) = self.instance.get_func(&mut self.store, name) else {
             return Err(ErrorKind::MissingExport {
@@ -165,20 +156,26 @@ impl<T: 'static> Instance<T> {
                 abi::contract(name, format!("its `{post_name}` is not (func (param i32))"))
             })?),
         };
-        let export = ListExport { func: typed, post };
-        match self.checked.iter_mut().find(|(n, _)| **n == *name) {
-            Some(slot) => slot.1 = Box::new(export.clone()),
-            None => self.checked.push((name.into(), Box::new(export.clone()))),
-        }
-        Ok(export)
+        let export = Box::new(ListExport { func: typed, post });
+        Ok(match slot {
+            Some(i) => {
+                self.checked[i].1 = export;
+                i
+            }
+            None => {
+                self.checked.push((name.into(), export));
+                self.checked.len() - 1
+            }
+        })
     }
 
-    fn contract_exports(&mut self, name: &str) -> Result<(Memory, Realloc), Error> {
+    /// The plugin's `memory`, with its `cabi_realloc` checked and cached.
+    fn contract_exports(&mut self, name: &str) -> Result<Memory, Error> {
         let Some(memory) = self.store.data().memory else {
             return Err(abi::contract(name, "it exports no memory named `memory`"));
         };
-        if let Some(r) = &self.realloc {
-            return Ok((memory, r.clone()));
+        if self.realloc.is_some() {
+            return Ok(memory);
         }
         let Some(func) = self.instance.get_func(&mut self.store, abi::REALLOC) else {
             return Err(abi::contract(name, "it exports no function `cabi_realloc`"));
@@ -191,7 +188,31 @@ impl<T: 'static> Instance<T> {
                     "its `cabi_realloc` is not (func (param i32 i32 i32 i32) (result i32))",
                 )
             })?;
-        self.realloc = Some(realloc.clone());
-        Ok((memory, realloc))
+        self.realloc = Some(realloc);
+        Ok(memory)
+    }
+}
+
+/// One guest call, on the plugin's fiber if it imports async host
+/// functions (wasmtime then refuses the synchronous entry points).
+#[inline]
+fn invoke<T, P, R>(
+    store: &mut Store<State<T>>,
+    run: Option<AsyncCall<T>>,
+    func: &TypedFunc<P, R>,
+    args: P,
+) -> wasmtime::Result<R>
+where
+    P: WasmParams + Values,
+    R: WasmResults + Values,
+{
+    match run {
+        None => func.call(store, args),
+        Some(run) => {
+            let params = args.into_vals();
+            let mut results = vec![wasmtime::Val::I32(0); R::val_types().len()];
+            run(store, *func.func(), &params, &mut results)?;
+            Ok(R::from_vals(&results))
+        }
     }
 }
