@@ -1,5 +1,6 @@
-//! `spindle run PLUGIN EXPORT [ARGS...]`.
+//! `spindle run PLUGIN EXPORT [ARGS...]` and `spindle run --input TEXT PLUGIN EXPORT`.
 
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -25,8 +26,17 @@ control characters a plugin chose escaped.
 routines (memory.grow, table.grow, bulk memory instructions, instantiation);
 --max-memory and --max-table bound those. See cli/README.md, \"Hostile input\".
 
+With --input, EXPORT is called through the guest contract (docs/guest-contract.md:
+the plugin exports `memory`, `cabi_realloc` and EXPORT as (param i32 i32) (result i32))
+with TEXT, or the contents of FILE for `--input @FILE` (`@@TEXT` passes `@TEXT`), and
+its output is written to stdout as it is: byte for byte into a pipe or file; on a
+terminal, with control characters escaped and a final newline. An error result
+of the plugin is reported on stderr with exit code 1.
+
 Examples:
   spindle run add.wat add 2 3
+  spindle run --input world greeter.wasm greet
+  spindle run --input @page.html --max-output 1MiB render.wasm minify > out.html
   spindle run --fuel 10000000 --timeout 2s --max-memory 64MiB plugin.wasm main
   spindle run plugin.wasm scale -- -1.5 2        (`--` before negative arguments is optional)
 
@@ -55,7 +65,18 @@ pub struct RunArgs {
     /// Seed for `spindle.random_*`, to make runs reproducible
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
+    /// Call EXPORT with this input through the guest contract and print its
+    /// output; `@FILE` reads the input from FILE
+    #[arg(long, value_name = "TEXT|@FILE")]
+    input: Option<String>,
+    /// Cap on the output (or error message) an --input call copies out of the
+    /// plugin, e.g. `1MiB`
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    max_output: Option<usize>,
 }
+
+/// An `--input @FILE` larger than this is refused before it is read.
+pub const MAX_INPUT_FILE: u64 = 256 << 20;
 
 /// `--max-table` when not given: far above what real plugins use (a table
 /// holds one entry per function called indirectly), far below the 2 GB a
@@ -334,6 +355,9 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
         limits = limits.max_memory_bytes(m);
     }
     limits = limits.max_table_elements(args.max_table);
+    if let Some(m) = args.max_output {
+        limits = limits.max_output_bytes(m);
+    }
     let host = builtins::register(Host::builder())
         .limits(limits)
         .build()
@@ -369,6 +393,14 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
             )));
         }
     };
+    if let Some(input) = &args.input {
+        return run_with_input(&args, &plugin, &name, input, &sig);
+    }
+    if args.max_output.is_some() {
+        return Err(Failure::usage(
+            "--max-output only applies to calls with --input",
+        ));
+    }
     let params: Vec<ValType> = sig.params().collect();
     let shown_sig = signature_of(&spindle_runtime::wasmtime::ExternType::Func(sig.clone()));
     if params.len() != args.args.len() {
@@ -409,6 +441,86 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
         outln!("{}", show_value(r));
     }
     Ok(EXIT_OK)
+}
+
+/// `spindle run --input`: one `call_bytes` of the export, its output on stdout.
+fn run_with_input(
+    args: &RunArgs,
+    plugin: &spindle_runtime::Plugin<builtins::State>,
+    name: &str,
+    input: &str,
+    sig: &spindle_runtime::wasmtime::FuncType,
+) -> Result<u8, Failure> {
+    if !args.args.is_empty() {
+        return Err(Failure::usage(format!(
+            "--input gives export `{}` its one input; arguments after the export name ({}) \
+             cannot be combined with it",
+            args.export,
+            args.args.join(" ")
+        )));
+    }
+    let expected = [ValType::I32, ValType::I32];
+    let fits = sig.params().len() == 2
+        && sig.params().zip(&expected).all(|(a, b)| a.matches(b))
+        && sig.results().len() == 1
+        && sig.results().all(|r| r.matches(&ValType::I32));
+    if !fits {
+        let shown = signature_of(&spindle_runtime::wasmtime::ExternType::Func(sig.clone()));
+        return Err(Failure::usage(format!(
+            "--input needs an export of the guest contract, (func (param i32 i32) (result i32)); \
+             `{}` is {shown} (see docs/guest-contract.md)",
+            args.export
+        )));
+    }
+    let bytes = input_bytes(input)?;
+    let mut instance = plugin
+        .instantiate(builtins::State::new(args.seed))
+        .map_err(|e| call_failure(name, "instantiating", e))?;
+    let output = instance
+        .call_bytes(&args.export, &bytes)
+        .map_err(|e| call_failure(name, &format!("calling `{}`", args.export), e))?;
+    write_output(&output);
+    Ok(EXIT_OK)
+}
+
+/// The bytes `--input` names: the text itself, or a file's contents for
+/// `@FILE` (`@@` escapes a literal `@`).
+fn input_bytes(input: &str) -> Result<Vec<u8>, Failure> {
+    if let Some(text) = input.strip_prefix("@@") {
+        return Ok(format!("@{text}").into_bytes());
+    }
+    match input.strip_prefix('@') {
+        Some("") => Err(Failure::usage(
+            "--input @ needs a file name (`--input @FILE`; `@@TEXT` passes `@TEXT`)",
+        )),
+        Some(path) => crate::files::read_regular(Path::new(path), "input file", MAX_INPUT_FILE)
+            .map_err(Failure::io),
+        None => Ok(input.as_bytes().to_vec()),
+    }
+}
+
+/// The plugin's output on stdout: exact bytes unless stdout is a terminal,
+/// where control characters a plugin chose are escaped like its log lines.
+fn write_output(output: &[u8]) {
+    let mut out = std::io::stdout().lock();
+    let written = if out.is_terminal() {
+        let text = String::from_utf8_lossy(output);
+        let shown: Vec<String> = text.split('\n').map(crate::term::untrusted).collect();
+        let mut shown = shown.join("\n");
+        if !shown.ends_with('\n') {
+            shown.push('\n');
+        }
+        out.write_all(shown.as_bytes())
+    } else {
+        out.write_all(output)
+    };
+    if let Err(e) = written.and_then(|()| out.flush()) {
+        drop(out);
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            errln!("error: cannot write to stdout: {e}");
+        }
+        std::process::exit(i32::from(crate::EXIT_IO));
+    }
 }
 
 /// The plugin file as a binary module, and its name for reports (the path):
@@ -463,6 +575,7 @@ fn call_failure(plugin: &str, what: &str, e: spindle_runtime::Error) -> Failure 
         }
         ErrorKind::MemoryLimit { .. } => "\nhint: raise --max-memory",
         ErrorKind::TableLimit { .. } => "\nhint: raise --max-table",
+        ErrorKind::OutputLimit { .. } => "\nhint: raise --max-output",
         _ => "",
     };
     Failure::plugin(format!("`{plugin}`: {what}: {e}{hint}"))

@@ -46,6 +46,9 @@ fn main() -> Result<(), Error> {
         inst.write_memory(ptr, name.as_bytes()).expect("name fits");
         inst.call::<u32, u32>("greet", name.len() as u32)?;
     }
+    // The same through the guest contract (docs/guest-contract.md): the
+    // plugin's `cabi_realloc` takes the name, `hello` returns the greeting.
+    println!("{}", inst.call_str("hello", "Margaret")?);
     println!("fib(25) = {}", inst.call::<u32, u64>("fib", 25)?);
     match inst.call::<(), ()>("spin", ()).map_err(Error::into_kind) {
         Err(e @ ErrorKind::DeadlineExceeded { .. }) => println!("spin() was stopped: {e}"),

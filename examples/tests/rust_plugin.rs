@@ -45,6 +45,30 @@ fn rust_plugin_runs() {
 }
 
 #[test]
+fn rust_plugin_takes_and_returns_strings_with_flat_memory() {
+    let host = host();
+    let plugin = host.load_file(env!("GREETER_WASM")).unwrap();
+    let mut inst = plugin.instantiate(0).unwrap();
+    assert_eq!(
+        inst.call_str("hello", "Ada").unwrap(),
+        "Hello, Ada! You are visitor #1."
+    );
+    let err = inst.call_bytes("hello", &[0xff]).unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::GuestError { message, .. } if message == "the name is not UTF-8"),
+        "{err:?}"
+    );
+    // Input freed by `hello`, output by `cabi_post_hello`: memory is flat.
+    let name = "x".repeat(10_000);
+    inst.call_str("hello", &name).unwrap();
+    let pages = inst.memory().len();
+    for _ in 0..20_000 {
+        inst.call_str("hello", &name).unwrap();
+    }
+    assert_eq!(inst.memory().len(), pages);
+}
+
+#[test]
 fn misspelled_import_is_reported_with_suggestion() {
     let host = host();
     let err = host

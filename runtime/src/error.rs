@@ -246,6 +246,83 @@ pub enum ErrorKind {
         /// What was attempted.
         what: &'static str,
     },
+    /// A pointer and length the plugin handed to the host through the guest
+    /// contract (an export's return area, its output or error message, a
+    /// bytes host function's input or return area) reach outside its memory
+    /// or wrap past 4 GiB. Nothing outside the memory was read or written.
+    GuestBounds {
+        /// The export called, or `module::name` of the host function.
+        function: String,
+        /// Which region: `"return area"`, `"output"`, `"error message"`, `"input"`.
+        what: &'static str,
+        /// Guest address.
+        ptr: u32,
+        /// Length in bytes.
+        len: u32,
+        /// Size of the guest memory in bytes.
+        memory_size: usize,
+    },
+    /// The plugin's `cabi_realloc` trapped, or returned a pointer that the
+    /// requested bytes do not fit behind.
+    Allocator {
+        /// The export called, or `module::name` of the host function.
+        function: String,
+        /// Bytes the host asked for.
+        size: u32,
+        /// What went wrong.
+        problem: AllocatorProblem,
+    },
+    /// An export's output (or error message) is longer than
+    /// [`Limits::max_output_bytes`](crate::Limits::max_output_bytes); it was
+    /// not copied.
+    OutputLimit {
+        /// The export called.
+        function: String,
+        /// `"output"` or `"error message"`.
+        what: &'static str,
+        /// Length the plugin returned.
+        len: u32,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// [`Instance::call_str`](crate::Instance::call_str) got an output that
+    /// is not UTF-8 (or a string host function got such an input).
+    InvalidUtf8 {
+        /// The export called, or `module::name` of the host function.
+        function: String,
+        /// `"output"` or `"input"`.
+        what: &'static str,
+        /// Bytes before the first invalid sequence.
+        valid_up_to: usize,
+        /// Length of the whole output.
+        len: usize,
+    },
+    /// The plugin's export returned an error result with this message
+    /// (invalid UTF-8 in it replaced by U+FFFD).
+    GuestError {
+        /// The export called.
+        function: String,
+        /// The plugin's message.
+        message: String,
+    },
+    /// The plugin does not implement the guest contract for a bytes or
+    /// string call (docs/guest-contract.md): no `memory` or `cabi_realloc`
+    /// export, a wrong `cabi_realloc` or `cabi_post_*` signature, a return
+    /// area that is not 4-aligned, or a result tag other than 0 and 1.
+    GuestContract {
+        /// The export called, or `module::name` of the host function.
+        function: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// The input of a bytes or string call does not fit a 32-bit guest
+    /// (4 GiB or more); nothing was run.
+    InputTooLarge {
+        /// The export called.
+        function: String,
+        /// Length of the input.
+        len: usize,
+    },
     /// A host or instance setting is inconsistent (e.g. a fuel limit on a host
     /// built without fuel metering).
     Config(String),
@@ -267,6 +344,10 @@ impl ErrorKind {
             | ErrorKind::HostFunction { backtrace, .. }
             | ErrorKind::HostPanic { backtrace, .. }
             | ErrorKind::CannotSuspend { backtrace, .. } => Some(backtrace),
+            ErrorKind::Allocator {
+                problem: AllocatorProblem::Trapped { backtrace, .. },
+                ..
+            } => Some(backtrace),
             _ => None,
         }
     }
@@ -395,6 +476,60 @@ impl fmt::Display for ErrorKind {
                  the call yields `{call_yields}` and resumes with `{call_resumes_with}`"
             ),
             ErrorKind::NotSuspended { what } => write!(f, "call is not suspended: {what}"),
+            ErrorKind::GuestBounds {
+                function,
+                what,
+                ptr,
+                len,
+                memory_size,
+            } => {
+                write!(
+                    f,
+                    "`{function}`: the plugin's {what} [{ptr:#x}, +{len}) is outside its {memory_size}-byte memory"
+                )?;
+                if u64::from(*ptr) + u64::from(*len) > u64::from(u32::MAX) {
+                    write!(f, " (pointer + length wraps past 4 GiB)")?;
+                }
+                Ok(())
+            }
+            ErrorKind::Allocator {
+                function,
+                size,
+                problem,
+            } => write!(
+                f,
+                "`{function}`: the plugin's cabi_realloc failed to allocate {size} bytes: {problem}"
+            ),
+            ErrorKind::OutputLimit {
+                function,
+                what,
+                len,
+                limit,
+            } => write!(
+                f,
+                "`{function}`: the plugin's {what} is {len} bytes, over the {limit}-byte max_output_bytes limit"
+            ),
+            ErrorKind::InvalidUtf8 {
+                function,
+                what,
+                valid_up_to,
+                len,
+            } => write!(
+                f,
+                "`{function}`: the {what} is not UTF-8 (invalid from byte {valid_up_to} of {len})"
+            ),
+            ErrorKind::GuestError { function, message } => {
+                write!(f, "`{function}` returned an error: {message}")
+            }
+            ErrorKind::GuestContract { function, problem } => write!(
+                f,
+                "`{function}`: the plugin does not follow the guest contract \
+                 (docs/guest-contract.md): {problem}"
+            ),
+            ErrorKind::InputTooLarge { function, len } => write!(
+                f,
+                "`{function}`: an input of {len} bytes does not fit a 32-bit guest"
+            ),
             ErrorKind::Config(msg) => write!(f, "invalid configuration: {msg}"),
             ErrorKind::Wasmtime(e) => write!(f, "{e:#}"),
         }
@@ -410,6 +545,46 @@ impl std::error::Error for ErrorKind {
             ErrorKind::LoadLimit { error, .. } => Some(error),
             ErrorKind::HostFunction { error, .. } => Some(&**error),
             _ => None,
+        }
+    }
+}
+
+/// How a plugin's `cabi_realloc` failed ([`ErrorKind::Allocator`]).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum AllocatorProblem {
+    /// It trapped (fuel, deadline, cancellation and memory limits keep their
+    /// own [`ErrorKind`]s; this is every other trap).
+    Trapped {
+        /// The trap code.
+        code: TrapCode,
+        /// Where it happened.
+        backtrace: Backtrace,
+    },
+    /// It returned 0 for a non-empty allocation.
+    Null,
+    /// The allocation `[ptr, +size)` is outside the memory or wraps past 4 GiB.
+    OutOfBounds {
+        /// The pointer it returned.
+        ptr: u32,
+        /// Size of the guest memory in bytes after the allocation.
+        memory_size: usize,
+    },
+}
+
+impl fmt::Display for AllocatorProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AllocatorProblem::Trapped { code, backtrace } => {
+                let desc = code.to_string();
+                let desc = desc.strip_prefix("wasm trap: ").unwrap_or(&desc);
+                write!(f, "it trapped: {desc}{backtrace}")
+            }
+            AllocatorProblem::Null => f.write_str("it returned a null pointer"),
+            AllocatorProblem::OutOfBounds { ptr, memory_size } => write!(
+                f,
+                "it returned {ptr:#x}, and the bytes from there do not fit in its {memory_size}-byte memory"
+            ),
         }
     }
 }
@@ -517,11 +692,28 @@ impl fmt::Display for Backtrace {
 pub(crate) enum Internal {
     Deadline,
     Cancelled,
-    MemoryLimit { requested: usize, limit: usize },
-    TableLimit { requested: usize, limit: usize },
-    HostReturned { function: Arc<str>, error: BoxError },
-    HostPanicked { function: Arc<str>, message: String },
-    CannotSuspend { function: Arc<str> },
+    MemoryLimit {
+        requested: usize,
+        limit: usize,
+    },
+    TableLimit {
+        requested: usize,
+        limit: usize,
+    },
+    HostReturned {
+        function: Arc<str>,
+        error: BoxError,
+    },
+    HostPanicked {
+        function: Arc<str>,
+        message: String,
+    },
+    CannotSuspend {
+        function: Arc<str>,
+    },
+    /// A guest-contract violation found inside a bytes host function; it
+    /// keeps its own kind rather than becoming `HostFunction`.
+    Contract(Box<ErrorKind>),
 }
 
 impl fmt::Display for Internal {
@@ -596,6 +788,7 @@ fn classify_kind(err: wasmtime::Error, budget: CallBudget) -> ErrorKind {
                 function: function.to_string(),
                 backtrace,
             },
+            Internal::Contract(kind) => *kind,
         },
         Err(other) => ErrorKind::Wasmtime(other),
     }

@@ -6,17 +6,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, Linker, Module, PoolingAllocationConfig,
+    Config, Engine, InstanceAllocationStrategy, Linker, Module, PoolingAllocationConfig, ValType,
 };
 
 use crate::cache::{self, Cache, WarnFn};
-use crate::error::{Error, ErrorKind};
+use crate::error::{BoxError, Error, ErrorKind};
 use crate::hostfn::{self, Ctx, HostFn, HostFuture, HostReturn};
-use crate::instance::{AsyncCall, State, call_async_blocking};
 use crate::limits::Limits;
 use crate::link::{self, HostFuncs};
 use crate::load_limits::{self, LoadLimits};
 use crate::plugin::Plugin;
+use crate::shared::Shared;
+use crate::store::{AsyncCall, State, call_async_blocking};
 use crate::ticker;
 use crate::types::{Signature, Values};
 
@@ -86,6 +87,65 @@ impl<T: 'static> HostBuilder<T> {
             signature,
             false,
             Box::new(move |linker| f.define(linker, &m, &n)),
+        ));
+        self
+    }
+
+    /// Registers host function `module`.`name` that takes bytes and returns
+    /// bytes through the guest contract (docs/guest-contract.md): the plugin
+    /// imports it as `(func (param $ptr i32) (param $len i32) (param $ret i32))`,
+    /// and finds the `(ptr, len)` of the result, allocated with its own
+    /// `cabi_realloc` and owned by it, in the 8 bytes at `$ret`. An `Err`
+    /// ends the plugin call with [`ErrorKind::HostFunction`].
+    ///
+    /// The result is allocated with a reentrant synchronous call into the
+    /// plugin, so a plugin that also imports a [`HostBuilder::func_async`]
+    /// function cannot use it (the call fails with [`ErrorKind::Config`]).
+    pub fn func_bytes<E: Into<BoxError>>(
+        self,
+        module: &str,
+        name: &str,
+        f: impl Fn(&mut Ctx<'_, T>, &[u8]) -> Result<Vec<u8>, E> + Send + Sync + 'static,
+    ) -> Self {
+        self.func_list(
+            module,
+            name,
+            Box::new(move |cx, input, function| {
+                f(cx, input).map_err(|e| hostfn::list_fn_error(function, e.into()))
+            }),
+        )
+    }
+
+    /// [`HostBuilder::func_bytes`] for UTF-8 strings: an input that is not
+    /// UTF-8 ends the call with [`ErrorKind::InvalidUtf8`] before `f` runs.
+    pub fn func_str<E: Into<BoxError>>(
+        self,
+        module: &str,
+        name: &str,
+        f: impl Fn(&mut Ctx<'_, T>, &str) -> Result<String, E> + Send + Sync + 'static,
+    ) -> Self {
+        self.func_list(
+            module,
+            name,
+            Box::new(move |cx, input, function| {
+                let text = std::str::from_utf8(input)
+                    .map_err(|e| hostfn::input_not_utf8(function, input, e))?;
+                f(cx, text)
+                    .map(String::into_bytes)
+                    .map_err(|e| hostfn::list_fn_error(function, e.into()))
+            }),
+        )
+    }
+
+    fn func_list(mut self, module: &str, name: &str, f: hostfn::ListFn<T>) -> Self {
+        let signature = Signature::new(vec![ValType::I32; 3], vec![]);
+        let (m, n) = (module.to_string(), name.to_string());
+        self.defs.push((
+            m.clone(),
+            n.clone(),
+            signature,
+            false,
+            Box::new(move |linker| hostfn::define_list(f, linker, &m, &n)),
         ));
         self
     }
@@ -221,17 +281,20 @@ impl<T: 'static> HostBuilder<T> {
         let ticker = ticker::register(engine.clone(), self.tick).map_err(ErrorKind::Ticker)?;
         Ok(Host {
             inner: Arc::new(HostInner {
-                engine,
+                shared: Arc::new(Shared {
+                    engine,
+                    async_call: self.async_call,
+                    limits: self.limits,
+                    fuel: self.fuel,
+                    tick: self.tick,
+                    max_wasm_stack: self.max_wasm_stack,
+                    _ticker: ticker,
+                }),
                 linker,
                 funcs,
                 async_funcs,
-                async_call: self.async_call,
                 required_exports: self.required_exports,
-                limits: self.limits,
                 load_limits: self.load_limits,
-                fuel: self.fuel,
-                tick: self.tick,
-                max_wasm_stack: self.max_wasm_stack,
                 cache: self.cache_dir.map(|dir| {
                     Cache::new(
                         dir,
@@ -240,28 +303,22 @@ impl<T: 'static> HostBuilder<T> {
                             .unwrap_or_else(|| Arc::new(cache::warn_to_stderr)),
                     )
                 }),
-                _ticker: ticker,
             }),
         })
     }
 }
 
 pub(crate) struct HostInner<T: 'static> {
-    pub(crate) engine: Engine,
+    /// What plugins and instances keep of the host.
+    pub(crate) shared: Arc<Shared<T>>,
     pub(crate) linker: Linker<State<T>>,
     pub(crate) funcs: HostFuncs,
     /// Host functions registered with `func_async`: a plugin importing any
     /// of them must be instantiated and called through wasmtime's async API.
     pub(crate) async_funcs: HashSet<(String, String)>,
-    pub(crate) async_call: Option<AsyncCall<T>>,
     pub(crate) required_exports: Vec<(String, Signature)>,
-    pub(crate) limits: Limits,
     pub(crate) load_limits: LoadLimits,
-    pub(crate) fuel: bool,
-    pub(crate) tick: Duration,
-    pub(crate) max_wasm_stack: usize,
     pub(crate) cache: Option<Cache>,
-    _ticker: ticker::Registration,
 }
 
 impl<T: Send + 'static> HostBuilder<T> {
@@ -327,7 +384,7 @@ impl<T: 'static> Host<T> {
 
     /// The underlying wasmtime engine.
     pub fn engine(&self) -> &Engine {
-        &self.inner.engine
+        &self.inner.shared.engine
     }
 
     /// Loads a plugin from a file: WebAssembly text if it ends in `.wat`,
@@ -363,7 +420,7 @@ impl<T: 'static> Host<T> {
                 .contains(&(i.module().to_string(), i.name().to_string()))
         });
         Ok(Plugin::new(
-            self.clone(),
+            self.inner.shared.clone(),
             name.to_string(),
             module,
             pre,
@@ -374,7 +431,7 @@ impl<T: 'static> Host<T> {
 
     fn compile(&self, name: &str, bytes: &[u8]) -> Result<(Module, bool), Error> {
         check_load_limits(name, bytes, &self.inner.load_limits)?;
-        let engine = &self.inner.engine;
+        let engine = &self.inner.shared.engine;
         let key = self.inner.cache.as_ref().map(|_| Cache::key(engine, bytes));
         if let (Some(cache), Some(key)) = (&self.inner.cache, &key)
             && let Some(module) = cache.load(engine, key)
@@ -396,7 +453,7 @@ impl<T: 'static> Host<T> {
     /// Where the cache keeps (or would keep) the compiled form of `bytes`.
     pub fn cache_path(&self, bytes: &[u8]) -> Option<PathBuf> {
         let cache = self.inner.cache.as_ref()?;
-        Some(cache.path(&Cache::key(&self.inner.engine, bytes)))
+        Some(cache.path(&Cache::key(&self.inner.shared.engine, bytes)))
     }
 }
 

@@ -8,9 +8,10 @@ use std::task::{Context, Poll};
 
 use wasmtime::{Caller, Linker, Memory};
 
-use crate::error::{BoxError, Internal};
-use crate::instance::State;
-use crate::resumable::SuspendError;
+use crate::abi::{self, Realloc};
+use crate::error::{BoxError, CallBudget, Error, ErrorKind, Internal};
+use crate::exchange::SuspendError;
+use crate::store::State;
 use crate::types::{Signature, Val, Values};
 
 /// What a host function sees while a plugin calls it: the instance's user
@@ -111,6 +112,190 @@ impl<'a, T: 'static> Ctx<'a, T> {
         mem[r].copy_from_slice(bytes);
         Ok(())
     }
+
+    /// Copies `bytes` into a fresh allocation of the plugin's own
+    /// `cabi_realloc` (see docs/guest-contract.md) and returns its address;
+    /// the plugin owns and frees it. For host functions with their own
+    /// signatures; [`HostBuilder::func_bytes`](crate::HostBuilder::func_bytes)
+    /// does this for its result.
+    pub fn copy_to_guest(&mut self, bytes: &[u8]) -> Result<u32, Error> {
+        alloc_in_guest(&mut self.caller, "host function", bytes).map_err(|e| {
+            match e.downcast::<Internal>() {
+                Ok(Internal::Contract(kind)) => (*kind).into(),
+                Ok(other) => Error::wasmtime(other.into()),
+                Err(e) => crate::error::classify(e, CallBudget::default()),
+            }
+        })
+    }
+}
+
+/// Stops the call with a guest-contract error that keeps its own kind.
+#[cold]
+fn contract_error(error: Error) -> wasmtime::Error {
+    wasmtime::Error::new(Internal::Contract(Box::new(error.into_kind())))
+}
+
+/// The plugin's `memory`, or a contract error naming `function`.
+fn contract_memory<T>(
+    caller: &mut Caller<'_, State<T>>,
+    function: &str,
+) -> wasmtime::Result<Memory> {
+    if let Some(m) = caller.data().memory {
+        return Ok(m);
+    }
+    caller
+        .get_export("memory")
+        .and_then(|e| e.into_memory())
+        .ok_or_else(|| {
+            contract_error(abi::contract(
+                function,
+                "it exports no memory named `memory`",
+            ))
+        })
+}
+
+/// Allocates `bytes.len()` bytes with the plugin's `cabi_realloc` and
+/// copies `bytes` there. A trap in the allocator is
+/// [`ErrorKind::Allocator`]; running out of fuel or time in it passes
+/// through unchanged, so the outer call reports it as usual.
+fn alloc_in_guest<T>(
+    caller: &mut Caller<'_, State<T>>,
+    function: &str,
+    bytes: &[u8],
+) -> wasmtime::Result<u32> {
+    if caller.data().on_fiber {
+        return Err(contract_error(
+            ErrorKind::Config(format!(
+                "`{function}` hands bytes to the plugin through a synchronous call of its \
+                 `cabi_realloc`, which wasmtime refuses while the plugin runs on a fiber \
+                 (it imports a host function registered with `func_async`)"
+            ))
+            .into(),
+        ));
+    }
+    let memory = contract_memory(caller, function)?;
+    let realloc: Realloc = caller
+        .get_export(abi::REALLOC)
+        .and_then(|e| e.into_func())
+        .ok_or_else(|| {
+            contract_error(abi::contract(
+                function,
+                "it exports no function `cabi_realloc`",
+            ))
+        })?
+        .typed(&*caller)
+        .map_err(|_| {
+            contract_error(abi::contract(
+                function,
+                "its `cabi_realloc` is not (func (param i32 i32 i32 i32) (result i32))",
+            ))
+        })?;
+    let Ok(len) = u32::try_from(bytes.len()) else {
+        return Err(contract_error(
+            ErrorKind::InputTooLarge {
+                function: function.to_string(),
+                len: bytes.len(),
+            }
+            .into(),
+        ));
+    };
+    let ptr = match realloc.call(&mut *caller, (0, 0, abi::LIST_ALIGN, len)) {
+        Ok(ptr) => ptr,
+        Err(e) => {
+            let plain_trap = e.downcast_ref::<wasmtime::Trap>().is_some_and(|c| {
+                !matches!(c, wasmtime::Trap::OutOfFuel | wasmtime::Trap::StackOverflow)
+            });
+            if !plain_trap {
+                return Err(e);
+            }
+            return Err(contract_error(abi::allocator_failed(
+                function,
+                len,
+                e,
+                CallBudget::default(),
+            )));
+        }
+    };
+    let mem = memory.data_mut(&mut *caller);
+    let r = abi::check_allocation(function, ptr, len, mem.len()).map_err(contract_error)?;
+    mem[r].copy_from_slice(bytes);
+    Ok(ptr)
+}
+
+/// What a bytes host function computes from its input, with errors already
+/// turned into the call's error.
+pub(crate) type ListFn<T> =
+    Box<dyn Fn(&mut Ctx<'_, T>, &[u8], &Arc<str>) -> wasmtime::Result<Vec<u8>> + Send + Sync>;
+
+/// Links a host function of the guest contract: the plugin imports it as
+/// `(func (param $ptr i32) (param $len i32) (param $ret i32))`, passes its
+/// input as `(ptr, len)` and a 4-aligned 8-byte area at `ret`, where the
+/// host writes the `(ptr, len)` of the output it allocated with the
+/// plugin's `cabi_realloc`. The plugin keeps its input and owns the output.
+pub(crate) fn define_list<T: 'static>(
+    f: ListFn<T>,
+    linker: &mut Linker<State<T>>,
+    module: &str,
+    name: &str,
+) -> wasmtime::Result<()> {
+    let function: Arc<str> = format!("{module}::{name}").into();
+    linker.func_wrap(
+        module,
+        name,
+        move |mut caller: Caller<'_, State<T>>,
+              ptr: u32,
+              len: u32,
+              ret: u32|
+              -> wasmtime::Result<()> {
+            let memory = contract_memory(&mut caller, &function)?;
+            let mem = memory.data(&caller);
+            if !ret.is_multiple_of(abi::RESULT_ALIGN) {
+                return Err(contract_error(abi::contract(
+                    &function,
+                    format!("its return area pointer {ret:#x} is not 4-byte aligned"),
+                )));
+            }
+            abi::bounds(&function, "return area", ret, abi::LIST_AREA, mem)
+                .map_err(contract_error)?;
+            let input = mem
+                [abi::bounds(&function, "input", ptr, len, mem).map_err(contract_error)?]
+            .to_vec();
+            let mut cx = Ctx { caller };
+            let output = match catch_unwind(AssertUnwindSafe(|| f(&mut cx, &input, &function))) {
+                Ok(out) => out?,
+                Err(payload) => {
+                    return Err(wasmtime::Error::new(Internal::HostPanicked {
+                        function: function.clone(),
+                        message: panic_message(payload),
+                    }));
+                }
+            };
+            let mut caller = cx.caller;
+            let out_ptr = alloc_in_guest(&mut caller, &function, &output)?;
+            let mem = memory.data_mut(&mut caller);
+            // Memory only grows, so the area checked above is still there.
+            let area = abi::bounds(&function, "return area", ret, abi::LIST_AREA, mem)
+                .map_err(contract_error)?;
+            mem[area.start..area.start + 4].copy_from_slice(&out_ptr.to_le_bytes());
+            mem[area.start + 4..area.end].copy_from_slice(&(output.len() as u32).to_le_bytes());
+            Ok(())
+        },
+    )?;
+    Ok(())
+}
+
+/// A bytes host function's user error, as the error that ends the call.
+pub(crate) fn list_fn_error(function: &Arc<str>, error: BoxError) -> wasmtime::Error {
+    host_error(function, error)
+}
+
+/// The error for a string host function whose input is not UTF-8.
+pub(crate) fn input_not_utf8(
+    function: &str,
+    input: &[u8],
+    e: std::str::Utf8Error,
+) -> wasmtime::Error {
+    contract_error(abi::not_utf8(function, "input", input, e))
 }
 
 fn range(ptr: u32, len: u32, size: usize) -> Result<std::ops::Range<usize>, MemoryAccessError> {

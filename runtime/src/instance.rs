@@ -1,58 +1,21 @@
-//! Instances: a store plus the limits and cancellation flag of one plugin instance.
+//! Instances: a store plus the limits and cancellation flag of one plugin
+//! instance, and the calls made on it.
 
 use std::any::Any;
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::Ordering;
 
-use wasmtime::{ExternType, Memory, Module, Store, TypedFunc, UpdateDeadline};
+use wasmtime::{ExternType, Module, Store, TypedFunc};
 
-use crate::error::{Backtrace, CallBudget, Error, ErrorKind, Internal, classify};
+use crate::error::{CallBudget, Error, ErrorKind, classify};
+use crate::exchange::{activate, deactivate};
 use crate::hostfn::MemoryAccessError;
-use crate::limits::{Limiter, Limits};
 use crate::link::nearest;
-use crate::native_stack;
-use crate::plugin::Plugin;
-use crate::resumable::{Call, SharedExchange, activate, block_on, deactivate};
+use crate::resumable::Call;
+use crate::shared::Shared;
+use crate::store::{Arming, AsyncCall, CancelTarget, State, watch_epochs};
 use crate::types::{Signature, Values};
-
-/// Store data: the user's state plus what spindle tracks per instance.
-#[doc(hidden)]
-pub struct State<T> {
-    pub(crate) user: T,
-    pub(crate) memory: Option<Memory>,
-    limiter: Limiter,
-    pub(crate) ticks_left: Option<u64>,
-    /// Calls armed so far (the start function included): the number of the
-    /// running or last call, which a [`CancelHandle`] targets.
-    pub(crate) call_number: u64,
-    /// Created with the first [`CancelHandle`]; until then there is nothing
-    /// to check and no allocation to make per instance.
-    pub(crate) cancel: Option<Arc<CancelTarget>>,
-    /// Created by the first [`Instance::start`]: where a suspending host
-    /// function leaves its value and finds the resume value.
-    pub(crate) exchange: Option<SharedExchange>,
-}
-
-/// Runs an untyped call through `Func::call_async` to completion. Made where
-/// `T: Send` is known (`HostBuilder::func_async`) and stored as a plain
-/// function pointer, so `Instance::call` works for every `T`.
-pub(crate) type AsyncCall<T> = fn(
-    &mut Store<State<T>>,
-    wasmtime::Func,
-    &[wasmtime::Val],
-    &mut [wasmtime::Val],
-) -> wasmtime::Result<()>;
-
-pub(crate) fn call_async_blocking<T: Send + 'static>(
-    store: &mut Store<State<T>>,
-    func: wasmtime::Func,
-    params: &[wasmtime::Val],
-    results: &mut [wasmtime::Val],
-) -> wasmtime::Result<()> {
-    block_on(func.call_async(store, params, results))
-}
 
 /// A plain call on an instance whose plugin imports async host functions:
 /// wasmtime only allows `call_async` there, so drive it here. Nothing was
@@ -77,19 +40,6 @@ fn call_through_fiber<T, P: Values, R: Values>(
     Ok(R::from_vals(&results))
 }
 
-/// The highest call number any handle asked to cancel (0: none), shared
-/// between an instance and its handles.
-#[derive(Debug, Default)]
-pub(crate) struct CancelTarget(AtomicU64);
-
-impl CancelTarget {
-    /// Whether call `number` (the running one) was asked to stop.
-    #[inline]
-    pub(crate) fn hits(&self, number: u64) -> bool {
-        self.0.load(Ordering::Acquire) == number
-    }
-}
-
 /// Cancels one call of one instance from any thread: the call the handle
 /// was taken for, which is the next call the instance makes after
 /// [`Instance::cancel_handle`] (a plain call, a resumable call, or a
@@ -112,154 +62,6 @@ impl CancelHandle {
     }
 }
 
-/// Epoch ticks for `deadline`, rounded up, plus one: the first tick after
-/// arming may come at any moment, so the extra tick guarantees the plugin
-/// gets at least the full deadline; it is stopped at most one tick late.
-/// Saturates: a deadline too long to count is one that never fires (a
-/// wrapping cast made `Duration::MAX` fire after 3.4 ms).
-pub(crate) fn deadline_ticks(deadline: Duration, tick: Duration) -> u64 {
-    let ticks = deadline.as_nanos().div_ceil(tick.as_nanos().max(1));
-    u64::try_from(ticks).unwrap_or(u64::MAX).saturating_add(1)
-}
-
-/// How a call is armed, fixed at instantiation.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Arming {
-    pub fuel_metering: bool,
-    pub budget: CallBudget,
-    pub deadline_ticks: Option<u64>,
-    /// Native stack a synchronous call needs on the calling thread.
-    pub native_stack: usize,
-}
-
-impl Arming {
-    pub(crate) fn new(
-        limits: &Limits,
-        fuel_metering: bool,
-        tick: Duration,
-        max_wasm_stack: usize,
-    ) -> Result<Self, Error> {
-        if limits.fuel.is_some() && !fuel_metering {
-            return Err(ErrorKind::Config(
-                "a fuel limit needs a host with fuel metering (HostBuilder::enable_fuel)".into(),
-            )
-            .into());
-        }
-        let deadline_ticks = limits.deadline.map(|d| deadline_ticks(d, tick));
-        Ok(Arming {
-            fuel_metering,
-            budget: CallBudget {
-                fuel: limits.fuel,
-                deadline: limits.deadline,
-            },
-            deadline_ticks,
-            native_stack: max_wasm_stack.saturating_add(native_stack::HOST_RESERVE),
-        })
-    }
-
-    /// Refuses a synchronous call on a thread whose stack is too small for
-    /// `max_wasm_stack`: wasm would run past the guard page and abort the
-    /// process. Calls through wasmtime's async API run wasm on their own
-    /// fiber stack and skip this.
-    #[inline]
-    pub(crate) fn check_native_stack(&self) -> Result<(), Error> {
-        match native_stack::remaining() {
-            Some(available) if available < self.native_stack => Err(ErrorKind::NativeStack {
-                available,
-                needed: self.native_stack,
-            }
-            .into()),
-            _ => Ok(()),
-        }
-    }
-
-    /// Resets the per-call budgets. Kept small: it runs before every call.
-    #[inline]
-    pub(crate) fn arm<T>(&self, store: &mut Store<State<T>>) -> Result<(), Error> {
-        let data = store.data_mut();
-        data.call_number += 1;
-        if let Some(c) = &data.cancel
-            && c.hits(data.call_number)
-        {
-            return Err(ErrorKind::Cancelled {
-                backtrace: Backtrace::default(),
-            }
-            .into());
-        }
-        if self.deadline_ticks.is_some() {
-            data.ticks_left = self.deadline_ticks;
-        }
-        if self.fuel_metering {
-            store
-                .set_fuel(self.budget.fuel.unwrap_or(u64::MAX))
-                .map_err(Error::wasmtime)?;
-        }
-        if self.deadline_ticks.is_some() {
-            // Count ticks from now. Without a deadline the callback (if any)
-            // only checks for cancellation, so a stale epoch deadline is
-            // harmless (it fires once and re-arms itself) and the write is skipped.
-            store.set_epoch_deadline(1);
-        }
-        Ok(())
-    }
-}
-
-pub(crate) fn new_store<T: 'static>(
-    engine: &wasmtime::Engine,
-    user: T,
-    limits: &Limits,
-    arming: &Arming,
-) -> Store<State<T>> {
-    let mut store = Store::new(
-        engine,
-        State {
-            user,
-            memory: None,
-            limiter: Limiter::new(limits),
-            ticks_left: None,
-            call_number: 0,
-            cancel: None,
-            exchange: None,
-        },
-    );
-    store.limiter(|s| &mut s.limiter);
-    if arming.deadline_ticks.is_some() {
-        watch_epochs(&mut store);
-    } else {
-        // Nothing to check until someone asks for a CancelHandle: never
-        // interrupt, and skip the callback's allocation.
-        store.set_epoch_deadline(NEVER);
-    }
-    store
-}
-
-/// Epoch ticks that will not pass in the life of a process, yet leave room
-/// for the engine's current epoch to be added without overflow.
-const NEVER: u64 = u64::MAX / 2;
-
-/// Installs the per-tick check. Runs once per epoch tick while this store
-/// executes wasm: one shared ticker thread drives every deadline and
-/// cancellation, no thread per call.
-fn watch_epochs<T: 'static>(store: &mut Store<State<T>>) {
-    store.set_epoch_deadline(1);
-    store.epoch_deadline_callback(|mut cx| {
-        let data = cx.data_mut();
-        if let Some(c) = &data.cancel
-            && c.hits(data.call_number)
-        {
-            return Err(Internal::Cancelled.into());
-        }
-        match &mut data.ticks_left {
-            Some(n) if *n <= 1 => Err(Internal::Deadline.into()),
-            Some(n) => {
-                *n -= 1;
-                Ok(UpdateDeadline::Continue(1))
-            }
-            None => Ok(UpdateDeadline::Continue(1)),
-        }
-    });
-}
-
 /// A running plugin instance with its own state, memory and limits.
 pub struct Instance<T: 'static> {
     pub(crate) store: Store<State<T>>,
@@ -271,20 +73,24 @@ pub struct Instance<T: 'static> {
     /// so a call with other types misses and is checked again.
     /// A short list, not a map: plugins are called by few names, and
     /// comparing a few short strings beats hashing one (see the benches).
-    checked: Vec<(Box<str>, Box<dyn Any + Send>)>,
+    pub(crate) checked: Vec<(Box<str>, Box<dyn Any + Send>)>,
     /// Set when the plugin imports async host functions: every call then
     /// goes through wasmtime's async API.
-    async_call: Option<AsyncCall<T>>,
-    /// Keeps the host, and so its epoch ticker, alive: without it an instance
-    /// outliving its host would never see its deadline.
-    pub(crate) _plugin: Plugin<T>,
+    pub(crate) async_call: Option<AsyncCall<T>>,
+    /// The plugin's `cabi_realloc`, looked up by the first bytes call.
+    pub(crate) realloc: Option<crate::abi::Realloc>,
+    /// Keeps the host's epoch ticker alive: without it an instance
+    /// outliving its host and plugin would never see its deadline.
+    _shared: Arc<Shared<T>>,
 }
 
 impl<T: 'static> Instance<T> {
     pub(crate) fn finish(
         mut store: Store<State<T>>,
         instance: wasmtime::Instance,
-        plugin: Plugin<T>,
+        module: Module,
+        async_call: Option<AsyncCall<T>>,
+        shared: Arc<Shared<T>>,
         arming: Arming,
     ) -> Self {
         let memory = instance.get_memory(&mut store, "memory");
@@ -292,11 +98,12 @@ impl<T: 'static> Instance<T> {
         Instance {
             store,
             instance,
-            module: plugin.module().clone(),
+            module,
             arming,
             checked: Vec::new(),
-            async_call: plugin.async_call(),
-            _plugin: plugin,
+            async_call,
+            realloc: None,
+            _shared: shared,
         }
     }
 
@@ -550,29 +357,5 @@ impl<T: 'static, P: Values, R: Values> Func<'_, T, P, R> {
     /// The instance this export belongs to.
     pub fn instance(&mut self) -> &mut Instance<T> {
         self.instance
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::deadline_ticks;
-    use std::time::Duration;
-
-    #[test]
-    fn deadline_ticks_saturate_instead_of_wrapping() {
-        let tick = Duration::from_millis(10);
-        assert_eq!(deadline_ticks(Duration::MAX, tick), u64::MAX);
-        // 184467440737095520 s in 10 ms ticks is just over 2^64: a wrapping
-        // cast made it 385 ticks (3.85 s).
-        assert_eq!(
-            deadline_ticks(Duration::from_secs(184_467_440_737_095_520), tick),
-            u64::MAX
-        );
-        assert_eq!(deadline_ticks(Duration::from_millis(25), tick), 4);
-        assert_eq!(deadline_ticks(Duration::ZERO, tick), 1);
-        assert_eq!(
-            deadline_ticks(Duration::from_secs(1), Duration::ZERO),
-            1_000_000_001
-        );
     }
 }

@@ -16,14 +16,52 @@
 //! let plugin = host.load_file("plugin.wasm")?; // every import problem reported at once
 //! let mut instance = plugin.instantiate(Vec::new())?;
 //! let sum: i32 = instance.call::<(i32, i32), i32>("add", (2, 3))?;
-//! # let _ = sum; Ok(()) }
+//! // Strings and bytes through the guest contract (docs/guest-contract.md):
+//! let greeting: String = instance.call_str("greet", "world")?;
+//! # let _ = (sum, greeting); Ok(()) }
 //! ```
 //!
 //! See `runtime/README.md` for the design and the wasmtime features used.
+//!
+//! # Layers
+//!
+//! Modules import downward only, like wasmtime's store, instance and linker:
+//! each row may use the rows below it, never a row above. `tests/layering.rs`
+//! reads this table and fails on an upward import (including one through a
+//! re-export at the crate root) or on a module missing from it.
+//!
+//! ```text
+//! +--------------+---------------------------------------------------------+
+//! | module       | holds                                                   |
+//! +--------------+---------------------------------------------------------+
+//! | check        | HostSpec, compile_file, Instance::call_dynamic: tools   |
+//! | host         | HostBuilder, Host: engine, linker, loading plugins      |
+//! | plugin       | Plugin: a checked, pre-linked module; instantiation     |
+//! | bytes        | Instance::call_bytes, call_str: the guest contract      |
+//! | instance     | Instance, Func, CancelHandle: typed calls               |
+//! | shared       | what plugins and instances keep of their host           |
+//! | resumable    | Call, Step, Ctx::suspend: suspendable calls             |
+//! | hostfn       | Ctx, HostFn: host functions and guest memory access     |
+//! | abi          | guest contract names, checks and result decoding        |
+//! | store        | State: per-store data, arming a call with its limits    |
+//! | exchange     | suspend/resume mailbox, SuspendError, block_on          |
+//! | limits       | Limits and the wasmtime resource limiter                |
+//! | cache        | the authenticated on-disk compile cache                 |
+//! | ticker       | the one epoch ticker thread                             |
+//! | native_stack | how much native stack the calling thread has left       |
+//! | error        | Error, ErrorKind, classifying wasmtime errors           |
+//! | link         | the import/export report                                |
+//! | load_limits  | the pre-compile bounds pass                             |
+//! | types        | Val, Values, Signature                                  |
+//! +--------------+---------------------------------------------------------+
+//! ```
 
+mod abi;
+mod bytes;
 mod cache;
 mod check;
 mod error;
+mod exchange;
 mod host;
 mod hostfn;
 mod instance;
@@ -33,20 +71,24 @@ mod load_limits;
 mod native_stack;
 mod plugin;
 mod resumable;
+mod shared;
+mod store;
 mod ticker;
 mod types;
 
 pub use cache::default_key_file as default_cache_key_file;
 pub use check::{HostSpec, compile_file, compile_file_with};
-pub use error::{Backtrace, BoxError, Error, ErrorKind, Frame, TrapCode};
+pub use error::{AllocatorProblem, Backtrace, BoxError, Error, ErrorKind, Frame, TrapCode};
+pub use exchange::SuspendError;
 pub use host::{Host, HostBuilder};
 pub use hostfn::{Ctx, HostFn, HostFuture, HostReturn, MemoryAccessError};
-pub use instance::{CancelHandle, Func, Instance, State};
+pub use instance::{CancelHandle, Func, Instance};
 pub use limits::Limits;
 pub use link::{LinkError, LinkProblem};
 pub use load_limits::{LoadLimit, LoadLimitError, LoadLimits};
 pub use plugin::Plugin;
-pub use resumable::{Call, Step, Suspend, SuspendError};
+pub use resumable::{Call, Step, Suspend};
+pub use store::State;
 pub use types::{Signature, Val, Values};
 
 /// The wasmtime this crate is built on, for code that needs the raw API.

@@ -36,6 +36,10 @@ pub struct Limits {
     pub max_memories: Option<usize>,
     /// Cap on the number of tables the module defines.
     pub max_tables: Option<usize>,
+    /// Cap on the bytes one [`Instance::call_bytes`](crate::Instance::call_bytes)
+    /// or [`Instance::call_str`](crate::Instance::call_str) copies out of the
+    /// plugin (its output, or its error message), checked before copying.
+    pub max_output_bytes: Option<usize>,
 }
 
 impl Limits {
@@ -71,6 +75,11 @@ impl Limits {
     /// Sets [`Limits::max_tables`].
     pub fn max_tables(mut self, count: usize) -> Self {
         self.max_tables = Some(count);
+        self
+    }
+    /// Sets [`Limits::max_output_bytes`].
+    pub fn max_output_bytes(mut self, bytes: usize) -> Self {
+        self.max_output_bytes = Some(bytes);
         self
     }
 }

@@ -5,10 +5,11 @@ use std::sync::Arc;
 use wasmtime::{InstancePre, Module};
 
 use crate::error::{Error, ErrorKind, classify};
-use crate::host::Host;
-use crate::instance::{Arming, AsyncCall, Instance, State, new_store};
+use crate::exchange::block_on;
+use crate::instance::Instance;
 use crate::limits::Limits;
-use crate::resumable::block_on;
+use crate::shared::Shared;
+use crate::store::{Arming, AsyncCall, State, new_store};
 
 /// A compiled plugin whose imports were checked and resolved against its
 /// host. Cheap to clone; instantiating it only allocates the instance.
@@ -17,7 +18,7 @@ pub struct Plugin<T: 'static> {
 }
 
 struct PluginInner<T: 'static> {
-    host: Host<T>,
+    shared: Arc<Shared<T>>,
     name: String,
     module: Module,
     pre: InstancePre<State<T>>,
@@ -36,7 +37,7 @@ impl<T: 'static> Clone for Plugin<T> {
 
 impl<T: 'static> Plugin<T> {
     pub(crate) fn new(
-        host: Host<T>,
+        shared: Arc<Shared<T>>,
         name: String,
         module: Module,
         pre: InstancePre<State<T>>,
@@ -45,7 +46,7 @@ impl<T: 'static> Plugin<T> {
     ) -> Self {
         Plugin {
             inner: Arc::new(PluginInner {
-                host,
+                shared,
                 name,
                 module,
                 pre,
@@ -72,9 +73,9 @@ impl<T: 'static> Plugin<T> {
         self.inner.needs_async
     }
 
-    pub(crate) fn async_call(&self) -> Option<AsyncCall<T>> {
+    fn async_call(&self) -> Option<AsyncCall<T>> {
         if self.inner.needs_async {
-            self.inner.host.inner.async_call
+            self.inner.shared.async_call
         } else {
             None
         }
@@ -87,15 +88,16 @@ impl<T: 'static> Plugin<T> {
 
     /// A new instance with the host's default limits.
     pub fn instantiate(&self, state: T) -> Result<Instance<T>, Error> {
-        self.instantiate_with(state, self.inner.host.inner.limits.clone())
+        self.instantiate_with(state, self.inner.shared.limits.clone())
     }
 
     /// A new instance with its own limits.
     pub fn instantiate_with(&self, state: T, limits: Limits) -> Result<Instance<T>, Error> {
-        let host = &self.inner.host.inner;
+        let host = &self.inner.shared;
         let arming = Arming::new(&limits, host.fuel, host.tick, host.max_wasm_stack)?;
         check_counts(self.module(), &limits)?;
         let mut store = new_store(&host.engine, state, &limits, &arming);
+        store.data_mut().on_fiber = self.inner.needs_async;
         // The start function runs under the same limits as a call.
         arming.arm(&mut store)?;
         let instance = if self.inner.needs_async {
@@ -108,7 +110,14 @@ impl<T: 'static> Plugin<T> {
             self.inner.pre.instantiate(&mut store)
         }
         .map_err(|e| classify(e, arming.budget))?;
-        Ok(Instance::finish(store, instance, self.clone(), arming))
+        Ok(Instance::finish(
+            store,
+            instance,
+            self.inner.module.clone(),
+            self.async_call(),
+            self.inner.shared.clone(),
+            arming,
+        ))
     }
 }
 

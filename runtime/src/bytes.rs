@@ -1,0 +1,218 @@
+//! Calling exports with bytes and strings through the guest contract
+//! (docs/guest-contract.md): the host side of `call_bytes` and `call_str`.
+
+use wasmtime::{Memory, Store, TypedFunc, WasmParams, WasmResults};
+
+use crate::abi::{self, ListFunc, Outcome, PostFunc};
+use crate::error::{Error, ErrorKind, classify};
+use crate::exchange::deactivate;
+use crate::instance::Instance;
+use crate::store::{AsyncCall, State};
+use crate::types::{Signature, Values};
+
+/// An export of the contract, looked up and type-checked once per name.
+struct ListExport {
+    func: ListFunc,
+    post: Option<PostFunc>,
+}
+
+impl<T: 'static> Instance<T> {
+    /// Calls export `name` with `input` and returns its output, through the
+    /// guest contract: the input is copied into memory allocated with the
+    /// plugin's `cabi_realloc`, the export returns a result area with its
+    /// output or an error message, and `cabi_post_<name>` (if exported) is
+    /// called so the plugin can free it. The whole exchange is one call
+    /// under the instance's limits.
+    ///
+    /// A plugin's error result is [`ErrorKind::GuestError`]; an output over
+    /// [`Limits::max_output_bytes`](crate::Limits::max_output_bytes) is
+    /// [`ErrorKind::OutputLimit`]; pointers outside the plugin's memory and
+    /// a failing allocator have their own kinds too. The instance can be
+    /// called again after any of them.
+    pub fn call_bytes(&mut self, name: &str, input: &[u8]) -> Result<Vec<u8>, Error> {
+        let mut out = Vec::new();
+        self.call_bytes_into(name, input, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Instance::call_bytes`] into a buffer the caller reuses: `out` is
+    /// cleared, then holds the output (on error it is left empty).
+    pub fn call_bytes_into(
+        &mut self,
+        name: &str,
+        input: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        out.clear();
+        self.call_list(name, input, |_, bytes| {
+            out.extend_from_slice(bytes);
+            Ok(())
+        })
+    }
+
+    /// [`Instance::call_bytes`] for UTF-8 text: an output that is not UTF-8
+    /// is [`ErrorKind::InvalidUtf8`].
+    pub fn call_str(&mut self, name: &str, input: &str) -> Result<String, Error> {
+        self.call_list(
+            name,
+            input.as_bytes(),
+            |name, bytes| match std::str::from_utf8(bytes) {
+                Ok(s) => Ok(s.to_owned()),
+                Err(e) => Err(abi::not_utf8(name, "output", bytes, e)),
+            },
+        )
+    }
+
+    fn call_list<R>(
+        &mut self,
+        name: &str,
+        input: &[u8],
+        lift: impl FnOnce(&str, &[u8]) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        let slot = self.list_export(name)?;
+        let memory = self.contract_exports(name)?;
+        let Ok(len) = u32::try_from(input.len()) else {
+            return Err(ErrorKind::InputTooLarge {
+                function: name.to_string(),
+                len: input.len(),
+            }
+            .into());
+        };
+        self.arming.arm(&mut self.store)?;
+        let budget = self.arming.budget;
+        if self.async_call.is_none() {
+            self.arming.check_native_stack()?;
+        } else if let Some(ex) = &self.store.data().exchange {
+            // As in a plain call: nothing may suspend here.
+            deactivate(ex);
+        }
+        // Borrowed field by field, not cloned: cloning a `TypedFunc` clones
+        // its registered type (several atomic operations), which made a
+        // 1 KiB echo call 2.8 times the raw wasmtime time (BENCHMARKS.md).
+        let store = &mut self.store;
+        let run = self.async_call;
+        let export = self.checked[slot]
+            .1
+            .downcast_ref::<ListExport>()
+            .expect("list_export stored a ListExport here");
+        let realloc = self.realloc.as_ref().expect("contract_exports set it");
+
+        let ptr = invoke(store, run, realloc, (0, 0, abi::LIST_ALIGN, len))
+            .map_err(|e| abi::allocator_failed(name, len, e, budget))?;
+        let mem = memory.data_mut(&mut *store);
+        let r = abi::check_allocation(name, ptr, len, mem.len())?;
+        mem[r].copy_from_slice(input);
+
+        let area = invoke(store, run, &export.func, (ptr, len)).map_err(|e| classify(e, budget))?;
+        let mem = memory.data(&*store);
+        let lifted =
+            abi::decode_result(name, mem, area, self.arming.max_output).and_then(|outcome| {
+                match outcome {
+                    Outcome::Ok(r) => lift(name, &mem[r]),
+                    Outcome::Err(r) => Err(ErrorKind::GuestError {
+                        function: name.to_string(),
+                        message: String::from_utf8_lossy(&mem[r]).into_owned(),
+                    }
+                    .into()),
+                }
+            });
+        // Called whatever the host made of the result, so that a plugin's
+        // memory stays flat even when its results are refused.
+        if let Some(post) = &export.post {
+            let freed = invoke(store, run, post, area).map_err(|e| classify(e, budget));
+            if lifted.is_ok() {
+                freed?;
+            }
+        }
+        lifted
+    }
+
+    /// The index in `checked` of export `name` as a [`ListExport`].
+    fn list_export(&mut self, name: &str) -> Result<usize, Error> {
+        let slot = self.checked.iter().position(|(n, _)| **n == *name);
+        if let Some(i) = slot
+            && self.checked[i].1.is::<ListExport>()
+        {
+            return Ok(i);
+        }
+        let Some(func) = self.instance.get_func(&mut self.store, name) else {
+            return Err(ErrorKind::MissingExport {
+                name: name.to_string(),
+                available: self.function_exports_near(name),
+            }
+            .into());
+        };
+        let typed = func.typed::<(u32, u32), u32>(&self.store).map_err(|_| {
+            Error::from(ErrorKind::ExportSignature {
+                name: name.to_string(),
+                expected: Signature::of::<(u32, u32), u32>(),
+                found: Signature::from_func_type(&func.ty(&self.store)),
+            })
+        })?;
+        let post_name = abi::post_name(name);
+        let post = match self.instance.get_func(&mut self.store, &post_name) {
+            None => None,
+            Some(p) => Some(p.typed::<u32, ()>(&self.store).map_err(|_| {
+                abi::contract(name, format!("its `{post_name}` is not (func (param i32))"))
+            })?),
+        };
+        let export = Box::new(ListExport { func: typed, post });
+        Ok(match slot {
+            Some(i) => {
+                self.checked[i].1 = export;
+                i
+            }
+            None => {
+                self.checked.push((name.into(), export));
+                self.checked.len() - 1
+            }
+        })
+    }
+
+    /// The plugin's `memory`, with its `cabi_realloc` checked and cached.
+    fn contract_exports(&mut self, name: &str) -> Result<Memory, Error> {
+        let Some(memory) = self.store.data().memory else {
+            return Err(abi::contract(name, "it exports no memory named `memory`"));
+        };
+        if self.realloc.is_some() {
+            return Ok(memory);
+        }
+        let Some(func) = self.instance.get_func(&mut self.store, abi::REALLOC) else {
+            return Err(abi::contract(name, "it exports no function `cabi_realloc`"));
+        };
+        let realloc = func
+            .typed::<(u32, u32, u32, u32), u32>(&self.store)
+            .map_err(|_| {
+                abi::contract(
+                    name,
+                    "its `cabi_realloc` is not (func (param i32 i32 i32 i32) (result i32))",
+                )
+            })?;
+        self.realloc = Some(realloc);
+        Ok(memory)
+    }
+}
+
+/// One guest call, on the plugin's fiber if it imports async host
+/// functions (wasmtime then refuses the synchronous entry points).
+#[inline]
+fn invoke<T, P, R>(
+    store: &mut Store<State<T>>,
+    run: Option<AsyncCall<T>>,
+    func: &TypedFunc<P, R>,
+    args: P,
+) -> wasmtime::Result<R>
+where
+    P: WasmParams + Values,
+    R: WasmResults + Values,
+{
+    match run {
+        None => func.call(store, args),
+        Some(run) => {
+            let params = args.into_vals();
+            let mut results = vec![wasmtime::Val::I32(0); R::val_types().len()];
+            run(store, *func.func(), &params, &mut results)?;
+            Ok(R::from_vals(&results))
+        }
+    }
+}
