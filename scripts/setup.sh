@@ -132,6 +132,16 @@ if ! rustup +nightly target list --installed 2>/dev/null | grep -qx wasm32-unkno
 fi
 # --- end doctor link logs ---
 
+# --- issue 15: fuzzing (fuzz/, scripts/fuzz.sh) ---
+# cargo-fuzz drives the fuzz targets on nightly (libFuzzer); fuzz/ is its
+# own workspace with its own lock file.
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "setup: installing cargo-fuzz"
+    cargo install --quiet cargo-fuzz --locked || fail "could not install cargo-fuzz"
+fi
+cargo fetch --quiet --manifest-path fuzz/Cargo.toml || fail "cargo fetch failed for fuzz"
+# --- end of issue 15: fuzzing ---
+
 # Crates are fetched once here, so the tests' nested cargo builds never race
 # to download them.
 cargo fetch --quiet || fail "cargo fetch failed"

@@ -40,9 +40,17 @@ fn file_name(data: &[u8]) -> &'static str {
     } else if data.starts_with(b"(") {
         "plugin.wat"
     } else if data.starts_with(b"!<arch>\n") {
-        if data.len() % 2 == 0 { "libfoo.a" } else { "libfoo-0123.rlib" }
+        if data.len() % 2 == 0 {
+            "libfoo.a"
+        } else {
+            "libfoo-0123.rlib"
+        }
     } else if data.starts_with(b"\x7fELF") {
-        if data.len() % 2 == 0 { "foo.o" } else { "libfoo.so" }
+        if data.len() % 2 == 0 {
+            "foo.o"
+        } else {
+            "libfoo.so"
+        }
     } else {
         "foo"
     }

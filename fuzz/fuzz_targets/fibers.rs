@@ -401,7 +401,8 @@ fn run_steps(
                 }
                 let inputs = &inputs[..inputs.len().min(MAX_CHILD_INPUTS)];
                 let id = fresh_id();
-                let f = body::<u64, u64, u64>(Rc::from(program.clone()), Tracker::new(id), depth + 1);
+                let f =
+                    body::<u64, u64, u64>(Rc::from(program.clone()), Tracker::new(id), depth + 1);
                 let stack = Stack::new(CHILD_STACK).expect("child stack");
                 let mut child = Fiber::with_stack(stack, f).expect("child fiber");
                 let split = inputs.len() / 2;
@@ -621,7 +622,9 @@ fn make<S: FiberStack + IntoSpare + 'static>(
 fn create(kind: StackKind, types: Types, program: Rc<[Step]>, id: u64) -> Box<dyn Slot> {
     let stack = match kind {
         StackKind::Fresh => Spare::Stack(Stack::new(spindle_fiber::DEFAULT_STACK_SIZE).unwrap()),
-        StackKind::Sized(n) => Spare::Stack(Stack::new(16 * 1024 * (1 + usize::from(n % 4))).unwrap()),
+        StackKind::Sized(n) => {
+            Spare::Stack(Stack::new(16 * 1024 * (1 + usize::from(n % 4))).unwrap())
+        }
         StackKind::Pooled => Spare::Stack(POOL.with(|p| p.borrow_mut().take()).unwrap()),
         StackKind::Raw => match Arena::take() {
             Some(a) => Spare::Arena(a),
@@ -648,7 +651,12 @@ impl Live {
         assert_eq!(self.slot.is_started(), self.model.started, "is_started");
         assert_eq!(self.slot.is_finished(), self.model.finished, "is_finished");
         let want = i64::from(!self.model.finished);
-        assert_eq!(live(self.id), want, "tracker of a fiber (started {})", self.model.started);
+        assert_eq!(
+            live(self.id),
+            want,
+            "tracker of a fiber (started {})",
+            self.model.started
+        );
     }
 }
 
@@ -732,7 +740,10 @@ fuzz_target!(|ops: Vec<Op>| {
     drop(slots);
     LIVE.with(|l| {
         let mut l = l.borrow_mut();
-        assert!(l.values().all(|&n| n == 0), "trackers alive after every fiber is gone: {l:?}");
+        assert!(
+            l.values().all(|&n| n == 0),
+            "trackers alive after every fiber is gone: {l:?}"
+        );
         l.clear();
     });
     SPARE.with(|s| s.borrow_mut().clear());

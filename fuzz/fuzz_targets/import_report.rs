@@ -203,10 +203,11 @@ fn run(data: &[u8]) -> Result<()> {
             .expect("defining a host function");
     }
     let imports_link = linker.instantiate_pre(&module).is_ok();
-    let import_unresolved = |m: &str, n: &str, ty: &ExternType| match (host.get(&(m.into(), n.into())), ty) {
-        (Some(have), ExternType::Func(want)) => !have.matches(want),
-        _ => true,
-    };
+    let import_unresolved =
+        |m: &str, n: &str, ty: &ExternType| match (host.get(&(m.into(), n.into())), ty) {
+            (Some(have), ExternType::Func(want)) => !have.matches(want),
+            _ => true,
+        };
     let unresolved_imports = module
         .imports()
         .filter(|i| import_unresolved(i.module(), i.name(), &i.ty()))
@@ -229,26 +230,39 @@ fn run(data: &[u8]) -> Result<()> {
             "report says it fits; wasmtime: imports link {imports_link}, {unmet_exports} unmet exports"
         ),
         Err(e) => {
-            assert!(!wasmtime_fits, "report lists problems wasmtime does not see:\n{e}");
+            assert!(
+                !wasmtime_fits,
+                "report lists problems wasmtime does not see:\n{e}"
+            );
             let mut import_problems = 0;
             let mut export_problems = 0;
             for p in e.problems() {
                 match p {
-                    LinkProblem::MissingImport { module: m, name: n, .. } => {
+                    LinkProblem::MissingImport {
+                        module: m, name: n, ..
+                    } => {
                         import_problems += 1;
                         assert!(
                             module.imports().any(|i| i.module() == m && i.name() == n),
                             "missing import {m}.{n} that the module does not import"
                         );
-                        assert!(!host.contains_key(&(m.clone(), n.clone())), "{m}.{n} is declared");
-                    }
-                    LinkProblem::ImportType { module: m, name: n, .. } => {
-                        import_problems += 1;
-                        assert!(host.contains_key(&(m.clone(), n.clone())), "{m}.{n} not declared");
                         assert!(
-                            module
-                                .imports()
-                                .any(|i| i.module() == m && i.name() == n && import_unresolved(m, n, &i.ty())),
+                            !host.contains_key(&(m.clone(), n.clone())),
+                            "{m}.{n} is declared"
+                        );
+                    }
+                    LinkProblem::ImportType {
+                        module: m, name: n, ..
+                    } => {
+                        import_problems += 1;
+                        assert!(
+                            host.contains_key(&(m.clone(), n.clone())),
+                            "{m}.{n} not declared"
+                        );
+                        assert!(
+                            module.imports().any(|i| i.module() == m
+                                && i.name() == n
+                                && import_unresolved(m, n, &i.ty())),
                             "import {m}.{n} is said to be mistyped, but wasmtime links it"
                         );
                     }
@@ -256,9 +270,14 @@ fn run(data: &[u8]) -> Result<()> {
                         export_problems += 1;
                         assert!(module.get_export(n).is_none(), "export {n:?} exists");
                     }
-                    LinkProblem::ExportType { name: n, expected, .. } => {
+                    LinkProblem::ExportType {
+                        name: n, expected, ..
+                    } => {
                         export_problems += 1;
-                        assert!(module.get_export(n).is_some(), "export {n:?} does not exist");
+                        assert!(
+                            module.get_export(n).is_some(),
+                            "export {n:?} does not exist"
+                        );
                         assert!(
                             export_unmet(n, expected),
                             "export {n:?} is said to be mistyped, but wasmtime matches it"
@@ -267,8 +286,14 @@ fn run(data: &[u8]) -> Result<()> {
                     other => panic!("a problem this target does not know: {other:?}"),
                 }
             }
-            assert_eq!(import_problems, unresolved_imports, "one problem per unresolved import:\n{e}");
-            assert_eq!(export_problems, unmet_exports, "one problem per unmet export:\n{e}");
+            assert_eq!(
+                import_problems, unresolved_imports,
+                "one problem per unresolved import:\n{e}"
+            );
+            assert_eq!(
+                export_problems, unmet_exports,
+                "one problem per unmet export:\n{e}"
+            );
         }
     }
     Ok(())
