@@ -28,6 +28,16 @@ shift
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=(fibers fibers-fallback import_report doctor)
 sanitizer=${FUZZ_SANITIZER:-none}
+# FUZZ_PROFILE=dev builds without optimization: a cold build takes a
+# fraction of the time (CI), and each run executes fewer inputs.
+case ${FUZZ_PROFILE:-release} in
+    release) profile=-O ;;
+    dev) profile=--dev ;;
+    *)
+        echo "fuzz.sh: FUZZ_PROFILE must be release or dev" >&2
+        exit 2
+        ;;
+esac
 
 cargo +nightly fuzz --version >/dev/null 2>&1 || {
     echo "fuzz.sh: cargo-fuzz is not installed (run scripts/setup.sh)" >&2
@@ -50,10 +60,10 @@ for t in "${targets[@]}"; do
     corpus=target/corpus/$t
     mkdir -p "$corpus" "artifacts/$t"
     cp -n corpus/"$bin"/* "$corpus"/ 2>/dev/null || true
-    printf '\n==> fuzz %s for %ss (sanitizer %s)\n' "$t" "$seconds" "$sanitizer"
-    cargo +nightly fuzz build -s "$sanitizer" -O "${features[@]}" "$bin"
+    printf '\n==> fuzz %s for %ss (sanitizer %s, %s)\n' "$t" "$seconds" "$sanitizer" "${FUZZ_PROFILE:-release}"
+    cargo +nightly fuzz build -s "$sanitizer" "$profile" "${features[@]}" "$bin"
     log=target/fuzz-$t.log
-    if cargo +nightly fuzz run -s "$sanitizer" -O "${features[@]}" "$bin" "$corpus" -- \
+    if cargo +nightly fuzz run -s "$sanitizer" "$profile" "${features[@]}" "$bin" "$corpus" -- \
         -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2048 -max_len="$max_len" \
         -artifact_prefix="artifacts/$t/" -print_final_stats=1 >"$log" 2>&1; then
         grep -E '^stat::number_of_executed_units|^Done ' "$log" | sed "s/^/$t: /" || true

@@ -63,4 +63,13 @@ step "spindle-fiber on x86_64-pc-windows-gnu under Wine (x86_64-windows-asm, the
 cargo test -p spindle-fiber --target x86_64-pc-windows-gnu
 cargo test -p spindle-fiber --target x86_64-pc-windows-gnu --features fallback
 
+# --- issue 15: fuzzing and soak
+step "fuzz targets, 20 s each: fibers (both backends), import_report, doctor (unoptimized build)"
+# Unoptimized: the instrumented wasmtime build is most of this step's cost.
+FUZZ_PROFILE=dev scripts/fuzz.sh 20
+
+step "soak tests at 1 % of their counts (full counts: scripts/soak.sh, RELIABILITY.md)"
+SPINDLE_SOAK_SCALE=0.01 scripts/soak.sh
+# --- end of issue 15: fuzzing and soak
+
 printf '\n==> all tests passed in %ss\n' "$((SECONDS - started))"
