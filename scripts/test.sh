@@ -68,8 +68,8 @@ step "fuzz targets, 20 s each: fibers (both backends), import_report, doctor (un
 # Unoptimized: the instrumented wasmtime build is most of this step's cost.
 FUZZ_PROFILE=dev scripts/fuzz.sh 20
 
-step "soak tests at 1 % of their counts (full counts: scripts/soak.sh, RELIABILITY.md)"
-SPINDLE_SOAK_SCALE=0.01 scripts/soak.sh
+step "soak tests at 1 % of their counts, unoptimized (full counts: scripts/soak.sh, RELIABILITY.md)"
+SPINDLE_SOAK_SCALE=0.01 SPINDLE_SOAK_PROFILE=dev scripts/soak.sh
 # --- end of issue 15: fuzzing and soak
 
 printf '\n==> all tests passed in %ss\n' "$((SECONDS - started))"

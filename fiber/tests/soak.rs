@@ -106,7 +106,7 @@ fn one_fiber(fiber: &mut Fiber<'static, u64, u64, u64, impl spindle_fiber::Fiber
 
 fn body(first: u64, s: &Ping) -> u64 {
     // Something on the fiber's stack with a destructor, for the unwinding.
-    let owned = vec![first; 4];
+    let owned = Box::new([first; 4]);
     let more = s.suspend(first + 1);
     owned[0] + more + 1
 }
