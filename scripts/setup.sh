@@ -145,6 +145,15 @@ if ! grep -q '^miri' <<<"$nightly_components" || ! grep -qx 'rust-src' <<<"$nigh
         fail "could not add the miri and rust-src components to nightly"
 fi
 # --- end of issue 15: Miri
+# --- issue 15: fuzzing (fuzz/, scripts/fuzz.sh) ---
+# cargo-fuzz drives the fuzz targets on nightly (libFuzzer); fuzz/ is its
+# own workspace with its own lock file.
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "setup: installing cargo-fuzz"
+    cargo install --quiet cargo-fuzz --locked || fail "could not install cargo-fuzz"
+fi
+cargo fetch --quiet --manifest-path fuzz/Cargo.toml || fail "cargo fetch failed for fuzz"
+# --- end of issue 15: fuzzing ---
 
 # Crates are fetched once here, so the tests' nested cargo builds never race
 # to download them.

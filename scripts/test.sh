@@ -93,5 +93,13 @@ SPINDLE_EXPECT_FIBER=spindle cargo test -p spindle-tests --test wasmtime_fibers 
 # (on spindle's windows-fibers backend: `cargo wasmtime-windows-fibers`)
 cargo metadata --format-version 1 --offline >/dev/null
 # --- end of issue 12: wasmtime on Windows
+# --- issue 15: fuzzing and soak
+step "fuzz targets, 20 s each: fibers (both backends), import_report, doctor (unoptimized build)"
+# Unoptimized: the instrumented wasmtime build is most of this step's cost.
+FUZZ_PROFILE=dev scripts/fuzz.sh 20
+
+step "soak tests at 1 % of their counts, unoptimized (full counts: scripts/soak.sh, RELIABILITY.md)"
+SPINDLE_SOAK_SCALE=0.01 SPINDLE_SOAK_PROFILE=dev scripts/soak.sh
+# --- end of issue 15: fuzzing and soak
 
 printf '\n==> all tests passed in %ss\n' "$((SECONDS - started))"

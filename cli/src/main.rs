@@ -2,54 +2,8 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
-
-/// Exit code: success, or nothing wrong found.
-pub const EXIT_OK: u8 = 0;
-/// Exit code: the plugin failed, or `check`/`doctor` found problems.
-pub const EXIT_FAILURE: u8 = 1;
-/// Exit code: the command line is wrong (clap uses it too).
-pub const EXIT_USAGE: u8 = 2;
-/// Exit code: an input could not be read (missing file, malformed manifest,
-/// not a regular file, too large), or stdout could not be written.
-pub const EXIT_IO: u8 = 3;
-
-/// The exit-code table, shared by every `--help`.
-macro_rules! exit_codes {
-    () => {
-        "Exit codes:
-  0  success; `check`/`doctor` found nothing wrong
-  1  the plugin failed (trap, limit, import problems, invalid module),
-     or `check`/`doctor` found problems
-  2  usage error: bad flags, bad argument values, unknown export
-  3  an input could not be read (missing file, malformed host manifest,
-     not a regular file, too large), or stdout could not be written"
-    };
-}
-
-/// The built-in host functions, as help text (a macro so `concat!` can use it).
-macro_rules! host_functions_help {
-    () => {
-        "\
-Host functions (import module \"spindle\"):
-  (import \"spindle\" \"log\"          (func (param i32 i32)))   print the UTF-8 string at (ptr, len) to stderr (len <= 64 KiB)
-  (import \"spindle\" \"log_i64\"      (func (param i64)))       print a number to stderr
-  (import \"spindle\" \"now_ns\"       (func (result i64)))      wall clock: nanoseconds since 1970-01-01 UTC
-  (import \"spindle\" \"monotonic_ns\" (func (result i64)))      monotonic clock: nanoseconds since the instance started
-  (import \"spindle\" \"random_u64\"   (func (result i64)))      a random 64-bit number
-  (import \"spindle\" \"random_fill\"  (func (param i32 i32)))   fill (ptr, len) with random bytes (len <= 1 MiB)
-Memory arguments need the plugin to export its memory as \"memory\"."
-    };
-}
-
-#[macro_use]
-mod term;
-
-mod builtins;
-mod check;
-mod doctor;
-mod files;
-mod run;
+use clap::{Parser, Subcommand};
+use spindle_cli::{Format, builtins, check, doctor, run, term};
 
 #[derive(Parser)]
 #[command(
@@ -67,7 +21,7 @@ and diagnose native build outputs (architecture mismatches, fiber switch symbols
   spindle doctor target/aarch64-apple-darwin/release
   spindle doctor libfoo.a --target x86_64-apple-darwin
 
-", exit_codes!())
+", spindle_cli::exit_codes!())
 )]
 struct Cli {
     #[command(subcommand)]
@@ -88,45 +42,6 @@ enum Command {
     Doctor(doctor::DoctorArgs),
 }
 
-/// How to print a report.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// For people.
-    Text,
-    /// One JSON document on stdout, for tools.
-    Json,
-}
-
-/// A failure with the exit code it maps to.
-#[derive(Debug)]
-pub struct Failure {
-    /// Process exit code.
-    pub code: u8,
-    /// What to print on stderr (already formatted; may span lines).
-    pub message: String,
-}
-
-impl Failure {
-    pub fn usage(message: impl Into<String>) -> Self {
-        Failure {
-            code: EXIT_USAGE,
-            message: message.into(),
-        }
-    }
-    pub fn io(message: impl Into<String>) -> Self {
-        Failure {
-            code: EXIT_IO,
-            message: message.into(),
-        }
-    }
-    pub fn plugin(message: impl Into<String>) -> Self {
-        Failure {
-            code: EXIT_FAILURE,
-            message: message.into(),
-        }
-    }
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -138,13 +53,8 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
-            errln!("error: {}", term::message(&f.message));
+            term::stderr_line(format_args!("error: {}", term::message(&f.message)));
             ExitCode::from(f.code)
         }
     }
-}
-
-/// A path as shown in reports.
-pub fn show(p: &std::path::Path) -> String {
-    p.display().to_string()
 }

@@ -102,3 +102,21 @@ pub fn doctor(args: DoctorArgs) -> Result<u8, Failure> {
     let errors = report::print(&d, args.format, args.verbose);
     Ok(if errors > 0 { EXIT_FAILURE } else { EXIT_OK })
 }
+
+/// `doctor PATH...` without printing the report: how many files were
+/// reported on plus how many findings were made. For the fuzz target
+/// (`fuzz/fuzz_targets/doctor.rs`), which feeds it mutated build outputs.
+#[doc(hidden)]
+pub fn diagnose_quietly(paths: Vec<PathBuf>, target: Option<String>) -> Result<usize, Failure> {
+    let args = DoctorArgs {
+        paths,
+        log: None,
+        command: Vec::new(),
+        target,
+        host_manifest: None,
+        format: Format::Json,
+        verbose: true,
+    };
+    let d = diagnose::diagnose(&args)?;
+    Ok(d.reports.len() + d.findings.len())
+}
