@@ -39,9 +39,11 @@ step "spindle-fiber with the portable backend as the native one (feature fallbac
 cargo test -p spindle-fiber --features fallback
 
 # --- issue 15: sanitizers, valgrind, Miri (fiber/README.md)
-# Aliases in .cargo/config.toml. wasmtime's async tests on the drop-in under
-# ASan (`cargo +nightly asan-full`, a whole wasmtime build under ASan) are
-# not run here: about 9 minutes cold.
+# Aliases in .cargo/config.toml. Measured cold here (2 shared cores): ASan
+# 79 s + 49 s, memcheck about 2 min (binaries from the workspace test run),
+# Miri about 2 min, plus about 1.5 min once to build its sysroot. The drop-in's
+# tests and wasmtime's async tests under ASan (`cargo +nightly asan-full`, a
+# whole wasmtime build under ASan) are not run here: about 9 minutes cold.
 step "spindle-fiber and the drop-in under AddressSanitizer (nightly), asm then ucontext backend"
 cargo +nightly asan
 cargo +nightly asan-fallback

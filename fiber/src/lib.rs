@@ -62,9 +62,9 @@ mod backend;
 mod fiber;
 mod overflow;
 mod stack;
-mod valgrind;
 #[cfg(windows)]
 mod sys_windows;
+mod valgrind;
 
 #[cfg(spindle_asm)]
 pub use backend::Asm;
