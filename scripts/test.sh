@@ -64,9 +64,9 @@ cargo test -p spindle-fiber --target x86_64-pc-windows-gnu
 cargo test -p spindle-fiber --target x86_64-pc-windows-gnu --features fallback
 
 # --- issue 15: fuzzing and soak
-step "fuzz targets, 20 s each: fibers (both backends), import_report, doctor (unoptimized build)"
+step "fuzz targets, 15 s each: fibers (both backends), import_report, doctor (unoptimized build)"
 # Unoptimized: the instrumented wasmtime build is most of this step's cost.
-FUZZ_PROFILE=dev scripts/fuzz.sh 20
+FUZZ_PROFILE=dev scripts/fuzz.sh 15
 
 step "soak tests at 1 % of their counts, unoptimized (full counts: scripts/soak.sh, RELIABILITY.md)"
 SPINDLE_SOAK_SCALE=0.01 SPINDLE_SOAK_PROFILE=dev scripts/soak.sh
