@@ -96,9 +96,9 @@ SPINDLE_EXPECT_FIBER=spindle cargo test -p spindle-tests --test wasmtime_fibers 
 cargo metadata --format-version 1 --offline >/dev/null
 # --- end of issue 12: wasmtime on Windows
 # --- issue 15: fuzzing and soak
-step "fuzz targets, 20 s each: fibers (both backends), import_report, doctor (unoptimized build)"
+step "fuzz targets, 15 s each: fibers (both backends), import_report, doctor (unoptimized build)"
 # Unoptimized: the instrumented wasmtime build is most of this step's cost.
-FUZZ_PROFILE=dev scripts/fuzz.sh 20
+FUZZ_PROFILE=dev scripts/fuzz.sh 15
 
 step "soak tests at 1 % of their counts, unoptimized (full counts: scripts/soak.sh, RELIABILITY.md)"
 SPINDLE_SOAK_SCALE=0.01 SPINDLE_SOAK_PROFILE=dev scripts/soak.sh

@@ -36,7 +36,7 @@ const MAX_OPS: usize = 48;
 const MAX_STEPS: usize = 12;
 const MAX_DEPTH: usize = 3;
 const MAX_CHILD_INPUTS: usize = 6;
-const CHILD_STACK: usize = 64 * 1024;
+const CHILD_STACK: usize = 256 * 1024;
 const SEED: u64 = 0x9e37_79b9_7f4a_7c15;
 
 #[derive(Arbitrary, Debug, Clone)]
@@ -62,7 +62,8 @@ enum Step {
 enum StackKind {
     /// `Fiber::new`-sized fresh `Stack`.
     Fresh,
-    /// A fresh `Stack` of 16, 32, 48 or 64 KiB.
+    /// A fresh `Stack` of 64, 128, 192 or 256 KiB (unoptimized builds have
+    /// large frames).
     Sized(u8),
     /// Taken from a `StackPool`.
     Pooled,
@@ -462,7 +463,7 @@ fn body<I: Value, Y: Value, R: Value>(
 // ---------------------------------------------------------------------------
 
 const ARENA_SLOTS: usize = 6;
-const ARENA_STACK: usize = 64 * 1024;
+const ARENA_STACK: usize = 256 * 1024;
 
 thread_local! {
     /// Memory for raw stacks, allocated once and never freed.
@@ -473,7 +474,7 @@ thread_local! {
             (mem.as_mut_ptr() as usize, Cell::new(false))
         })
         .collect();
-    static POOL: RefCell<StackPool> = RefCell::new(StackPool::new(64 * 1024).with_max_idle(4));
+    static POOL: RefCell<StackPool> = RefCell::new(StackPool::new(256 * 1024).with_max_idle(4));
     static SPARE: RefCell<Vec<Spare>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -492,7 +493,7 @@ impl Arena {
             // SAFETY: the slot is leaked memory, so valid forever, and used by
             // this Arena alone until its Drop clears `busy`. The programs'
             // stack use is bounded (MAX_DEPTH nesting runs on child stacks,
-            // Recurse is at most 32 small frames), well within 64 KiB.
+            // Recurse is at most 32 small frames), well within 256 KiB even unoptimized.
             let raw = unsafe { RawStack::from_raw_parts_unguarded(*base as *mut u8, ARENA_STACK) };
             Some(Arena { raw, slot })
         })
@@ -623,16 +624,16 @@ fn create(kind: StackKind, types: Types, program: Rc<[Step]>, id: u64) -> Box<dy
     let stack = match kind {
         StackKind::Fresh => Spare::Stack(Stack::new(spindle_fiber::DEFAULT_STACK_SIZE).unwrap()),
         StackKind::Sized(n) => {
-            Spare::Stack(Stack::new(16 * 1024 * (1 + usize::from(n % 4))).unwrap())
+            Spare::Stack(Stack::new(64 * 1024 * (1 + usize::from(n % 4))).unwrap())
         }
         StackKind::Pooled => Spare::Stack(POOL.with(|p| p.borrow_mut().take()).unwrap()),
         StackKind::Raw => match Arena::take() {
             Some(a) => Spare::Arena(a),
-            None => Spare::Stack(Stack::new(64 * 1024).unwrap()),
+            None => Spare::Stack(Stack::new(256 * 1024).unwrap()),
         },
         StackKind::Reused => SPARE
             .with(|s| s.borrow_mut().pop())
-            .unwrap_or_else(|| Spare::Stack(Stack::new(64 * 1024).unwrap())),
+            .unwrap_or_else(|| Spare::Stack(Stack::new(256 * 1024).unwrap())),
     };
     match stack {
         Spare::Stack(s) => make(s, types, program, id),
