@@ -20,13 +20,13 @@ set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 
 if [[ $# -lt 1 || ! $1 =~ ^[0-9]+$ ]]; then
-    echo "usage: scripts/fuzz.sh SECONDS [fibers|fibers-fallback|import_report|doctor]..." >&2
+    echo "usage: scripts/fuzz.sh SECONDS [fibers|fibers-fallback|import_report|doctor|bytes_abi]..." >&2
     exit 2
 fi
 seconds=$1
 shift
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(fibers fibers-fallback import_report doctor)
+[[ ${#targets[@]} -gt 0 ]] || targets=(fibers fibers-fallback import_report doctor bytes_abi)
 sanitizer=${FUZZ_SANITIZER:-none}
 # FUZZ_PROFILE=dev builds without optimization: a cold build takes a
 # fraction of the time (CI), and each run executes fewer inputs.
@@ -47,7 +47,7 @@ cargo +nightly fuzz --version >/dev/null 2>&1 || {
 failed=()
 for t in "${targets[@]}"; do
     case $t in
-        fibers | import_report | doctor) bin=$t features=() ;;
+        fibers | import_report | doctor | bytes_abi) bin=$t features=() ;;
         fibers-fallback) bin=fibers features=(--features spindle-fiber/fallback) ;;
         *)
             echo "fuzz.sh: unknown target $t" >&2
