@@ -69,11 +69,23 @@ const GUEST: &str = r#"(module
 enum Op {
     /// What `cabi_realloc` does next: 0 well, 1 trap, 2 return `value`,
     /// 3 spin, 4 grow by `value & 3` pages and return `value`.
-    Alloc { mode: u8, value: u32 },
+    Alloc {
+        mode: u8,
+        value: u32,
+    },
     /// The result area `ret` writes (when `area <= 65524`) and returns.
-    Rig { area: u32, tag: u8, ptr: u32, len: u32 },
+    Rig {
+        area: u32,
+        tag: u8,
+        ptr: u32,
+        len: u32,
+    },
     /// A payload to point at: `n` bytes of `byte` from `at`, in page 0.
-    Fill { at: u16, n: u16, byte: u8 },
+    Fill {
+        at: u16,
+        n: u16,
+        byte: u8,
+    },
     CallBytes(Vec<u8>),
     CallStr(String),
 }
@@ -153,12 +165,20 @@ fn call(inst: &mut Instance<()>, s: &mut Shadow, input: &[u8], as_str: bool, max
     let Some(at) = placed else {
         let err = got.expect_err("the call went on past a failing allocator");
         let kind = kind_name(err.kind());
-        let expected = if s.mode % 5 == 3 { "OutOfFuel" } else { "Allocator" };
+        let expected = if s.mode % 5 == 3 {
+            "OutOfFuel"
+        } else {
+            "Allocator"
+        };
         assert_eq!(kind, expected, "allocator mode {}: {err}", s.mode % 5);
         return;
     };
     if let Err(e) = &got {
-        assert_ne!(kind_name(e.kind()), "Allocator", "a valid allocation was refused: {e}");
+        assert_ne!(
+            kind_name(e.kind()),
+            "Allocator",
+            "a valid allocation was refused: {e}"
+        );
     }
     let r = s.region(at, len).expect("checked above");
     s.mem[r].copy_from_slice(input);
@@ -217,7 +237,9 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
         .fuel(200_000)
         .max_output_bytes(max_output)
         .max_memory_bytes(2 * (1 + 3 * MAX_OPS) * PAGE);
-    let mut inst = PLUGIN.with(|p| p.instantiate_with((), limits)).expect("instantiate");
+    let mut inst = PLUGIN
+        .with(|p| p.instantiate_with((), limits))
+        .expect("instantiate");
     let mut s = Shadow {
         mem: vec![0; PAGE],
         mode: 0,
@@ -234,7 +256,12 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
                 inst.call::<(u32, u32), ()>("rig_alloc", ((mode % 5) as u32, value))
                     .expect("rig_alloc");
             }
-            Op::Rig { area, tag, ptr, len } => {
+            Op::Rig {
+                area,
+                tag,
+                ptr,
+                len,
+            } => {
                 (s.area, s.tag, s.ptr, s.len) = (area, tag, ptr, len);
                 inst.call::<(u32, u32, u32, u32), ()>("rig", (area, tag as u32, ptr, len))
                     .expect("rig");
@@ -259,7 +286,8 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
     }
     // The host goes on: a well-behaved allocator and export on the same
     // instance still answer exactly.
-    inst.call::<(u32, u32), ()>("rig_alloc", (0, 0)).expect("rig_alloc");
+    inst.call::<(u32, u32), ()>("rig_alloc", (0, 0))
+        .expect("rig_alloc");
     let echo = inst.call_bytes("echo", b"still here");
     if max_output >= 10 {
         assert_eq!(echo.expect("echo after the run"), b"still here");
