@@ -63,6 +63,15 @@ if ! rustup target list --toolchain 1.91.1 --installed | grep -qx aarch64-apple-
     rustup target add --toolchain 1.91.1 aarch64-apple-darwin >/dev/null 2>&1 ||
         fail "could not add aarch64-apple-darwin to rustup toolchain 1.91.1"
 fi
+# --- issue 17: the seed's build
+# tests/tests/seed.rs builds the seed application on 1.91.1 for
+# aarch64-apple-darwin (above) and, behind `cargo seed-full`, runs it on
+# aarch64-unknown-linux-gnu under qemu.
+if ! rustup target list --toolchain 1.91.1 --installed | grep -qx aarch64-unknown-linux-gnu; then
+    rustup target add --toolchain 1.91.1 aarch64-unknown-linux-gnu >/dev/null 2>&1 ||
+        fail "could not add aarch64-unknown-linux-gnu to rustup toolchain 1.91.1"
+fi
+# --- end of issue 17: the seed's build
 
 # Debian packages, installed only when missing.
 need_packages=(

@@ -120,3 +120,24 @@ pub fn diagnose_quietly(paths: Vec<PathBuf>, target: Option<String>) -> Result<u
     let d = diagnose::diagnose(&args)?;
     Ok(d.reports.len() + d.findings.len())
 }
+
+/// `doctor --log` on a log already in memory, without printing: each cause
+/// found, as its stable kind (the JSON report's `kind`, e.g.
+/// `switch-lost-under-lto`) and its message. For spindle-tests, which feeds
+/// it the real failing link of issue 17's seed application.
+#[doc(hidden)]
+pub fn diagnose_log_quietly(
+    text: &str,
+    target: Option<String>,
+) -> Result<Vec<(String, String)>, Failure> {
+    let args = DoctorArgs {
+        paths: Vec::new(),
+        log: None,
+        command: Vec::new(),
+        target,
+        host_manifest: None,
+        format: Format::Json,
+        verbose: false,
+    };
+    logs::causes(text, &args)
+}

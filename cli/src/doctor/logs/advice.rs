@@ -153,7 +153,23 @@ fn arch_mismatch(
     }
 }
 
-const PATCH: &str = "[patch.crates-io]\nwasmtime-internal-fiber = { path = \"path/to/spindle/fiber/wasmtime-compat\" }";
+/// The two `[patch.crates-io]` lines for Spindle's drop-in in `dir`.
+fn patch(dir: &str) -> String {
+    format!(
+        "[patch.crates-io]\nwasmtime-internal-fiber = {{ path = \"path/to/spindle/fiber/{dir}\" }}"
+    )
+}
+
+/// Spindle's drop-in `wasmtime-internal-fiber` for an exact wasmtime
+/// version, as a directory under `fiber/`.
+fn drop_in_for(wasmtime: &str) -> Option<&'static str> {
+    match wasmtime {
+        "48.0.8" => Some("wasmtime-compat"),
+        "38.0.3" => Some("wasmtime-compat-38"),
+        "36.0.20" => Some("wasmtime-compat-36"),
+        _ => None,
+    }
+}
 
 fn switch_lost(switch: Switch, symbol: &str, refs: &[String], ctx: &Context) -> Advice {
     let seen = match (&ctx.wasmtime, &ctx.rustc) {
@@ -191,9 +207,16 @@ fn switch_lost(switch: Switch, symbol: &str, refs: &[String], ctx: &Context) -> 
             .map(|l| format!(" (the log shows {l} LTO)"))
             .unwrap_or_default()
     ));
-    next.push(format!(
-        "or, on wasmtime =48.0.8, switch stacks with Spindle's LTO-proof assembly: add to the workspace's Cargo.toml the two lines\n{PATCH}"
-    ));
+    next.push(match ctx.wasmtime.as_deref().and_then(drop_in_for) {
+        Some(dir) => format!(
+            "or keep this wasmtime and switch stacks with Spindle's LTO-proof assembly: add to the workspace's Cargo.toml the two lines\n{}",
+            patch(dir)
+        ),
+        None => format!(
+            "or, on wasmtime =48.0.8, =38.0.3 or =36.0.20, switch stacks with Spindle's LTO-proof assembly: add to the workspace's Cargo.toml the two lines\n{}\n(for 38.0.3 `wasmtime-compat-38`, for 36.0.20 `wasmtime-compat-36`)",
+            patch("wasmtime-compat")
+        ),
+    });
     Advice {
         kind: "switch-lost-under-lto",
         message,

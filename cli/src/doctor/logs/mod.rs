@@ -55,6 +55,16 @@ fn diagnose(source: String, text: &str, args: &DoctorArgs) -> Result<LogDiagnosi
     })
 }
 
+/// What `doctor --log` concludes from `text`, without printing: each
+/// cause's stable kind (`switch-lost-under-lto`, ...) and message.
+pub(super) fn causes(text: &str, args: &DoctorArgs) -> Result<Vec<(String, String)>, Failure> {
+    let d = diagnose(String::new(), text, args)?;
+    Ok(d.advice
+        .into_iter()
+        .map(|a| (a.kind.to_string(), a.message))
+        .collect())
+}
+
 /// `spindle doctor --log FILE`: exit 1 when a link failure was found, 0
 /// when the log holds none Spindle recognises.
 pub(super) fn from_log(path: &Path, args: &DoctorArgs) -> Result<u8, Failure> {
