@@ -35,6 +35,17 @@ step "spindle-runtime (resumable calls included) on Spindle's fibers"
 cargo test -p spindle-runtime --config "$patch"
 cargo metadata --format-version 1 --offline >/dev/null
 
+# --- issue 17: drop-ins for wasmtime 38.0.3 and 36.0.20
+# The seed's patched thin-LTO aarch64-apple-darwin link on rustc 1.91.1 is a
+# test of the workspace run above (tests/tests/seed.rs; a cold wasmtime
+# release build, 16 min measured cold on this shared machine). Here: the
+# shared unit tests on the two older drop-ins, on the seed's compiler
+# (about 40 s cold). The rest of the proof: `cargo seed-full`.
+step "the wasmtime 38.0.3 and 36.0.20 drop-ins' own tests on rustc 1.91.1"
+cargo +1.91.1 test --locked --manifest-path fiber/wasmtime-compat-38/Cargo.toml --target-dir target/compat-versions
+cargo +1.91.1 test --locked --manifest-path fiber/wasmtime-compat-36/Cargo.toml --target-dir target/compat-versions
+# --- end of issue 17: drop-ins for wasmtime 38.0.3 and 36.0.20
+
 step "spindle-fiber with the portable backend as the native one (feature fallback)"
 cargo test -p spindle-fiber --features fallback
 
