@@ -258,6 +258,24 @@ fn wasmtime_switch_symbols_lost_under_lto() {
     );
 }
 
+/// The seed's own failing build (issue 17), as cargo printed it cold:
+/// wasmtime 38.0.3, rustc 1.91.1, thin LTO, `cargo zigbuild` for
+/// aarch64-apple-darwin (tests/seed-38; tests/tests/seed.rs reproduces it
+/// and feeds the fresh log to the doctor's library function). Not from
+/// make-link-logs.sh: it takes a cold wasmtime build to re-create.
+#[test]
+fn the_seeds_real_failing_link_names_the_lost_switch_and_its_drop_in() {
+    diagnosed(
+        "zig-macho-wasmtime-38-seed.log",
+        &[
+            "fiber switch lost under LTO",
+            "wasmtime_fiber_switch",
+            "this log builds wasmtime 38.0.3",
+            "fiber/wasmtime-compat-38",
+        ],
+    );
+}
+
 #[test]
 fn a_log_without_a_link_failure_is_not_recognised() {
     let dir = std::env::temp_dir().join(format!("spindle-unknown-log-{}", std::process::id()));

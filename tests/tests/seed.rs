@@ -406,9 +406,19 @@ fn seed_38_unpatched_fails_to_link_and_doctor_names_it() {
         panic!("spindle doctor did not name the lost fiber switch: {causes:?}");
     };
     assert!(
-        message.contains("wasmtime_fiber_switch") && message.contains("38.0.3"),
-        "spindle doctor's finding does not name the symbol and the version: {message}"
+        message.contains("wasmtime_fiber_switch"),
+        "spindle doctor's finding does not name the symbol: {message}"
     );
+    // A warm rebuild's log may not say which wasmtime it builds (no
+    // `Compiling wasmtime v38.0.3` line); when it does, so must the finding.
+    if built.log.contains("Compiling wasmtime v38.0.3") {
+        assert!(
+            message.contains("38.0.3"),
+            "the log builds wasmtime 38.0.3 but spindle doctor does not say so: {message}"
+        );
+    } else {
+        println!("seed: this log does not name the wasmtime version (a warm rebuild)");
+    }
     println!("seed: spindle doctor: {message}");
 }
 
