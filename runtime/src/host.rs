@@ -404,7 +404,20 @@ impl<T: Send + 'static> HostBuilder<T> {
                         .wasi
                         .get_or_insert_with(crate::wasi::WasiState::denied)
                         .ctx
-                })
+                })?;
+                // wasmtime-wasi's proc_exit traps on codes from 126 up (its
+                // CLI's shell convention), losing the code; the application
+                // gets every code, as ErrorKind::Exit.
+                linker.allow_shadowing(true);
+                linker.func_wrap(
+                    crate::link::WASI_MODULE,
+                    "proc_exit",
+                    |code: i32| -> wasmtime::Result<()> {
+                        Err(wasmtime_wasi::I32Exit(code).into())
+                    },
+                )?;
+                linker.allow_shadowing(false);
+                Ok(())
             }),
         ));
         self

@@ -205,6 +205,15 @@ mod with_wasi {
         // ...and an export that had a result to return cannot return it.
         let err = inst.call::<i32, i32>("exit_with_result", 0).unwrap_err();
         assert!(matches!(err.kind(), ErrorKind::Exit { code: 0 }), "{err}");
+        // Every code reaches the application (wasmtime-wasi's own
+        // proc_exit traps from 126 up).
+        for code in [126, 255, 256, -1] {
+            let err = inst.call::<i32, ()>("exit", code).unwrap_err();
+            assert!(
+                matches!(err.kind(), ErrorKind::Exit { code: c } if *c == code),
+                "{err}"
+            );
+        }
         // The instance goes on.
         inst.call::<i32, ()>("exit", 0).unwrap();
 

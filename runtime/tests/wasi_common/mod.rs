@@ -10,8 +10,11 @@ use std::sync::OnceLock;
 
 /// The built plugins.
 pub struct WasiPlugins {
-    /// The reactor: `_initialize`, `hello`, `greet`, `flood`, `exit_with`, ...
+    /// The reactor: `_initialize`, `hello`, `greet`, `flood`, `exit_with`,
+    /// ..., and `ask_and_print`, which imports `app.ask`.
     pub reactor: PathBuf,
+    /// The reactor without `ask_and_print`: it imports WASI only.
+    pub plain: PathBuf,
     /// The same library without `_initialize` (wasm-ld's command exports).
     pub wrapped: PathBuf,
     /// The command `wasi-cmd`.
@@ -31,13 +34,15 @@ pub fn plugins() -> &'static WasiPlugins {
     static BUILT: OnceLock<WasiPlugins> = OnceLock::new();
     BUILT.get_or_init(|| {
         let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("wasi-plugin");
-        build(&target.join("reactor"), None);
+        build(&target.join("reactor"), Some("asker"));
+        build(&target.join("plain"), None);
         build(&target.join("wrapped"), Some("wrapped"));
         let out = |dir: &str, file: &str| target.join(dir).join("wasm32-wasip1/release").join(file);
         WasiPlugins {
             reactor: out("reactor", "wasi_plugin.wasm"),
+            plain: out("plain", "wasi_plugin.wasm"),
             wrapped: out("wrapped", "wasi_plugin.wasm"),
-            command: out("reactor", "wasi-cmd.wasm"),
+            command: out("plain", "wasi-cmd.wasm"),
         }
     })
 }

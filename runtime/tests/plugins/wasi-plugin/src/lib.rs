@@ -4,6 +4,8 @@
 
 use std::io::Write;
 
+// With the `asker` feature only: `spindle run`'s host has no `app` module.
+#[cfg(feature = "asker")]
 mod host {
     #[link(wasm_import_module = "app")]
     unsafe extern "C" {
@@ -93,6 +95,7 @@ pub extern "C" fn grow(mib: u32) -> u32 {
 
 /// Prints, asks the host (a suspension point for resumable calls), prints
 /// the answer and returns it.
+#[cfg(feature = "asker")]
 #[unsafe(no_mangle)]
 pub extern "C" fn ask_and_print(question: i32) -> i64 {
     println!("asking {question}");
