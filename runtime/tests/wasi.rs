@@ -318,6 +318,16 @@ mod with_wasi {
         inst.call::<u32, ()>("flood", 10_000).unwrap();
         assert_eq!(seen.lock().unwrap().len(), 34 + 640_000);
         assert!(inst.stdout().is_empty() && inst.stderr().is_empty());
+
+        // Inherited: written to this process's own stderr, nothing kept.
+        let grants = Wasi::new().stdout(Output::Discard).stderr(Output::Inherit);
+        let mut inst = host(grants)
+            .load_file(&plugins().reactor)
+            .unwrap()
+            .instantiate(())
+            .unwrap();
+        assert_eq!(inst.call::<(), u32>("hello", ()).unwrap(), 1);
+        assert!(inst.stdout().is_empty() && inst.stderr().is_empty());
     }
 
     #[test]
