@@ -616,7 +616,7 @@ fn run_with_input(
         .instantiate(builtins::State::new(args.seed))
         .map_err(|e| call_failure(name, "instantiating", e))?;
     let output = instance
-        .call_bytes(&export, &bytes)
+        .call_bytes(export, &bytes)
         .map_err(|e| call_failure(name, &format!("calling `{}`", export), e))?;
     write_output(&output);
     Ok(EXIT_OK)
