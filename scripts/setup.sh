@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 
 need_targets=(
     wasm32-unknown-unknown    # the example Rust plugin (spindle-examples)
+    wasm32-wasip1             # the WASI test plugins (runtime/tests/plugins/wasi-plugin)
     aarch64-unknown-linux-gnu # fiber suite under qemu, LTO matrix
     aarch64-apple-darwin      # LTO matrix (linked with cargo-zigbuild, inspected)
     x86_64-apple-darwin       # LTO matrix (linked with cargo-zigbuild, inspected)

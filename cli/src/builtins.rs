@@ -148,7 +148,10 @@ pub fn spec() -> Result<HostSpec, Failure> {
     let host = register(Host::builder())
         .build()
         .map_err(|e| Failure::plugin(format!("cannot build the built-in host: {e}")))?;
-    Ok(HostSpec::of_host(&host))
+    let mut spec = HostSpec::of_host(&host);
+    // `spindle run` adds WASI to this host (run.rs).
+    spec.wasi(true);
+    Ok(spec)
 }
 
 /// `spindle host-functions`.

@@ -15,11 +15,14 @@ use crate::{EXIT_FAILURE, EXIT_OK, Failure, Format, builtins};
 #[derive(Args)]
 #[command(after_help = concat!("Reports every missing, misspelled or mistyped import at once, with WAT
 signatures and the nearest names the host has. Without --host-manifest the
-host is `spindle run`'s built-in one (see `spindle host-functions`).
+host is `spindle run`'s built-in one (see `spindle host-functions`), which
+provides WASI preview 1.
 
 A host manifest is TOML:
 
   # host.toml: what my application gives plugins
+  wasi = true                  # it provides WASI preview 1 (default: false)
+
   [[function]]
   module = \"env\"
   name = \"log\"
@@ -56,6 +59,9 @@ pub struct CheckArgs {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Manifest {
+    /// The application provides WASI preview 1 (`HostBuilder::wasi`).
+    #[serde(default)]
+    wasi: bool,
     #[serde(default, rename = "function")]
     functions: Vec<ManifestFunc>,
     #[serde(default, rename = "export")]
@@ -128,6 +134,7 @@ pub fn load_manifest(path: &Path) -> Result<HostSpec, Failure> {
     })?;
     let bad = |msg: String| Failure::io(format!("host manifest {}: {msg}", path.display()));
     let mut spec = HostSpec::new();
+    spec.wasi(manifest.wasi);
     for f in &manifest.functions {
         let what = format!("function {:?} {:?}", f.module, f.name);
         let sig = signature(&f.params, &f.results, &what).map_err(bad)?;
@@ -247,6 +254,23 @@ fn problem_json(p: &LinkProblem) -> Value {
             "name": name,
             "host_requires": expected.to_string(),
             "plugin_exports": found,
+        }),
+        LinkProblem::WasiNotEnabled { names, feature } => json!({
+            "kind": "wasi_not_enabled",
+            "module": "wasi_snapshot_preview1",
+            "functions": names,
+            "runtime_has_wasi_feature": feature,
+        }),
+        LinkProblem::UnknownWasiFunction {
+            name,
+            expected,
+            suggestions,
+        } => json!({
+            "kind": "unknown_wasi_function",
+            "module": "wasi_snapshot_preview1",
+            "name": name,
+            "plugin_wants": expected,
+            "suggestions": suggestions,
         }),
         other => json!({ "kind": "other", "message": format!("{other:?}") }),
     }

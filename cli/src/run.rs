@@ -1,4 +1,5 @@
-//! `spindle run PLUGIN EXPORT [ARGS...]` and `spindle run --input TEXT PLUGIN EXPORT`.
+//! `spindle run PLUGIN EXPORT [ARGS...]`, `spindle run --input TEXT PLUGIN EXPORT`
+//! and `spindle run COMMAND [ARGS...]` for WASI commands.
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -6,12 +7,12 @@ use std::time::Duration;
 
 use clap::Args;
 use spindle_runtime::wasmtime::{Val, ValType};
-use spindle_runtime::{ErrorKind, Host, Limits};
+use spindle_runtime::{ErrorKind, Host, Limits, Output, Wasi};
 
 use crate::builtins;
 use crate::{EXIT_OK, Failure};
 
-/// Call an export of a plugin with arguments from the command line
+/// Call an export of a plugin with arguments from the command line, or run a WASI command
 #[derive(Args)]
 #[command(
     after_help = concat!("Arguments are parsed by the export's parameter types: i32/i64 take decimal
@@ -33,20 +34,35 @@ its output is written to stdout as it is: byte for byte into a pipe or file; on 
 terminal, with control characters escaped and a final newline. An error result
 of the plugin is reported on stderr with exit code 1.
 
+WASI preview 1: a plugin that imports `wasi_snapshot_preview1` gets it, with
+nothing granted but clocks and random numbers: argv is the plugin's path, the
+environment is empty, no directory is visible, there is no network and stdin
+is closed. Its stdout and stderr go to spindle's (control characters escaped
+on a terminal). Grant more with --dir HOST[:GUEST][:ro|:rw] (GUEST defaults to
+HOST; read-write unless `:ro`), --env KEY=VALUE and --arg VALUE (each
+repeatable). A WASI command (a plugin exporting `_start`, what Rust makes of a
+`bin`) runs without an export name: the words after PLUGIN become its
+arguments after --arg's (put `--` before the first one if it starts with `-`),
+and its exit code is spindle's. A word after PLUGIN that names another
+function export calls that export instead. A `proc_exit(N)` in an export
+call ends spindle with code N too (a code outside 0..=255 becomes 1).
+
 Examples:
   spindle run add.wat add 2 3
   spindle run --input world greeter.wasm greet
   spindle run --input @page.html --max-output 1MiB render.wasm minify > out.html
   spindle run --fuel 10000000 --timeout 2s --max-memory 64MiB plugin.wasm main
   spindle run plugin.wasm scale -- -1.5 2        (`--` before negative arguments is optional)
+  spindle run hello.wasm                         a WASI command; its exit code is spindle's
+  spindle run --dir ./data:/data:ro --env LANG=C tool.wasm -- --verbose input.txt
 
 ", host_functions_help!(), "\n\n", exit_codes!())
 )]
 pub struct RunArgs {
     /// The plugin: a `.wasm` binary or a `.wat` text module
     plugin: PathBuf,
-    /// The exported function to call
-    export: String,
+    /// The exported function to call (none for a WASI command)
+    export: Option<String>,
     /// Arguments for the export, one per parameter
     #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
     args: Vec<String>,
@@ -73,6 +89,118 @@ pub struct RunArgs {
     /// plugin, e.g. `1MiB`
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     max_output: Option<usize>,
+    /// Grant a WASI plugin the directory HOST, seen as GUEST (default: HOST),
+    /// read-write unless `:ro`; repeatable
+    #[arg(long = "dir", value_name = "HOST[:GUEST][:ro]", value_parser = parse_dir)]
+    dirs: Vec<DirGrant>,
+    /// Set an environment variable for a WASI plugin; repeatable
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
+    envs: Vec<(String, String)>,
+    /// Append an argument to a WASI plugin's argv; repeatable
+    #[arg(long = "arg", value_name = "VALUE", allow_hyphen_values = true)]
+    wasi_args: Vec<String>,
+}
+
+/// A `--dir` grant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirGrant {
+    /// The host directory.
+    pub host: PathBuf,
+    /// Its name in the plugin.
+    pub guest: String,
+    /// Read-only (`:ro`).
+    pub read_only: bool,
+}
+
+/// `HOST`, `HOST:GUEST`, `HOST:ro`, `HOST:GUEST:ro` (or `:rw`). HOST must be
+/// an existing directory; neither part may be empty.
+pub fn parse_dir(s: &str) -> Result<DirGrant, String> {
+    let parts: Vec<&str> = s.split(':').collect();
+    let mode = |m: &str| match m {
+        "ro" => Some(true),
+        "rw" => Some(false),
+        _ => None,
+    };
+    let (host, guest, read_only) = match parts.as_slice() {
+        [host] => (*host, *host, false),
+        [host, m] if mode(m).is_some() => (*host, *host, mode(m) == Some(true)),
+        [host, guest] => (*host, *guest, false),
+        [host, guest, m] => match mode(m) {
+            Some(ro) => (*host, *guest, ro),
+            None => {
+                return Err(format!(
+                    "unknown mode `{m}` in `{s}`: the third part is `ro` or `rw`"
+                ));
+            }
+        },
+        _ => {
+            return Err(format!(
+                "`{s}` has {} `:`-separated parts; use HOST[:GUEST][:ro] \
+                 (paths with `:` cannot be granted)",
+                parts.len()
+            ));
+        }
+    };
+    if host.is_empty() {
+        return Err(format!("`{s}` names no host directory"));
+    }
+    if guest.is_empty() {
+        return Err(format!("`{s}` names an empty guest path"));
+    }
+    match std::fs::metadata(host) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => return Err(format!("`{host}` is not a directory")),
+        Err(e) => return Err(format!("cannot use `{host}`: {e}")),
+    }
+    Ok(DirGrant {
+        host: PathBuf::from(host),
+        guest: guest.to_string(),
+        read_only,
+    })
+}
+
+/// `KEY=VALUE`: a non-empty KEY without `=` or NUL; VALUE may be empty but
+/// holds no NUL.
+pub fn parse_env(s: &str) -> Result<(String, String), String> {
+    let Some((key, value)) = s.split_once('=') else {
+        return Err(format!("`{s}` is not KEY=VALUE"));
+    };
+    if key.is_empty() {
+        return Err(format!("`{s}` has an empty variable name"));
+    }
+    if key.contains('\0') || value.contains('\0') {
+        return Err("a variable name or value cannot hold a NUL byte".to_string());
+    }
+    Ok((key.to_string(), value.to_string()))
+}
+
+/// What `spindle run` grants a WASI plugin: the flags, with `args` after
+/// the `--arg` values; stdout and stderr passed through.
+fn wasi_grants(args: &RunArgs, extra: &[String]) -> Wasi {
+    let mut w = Wasi::new()
+        .args(args.wasi_args.iter().cloned())
+        .args(extra.iter().cloned())
+        .stdout(Output::sink(crate::term::passthrough(false)))
+        .stderr(Output::sink(crate::term::passthrough(true)));
+    for (k, v) in &args.envs {
+        w = w.env(k, v);
+    }
+    for d in &args.dirs {
+        w = if d.read_only {
+            w.dir_ro(&d.host, &d.guest)
+        } else {
+            w.dir_rw(&d.host, &d.guest)
+        };
+    }
+    w
+}
+
+/// A WASI exit code as a process exit code.
+fn exit_status(code: i32) -> u8 {
+    u8::try_from(code).unwrap_or_else(|_| {
+        errln!("note: the plugin's exit code {code} is outside 0..=255; exiting with 1");
+        1
+    })
 }
 
 /// An `--input @FILE` larger than this is refused before it is read.
@@ -359,42 +487,52 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
         limits = limits.max_output_bytes(m);
     }
     let host = builtins::register(Host::builder())
-        .limits(limits)
+        .limits(limits.clone())
+        .wasi(wasi_grants(&args, &[]))
         .build()
         .map_err(|e| Failure::plugin(format!("cannot set up the host: {e}")))?;
     let (name, binary) = read_plugin(&args.plugin)?;
     let plugin = host.load_bytes(&name, &binary).map_err(load_failure)?;
     let name = plugin.name().to_string();
 
-    let sig = match plugin.module().get_export(&args.export) {
+    let names_an_export = |e: &str| {
+        e != "_start"
+            && matches!(
+                plugin.module().get_export(e),
+                Some(spindle_runtime::wasmtime::ExternType::Func(_))
+            )
+    };
+    let export = match &args.export {
+        Some(e) if args.input.is_some() || !plugin.is_command() || names_an_export(e) => e.clone(),
+        _ if plugin.is_command() && args.input.is_none() => {
+            return run_command(&args, &plugin, &name, limits);
+        }
+        Some(e) => e.clone(),
+        None if args.input.is_some() => {
+            return Err(Failure::usage(format!(
+                "--input needs the name of the export to call; {}",
+                export_list(&plugin)
+            )));
+        }
+        None => {
+            return Err(Failure::usage(format!(
+                "plugin `{name}` is not a WASI command (it exports no `_start`): name the \
+                 export to call; {}",
+                export_list(&plugin)
+            )));
+        }
+    };
+    let sig = match plugin.module().get_export(&export) {
         Some(spindle_runtime::wasmtime::ExternType::Func(ft)) => ft,
         _ => {
-            let mut funcs: Vec<String> = plugin
-                .module()
-                .exports()
-                .filter(|e| matches!(e.ty(), spindle_runtime::wasmtime::ExternType::Func(_)))
-                .map(|e| {
-                    format!(
-                        "  {} {}",
-                        crate::term::untrusted(e.name()),
-                        signature_of(&e.ty())
-                    )
-                })
-                .collect();
-            funcs.sort();
-            let list = if funcs.is_empty() {
-                "it exports no functions".to_string()
-            } else {
-                format!("its function exports:\n{}", funcs.join("\n"))
-            };
             return Err(Failure::usage(format!(
-                "plugin `{name}` has no exported function `{}`; {list}",
-                args.export
+                "plugin `{name}` has no exported function `{export}`; {}",
+                export_list(&plugin)
             )));
         }
     };
     if let Some(input) = &args.input {
-        return run_with_input(&args, &plugin, &name, input, &sig);
+        return run_with_input(&args, &export, &plugin, &name, input, &sig);
     }
     if args.max_output.is_some() {
         return Err(Failure::usage(
@@ -406,7 +544,7 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
     if params.len() != args.args.len() {
         return Err(Failure::usage(format!(
             "export `{}` takes {} argument{} but {} {} given\n  signature: {shown_sig}",
-            args.export,
+            export,
             params.len(),
             if params.len() == 1 { "" } else { "s" },
             args.args.len(),
@@ -416,7 +554,7 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
     let mut values = Vec::with_capacity(params.len());
     for (i, (text, ty)) in args.args.iter().zip(&params).enumerate() {
         let v = parse_value(text, ty).map_err(|why| {
-            let name = param_names(&binary, &args.export, params.len())
+            let name = param_names(&binary, &export, params.len())
                 .get(i)
                 .cloned()
                 .flatten()
@@ -425,7 +563,7 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
             Failure::usage(format!(
                 "argument {} of `{}` ({name}{ty}): `{text}` {why}\n  signature: {shown_sig}",
                 i + 1,
-                args.export
+                export
             ))
         })?;
         values.push(v);
@@ -435,8 +573,8 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
         .instantiate(builtins::State::new(args.seed))
         .map_err(|e| call_failure(&name, "instantiating", e))?;
     let results = instance
-        .call_dynamic(&args.export, &values)
-        .map_err(|e| call_failure(&name, &format!("calling `{}`", args.export), e))?;
+        .call_dynamic(&export, &values)
+        .map_err(|e| call_failure(&name, &format!("calling `{}`", export), e))?;
     for r in &results {
         outln!("{}", show_value(r));
     }
@@ -446,6 +584,7 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
 /// `spindle run --input`: one `call_bytes` of the export, its output on stdout.
 fn run_with_input(
     args: &RunArgs,
+    export: &str,
     plugin: &spindle_runtime::Plugin<builtins::State>,
     name: &str,
     input: &str,
@@ -455,7 +594,7 @@ fn run_with_input(
         return Err(Failure::usage(format!(
             "--input gives export `{}` its one input; arguments after the export name ({}) \
              cannot be combined with it",
-            args.export,
+            export,
             args.args.join(" ")
         )));
     }
@@ -469,7 +608,7 @@ fn run_with_input(
         return Err(Failure::usage(format!(
             "--input needs an export of the guest contract, (func (param i32 i32) (result i32)); \
              `{}` is {shown} (see docs/guest-contract.md)",
-            args.export
+            export
         )));
     }
     let bytes = input_bytes(input)?;
@@ -477,10 +616,59 @@ fn run_with_input(
         .instantiate(builtins::State::new(args.seed))
         .map_err(|e| call_failure(name, "instantiating", e))?;
     let output = instance
-        .call_bytes(&args.export, &bytes)
-        .map_err(|e| call_failure(name, &format!("calling `{}`", args.export), e))?;
+        .call_bytes(export, &bytes)
+        .map_err(|e| call_failure(name, &format!("calling `{}`", export), e))?;
     write_output(&output);
     Ok(EXIT_OK)
+}
+
+/// A WASI command: `_start` with the words after PLUGIN as its arguments;
+/// its exit code is spindle's.
+fn run_command(
+    args: &RunArgs,
+    plugin: &spindle_runtime::Plugin<builtins::State>,
+    name: &str,
+    limits: Limits,
+) -> Result<u8, Failure> {
+    if args.max_output.is_some() {
+        return Err(Failure::usage(
+            "--max-output only applies to calls with --input",
+        ));
+    }
+    let words: Vec<String> = args.export.iter().chain(&args.args).cloned().collect();
+    let mut instance = plugin
+        .instantiate_with_wasi(
+            builtins::State::new(args.seed),
+            limits,
+            &wasi_grants(args, &words),
+        )
+        .map_err(|e| call_failure(name, "instantiating", e))?;
+    let code = instance
+        .run_command()
+        .map_err(|e| call_failure(name, "running `_start`", e))?;
+    Ok(exit_status(code))
+}
+
+/// The plugin's function exports with signatures, for usage errors.
+fn export_list(plugin: &spindle_runtime::Plugin<builtins::State>) -> String {
+    let mut funcs: Vec<String> = plugin
+        .module()
+        .exports()
+        .filter(|e| matches!(e.ty(), spindle_runtime::wasmtime::ExternType::Func(_)))
+        .map(|e| {
+            format!(
+                "  {} {}",
+                crate::term::untrusted(e.name()),
+                signature_of(&e.ty())
+            )
+        })
+        .collect();
+    funcs.sort();
+    if funcs.is_empty() {
+        "it exports no functions".to_string()
+    } else {
+        format!("its function exports:\n{}", funcs.join("\n"))
+    }
 }
 
 /// The bytes `--input` names: the text itself, or a file's contents for
@@ -568,6 +756,13 @@ pub fn load_failure(e: spindle_runtime::Error) -> Failure {
 }
 
 fn call_failure(plugin: &str, what: &str, e: spindle_runtime::Error) -> Failure {
+    if let ErrorKind::Exit { code } = e.kind() {
+        // The plugin chose to end: its code is spindle's, with a note.
+        return Failure {
+            code: exit_status(*code),
+            message: format!("`{plugin}`: {what}: {e}"),
+        };
+    }
     let hint = match e.kind() {
         ErrorKind::OutOfFuel { .. } => "\nhint: raise --fuel, or look for a loop that does not end",
         ErrorKind::DeadlineExceeded { .. } => {
@@ -576,6 +771,7 @@ fn call_failure(plugin: &str, what: &str, e: spindle_runtime::Error) -> Failure 
         ErrorKind::MemoryLimit { .. } => "\nhint: raise --max-memory",
         ErrorKind::TableLimit { .. } => "\nhint: raise --max-table",
         ErrorKind::OutputLimit { .. } => "\nhint: raise --max-output",
+        ErrorKind::WasiDir { .. } => "\nhint: check the --dir flags",
         _ => "",
     };
     Failure::plugin(format!("`{plugin}`: {what}: {e}{hint}"))

@@ -8,7 +8,7 @@
 //! best-effort line on stderr, since the output a caller asked for is lost.
 
 use std::fmt;
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 
 /// `println!` that cannot panic: see the module comment.
 macro_rules! outln {
@@ -78,6 +78,40 @@ pub fn untrusted(text: &str) -> String {
         }
     }
     out
+}
+
+/// Where `spindle run` sends a WASI plugin's stdout or stderr: the bytes as
+/// they are into a pipe or file; on a terminal, with every control
+/// character but `\n` and `\t` escaped, as for the plugin's log lines. A
+/// failed write (a closed pipe) is dropped: the plugin goes on, as it would
+/// writing to a closed descriptor, and a closed stdout fails the CLI's own
+/// result line after.
+pub fn passthrough(stderr: bool) -> impl Fn(&[u8]) + Send + Sync + 'static {
+    let terminal = if stderr {
+        io::stderr().is_terminal()
+    } else {
+        io::stdout().is_terminal()
+    };
+    move |bytes: &[u8]| {
+        let shown;
+        let bytes = if terminal {
+            let text = String::from_utf8_lossy(bytes);
+            let lines: Vec<String> = text
+                .split('\n')
+                .map(|l| l.split('\t').map(untrusted).collect::<Vec<_>>().join("\t"))
+                .collect();
+            shown = lines.join("\n");
+            shown.as_bytes()
+        } else {
+            bytes
+        };
+        let _ = if stderr {
+            io::stderr().lock().write_all(bytes)
+        } else {
+            let mut out = io::stdout().lock();
+            out.write_all(bytes).and_then(|()| out.flush())
+        };
+    }
 }
 
 /// A multi-line message that may embed text a plugin chose (the runtime's

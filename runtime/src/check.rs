@@ -21,6 +21,7 @@ use crate::types::Signature;
 #[derive(Clone, Debug, Default)]
 pub struct HostSpec {
     funcs: HostFuncs,
+    wasi: bool,
     required_exports: Vec<(String, Signature)>,
 }
 
@@ -34,6 +35,7 @@ impl HostSpec {
     pub fn of_host<T>(host: &Host<T>) -> Self {
         HostSpec {
             funcs: host.inner.funcs.clone(),
+            wasi: host.inner.shared.wasi.is_some(),
             required_exports: host.inner.required_exports.clone(),
         }
     }
@@ -47,6 +49,18 @@ impl HostSpec {
         }
         self.funcs.insert(key, signature);
         true
+    }
+
+    /// Declares that the host provides WASI preview 1
+    /// ([`HostBuilder::wasi`](crate::HostBuilder::wasi)), so imports of its
+    /// functions are satisfied (an unknown name is still reported).
+    pub fn wasi(&mut self, provided: bool) {
+        self.wasi = provided;
+    }
+
+    /// Whether the host is declared to provide WASI.
+    pub fn provides_wasi(&self) -> bool {
+        self.wasi
     }
 
     /// Requires plugins to export function `name` with `signature`.
@@ -68,7 +82,13 @@ impl HostSpec {
 
     /// Every import/export problem of `module` against this host, at once.
     pub fn check(&self, plugin: &str, module: &Module) -> Result<(), LinkError> {
-        link::check(plugin, module, &self.funcs, &self.required_exports)
+        link::check(
+            plugin,
+            module,
+            &self.funcs,
+            self.wasi,
+            &self.required_exports,
+        )
     }
 }
 
@@ -158,9 +178,17 @@ impl<T: 'static> Instance<T> {
         let mut results = vec![wasmtime::Val::I32(0); ty.results().len()];
         self.arming.arm(&mut self.store)?;
         self.arming.check_native_stack()?;
-        func.call(&mut self.store, args, &mut results)
-            .map_err(|e| classify(e, self.arming.budget))?;
-        Ok(results)
+        match func.call(&mut self.store, args, &mut results) {
+            Ok(()) => Ok(results),
+            Err(e) => {
+                let e = classify(e, self.arming.budget);
+                match e.kind() {
+                    // proc_exit(0) ends a call without results normally.
+                    ErrorKind::Exit { code: 0 } if results.is_empty() => Ok(results),
+                    _ => Err(e),
+                }
+            }
+        }
     }
 }
 

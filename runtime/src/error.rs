@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::link::LinkError;
 use crate::load_limits::LoadLimitError;
-use crate::types::Signature;
+use crate::types::{Signature, Values};
 
 /// A boxed error returned by a host function.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -323,6 +323,37 @@ pub enum ErrorKind {
         /// Length of the input.
         len: usize,
     },
+    /// The plugin ended the call with WASI's `proc_exit`. A command's exit
+    /// code is the result of [`Instance::run_command`](crate::Instance::run_command);
+    /// in other calls `proc_exit(0)` is a normal return of an export without
+    /// results, and this error carries every other code (and a `0` from an
+    /// export that had results to return).
+    Exit {
+        /// The code the plugin passed to `proc_exit`.
+        code: i32,
+    },
+    /// The plugin wrote more to its captured stdout or stderr than
+    /// [`Output::Capture`](crate::Output::Capture) allows. What fit was kept
+    /// and can still be read from the instance.
+    WasiOutputLimit {
+        /// `"stdout"` or `"stderr"`.
+        stream: &'static str,
+        /// The bound in bytes.
+        limit: usize,
+        /// Where the plugin was when it wrote past it.
+        backtrace: Backtrace,
+    },
+    /// A directory granted with [`Wasi::dir_ro`](crate::Wasi::dir_ro) or
+    /// [`Wasi::dir_rw`](crate::Wasi::dir_rw) could not be opened; no
+    /// instance was created.
+    WasiDir {
+        /// The host directory.
+        host: PathBuf,
+        /// The name the plugin would have seen it under.
+        guest: String,
+        /// Why it could not be opened.
+        reason: String,
+    },
     /// A host or instance setting is inconsistent (e.g. a fuel limit on a host
     /// built without fuel metering).
     Config(String),
@@ -343,7 +374,8 @@ impl ErrorKind {
             | ErrorKind::Trap { backtrace, .. }
             | ErrorKind::HostFunction { backtrace, .. }
             | ErrorKind::HostPanic { backtrace, .. }
-            | ErrorKind::CannotSuspend { backtrace, .. } => Some(backtrace),
+            | ErrorKind::CannotSuspend { backtrace, .. }
+            | ErrorKind::WasiOutputLimit { backtrace, .. } => Some(backtrace),
             ErrorKind::Allocator {
                 problem: AllocatorProblem::Trapped { backtrace, .. },
                 ..
@@ -530,6 +562,25 @@ impl fmt::Display for ErrorKind {
                 f,
                 "`{function}`: an input of {len} bytes does not fit a 32-bit guest"
             ),
+            ErrorKind::Exit { code } => write!(f, "plugin exited with code {code} (proc_exit)"),
+            ErrorKind::WasiOutputLimit {
+                stream,
+                limit,
+                backtrace,
+            } => write!(
+                f,
+                "plugin wrote more than {limit} bytes to its {stream}, the bound of its capture \
+                 buffer (what fit was kept){backtrace}"
+            ),
+            ErrorKind::WasiDir {
+                host,
+                guest,
+                reason,
+            } => write!(
+                f,
+                "cannot grant directory {} to the plugin as {guest:?}: {reason}",
+                host.display()
+            ),
             ErrorKind::Config(msg) => write!(f, "invalid configuration: {msg}"),
             ErrorKind::Wasmtime(e) => write!(f, "{e:#}"),
         }
@@ -714,6 +765,12 @@ pub(crate) enum Internal {
     /// A guest-contract violation found inside a bytes host function; it
     /// keeps its own kind rather than becoming `HostFunction`.
     Contract(Box<ErrorKind>),
+    /// A captured WASI stdout or stderr is full.
+    #[cfg_attr(not(feature = "wasi"), allow(dead_code))]
+    WasiOutputLimit {
+        stream: &'static str,
+        limit: usize,
+    },
 }
 
 impl fmt::Display for Internal {
@@ -757,6 +814,10 @@ fn classify_kind(err: wasmtime::Error, budget: CallBudget) -> ErrorKind {
             code => ErrorKind::Trap { code, backtrace },
         };
     }
+    #[cfg(feature = "wasi")]
+    if let Some(exit) = err.downcast_ref::<wasmtime_wasi::I32Exit>() {
+        return ErrorKind::Exit { code: exit.0 };
+    }
     match err.downcast::<Internal>() {
         Ok(internal) => match internal {
             Internal::Deadline => ErrorKind::DeadlineExceeded {
@@ -789,7 +850,23 @@ fn classify_kind(err: wasmtime::Error, budget: CallBudget) -> ErrorKind {
                 backtrace,
             },
             Internal::Contract(kind) => *kind,
+            Internal::WasiOutputLimit { stream, limit } => ErrorKind::WasiOutputLimit {
+                stream,
+                limit,
+                backtrace,
+            },
         },
         Err(other) => ErrorKind::Wasmtime(other),
+    }
+}
+
+/// `proc_exit(0)` in an export without results is a normal return: WASI
+/// programs end that way, and there is nothing to return.
+#[cold]
+#[inline(never)]
+pub(crate) fn ok_if_exit_zero<R: Values>(e: Error) -> Result<R, Error> {
+    match e.kind() {
+        ErrorKind::Exit { code: 0 } if R::val_types().is_empty() => Ok(R::from_vals(&[])),
+        _ => Err(e),
     }
 }

@@ -20,6 +20,7 @@ use crate::shared::Shared;
 use crate::store::{AsyncCall, State, call_async_blocking};
 use crate::ticker;
 use crate::types::{Signature, Values};
+use crate::wasi::Wasi;
 
 /// wasmtime's default `max_wasm_stack`.
 const DEFAULT_MAX_WASM_STACK: usize = 512 << 10;
@@ -45,6 +46,9 @@ pub struct HostBuilder<T: 'static> {
     cache_warn: Option<WarnFn>,
     pooling: Option<u32>,
     async_call: Option<AsyncCall<T>>,
+    /// Default grants, and how to add WASI to the linker (made where
+    /// `T: Send` is known, which wasmtime-wasi needs).
+    wasi: Option<(Wasi, Definer<T>)>,
 }
 
 impl<T: 'static> Default for HostBuilder<T> {
@@ -70,6 +74,7 @@ impl<T: 'static> HostBuilder<T> {
             cache_warn: None,
             pooling: None,
             async_call: None,
+            wasi: None,
         }
     }
 
@@ -266,6 +271,18 @@ impl<T: 'static> HostBuilder<T> {
         let mut linker = Linker::new(&engine);
         let mut funcs = HostFuncs::new();
         let mut async_funcs = HashSet::new();
+        let wasi = match self.wasi {
+            Some((grants, define)) => {
+                define(&mut linker).map_err(|e| {
+                    ErrorKind::Config(format!(
+                        "cannot add WASI (a host function in {:?} may clash with it): {e:#}",
+                        crate::link::WASI_MODULE
+                    ))
+                })?;
+                Some(grants)
+            }
+            None => None,
+        };
         for (module, name, sig, is_async, define) in self.defs {
             if is_async {
                 async_funcs.insert((module.clone(), name.clone()));
@@ -273,6 +290,13 @@ impl<T: 'static> HostBuilder<T> {
             if funcs.insert((module.clone(), name.clone()), sig).is_some() {
                 return Err(ErrorKind::Config(format!(
                     "host function {module:?} {name:?} is registered twice"
+                ))
+                .into());
+            }
+            if wasi.is_some() && module == crate::link::WASI_MODULE {
+                return Err(ErrorKind::Config(format!(
+                    "host function {module:?} {name:?} is in WASI's module, which this host \
+                     already provides (HostBuilder::wasi)"
                 ))
                 .into());
             }
@@ -288,6 +312,7 @@ impl<T: 'static> HostBuilder<T> {
                     fuel: self.fuel,
                     tick: self.tick,
                     max_wasm_stack: self.max_wasm_stack,
+                    wasi,
                     _ticker: ticker,
                 }),
                 linker,
@@ -360,6 +385,43 @@ impl<T: Send + 'static> HostBuilder<T> {
         self.async_call = Some(call_async_blocking::<T>);
         self
     }
+
+    /// Provides WASI preview 1 (`wasi_snapshot_preview1`) to plugins that
+    /// import it, granting each instance what `grants` allow (nothing but
+    /// clocks and random numbers unless added, see [`Wasi`]); an instance can
+    /// have its own with [`Plugin::instantiate_with_wasi`]. Plugins that do
+    /// not import WASI pay nothing for it.
+    #[cfg(feature = "wasi")]
+    pub fn wasi(mut self, grants: Wasi) -> Self {
+        self.wasi = Some((
+            grants,
+            Box::new(|linker| {
+                wasmtime_wasi::p1::add_to_linker_sync(linker, |s: &mut State<T>| {
+                    // Every instance of a plugin importing WASI gets its
+                    // context at instantiation; the fallback (nothing
+                    // granted) only keeps this from panicking if not.
+                    &mut s
+                        .wasi
+                        .get_or_insert_with(crate::wasi::WasiState::denied)
+                        .ctx
+                })?;
+                // wasmtime-wasi's proc_exit traps on codes from 126 up (its
+                // CLI's shell convention), losing the code; the application
+                // gets every code, as ErrorKind::Exit.
+                linker.allow_shadowing(true);
+                linker.func_wrap(
+                    crate::link::WASI_MODULE,
+                    "proc_exit",
+                    |code: i32| -> wasmtime::Result<()> {
+                        Err(wasmtime_wasi::I32Exit(code).into())
+                    },
+                )?;
+                linker.allow_shadowing(false);
+                Ok(())
+            }),
+        ));
+        self
+    }
 }
 
 /// A configured plugin host: one engine, its host functions and defaults.
@@ -407,6 +469,7 @@ impl<T: 'static> Host<T> {
             name,
             &module,
             &self.inner.funcs,
+            self.inner.shared.wasi.is_some(),
             &self.inner.required_exports,
         )?;
         let pre = self
@@ -414,6 +477,9 @@ impl<T: 'static> Host<T> {
             .linker
             .instantiate_pre(&module)
             .map_err(Error::wasmtime)?;
+        let imports_wasi = module
+            .imports()
+            .any(|i| i.module() == crate::link::WASI_MODULE);
         let needs_async = module.imports().any(|i| {
             self.inner
                 .async_funcs
@@ -426,6 +492,7 @@ impl<T: 'static> Host<T> {
             pre,
             cached,
             needs_async,
+            imports_wasi,
         ))
     }
 

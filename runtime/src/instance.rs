@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 
 use wasmtime::{ExternType, Module, Store, TypedFunc};
 
-use crate::error::{CallBudget, Error, ErrorKind, classify};
+use crate::error::{CallBudget, Error, ErrorKind, classify, ok_if_exit_zero};
 use crate::exchange::{activate, deactivate};
 use crate::hostfn::MemoryAccessError;
 use crate::link::nearest;
@@ -36,9 +36,14 @@ fn call_through_fiber<T, P: Values, R: Values>(
     }
     let params = args.into_vals();
     let mut results = vec![wasmtime::Val::I32(0); R::val_types().len()];
-    run(store, func, &params, &mut results).map_err(|e| classify(e, budget))?;
-    Ok(R::from_vals(&results))
+    match run(store, func, &params, &mut results) {
+        Ok(()) => Ok(R::from_vals(&results)),
+        Err(e) => ok_if_exit_zero(classify(e, budget)),
+    }
 }
+
+/// The export a WASI command runs as.
+pub(crate) const START: &str = "_start";
 
 /// Cancels one call of one instance from any thread: the call the handle
 /// was taken for, which is the next call the instance makes after
@@ -147,8 +152,25 @@ impl<T: 'static> Instance<T> {
             );
         }
         self.arming.check_native_stack()?;
-        func.call(&mut self.store, args)
-            .map_err(|e| classify(e, self.arming.budget))
+        match func.call(&mut self.store, args) {
+            Ok(r) => Ok(r),
+            Err(e) => ok_if_exit_zero(classify(e, self.arming.budget)),
+        }
+    }
+
+    /// Runs the plugin as a WASI command: calls its `_start` and returns
+    /// its exit code, 0 when `_start` returns and the code it gave
+    /// `proc_exit` otherwise (a non-zero code is a result here, not an
+    /// error). Every other failure is an error as in [`Instance::call`];
+    /// a plugin without `_start` is [`ErrorKind::MissingExport`].
+    pub fn run_command(&mut self) -> Result<i32, Error> {
+        match self.call::<(), ()>(START, ()) {
+            Ok(()) => Ok(0),
+            Err(e) => match e.kind() {
+                ErrorKind::Exit { code } => Ok(*code),
+                _ => Err(e),
+            },
+        }
     }
 
     /// Calls export `name` as a future, for applications with their own async
@@ -171,9 +193,10 @@ impl<T: 'static> Instance<T> {
             deactivate(ex);
         }
         let budget = self.arming.budget;
-        func.call_async(&mut self.store, args)
-            .await
-            .map_err(|e| classify(e, budget))
+        match func.call_async(&mut self.store, args).await {
+            Ok(r) => Ok(r),
+            Err(e) => ok_if_exit_zero(classify(e, budget)),
+        }
     }
 
     /// Starts a resumable call of export `name`: nothing runs until
@@ -321,6 +344,52 @@ impl<T: 'static> Instance<T> {
         self.store.get_fuel().ok()
     }
 
+    /// What the plugin wrote to its WASI stdout so far, if it is captured
+    /// ([`Output::Capture`](crate::Output::Capture)); empty otherwise.
+    #[cfg(feature = "wasi")]
+    pub fn stdout(&self) -> Vec<u8> {
+        self.store
+            .data()
+            .wasi
+            .as_ref()
+            .map(|w| w.stdout.get())
+            .unwrap_or_default()
+    }
+
+    /// [`Instance::stdout`], clearing the buffer: the bound applies to what
+    /// is written after.
+    #[cfg(feature = "wasi")]
+    pub fn take_stdout(&mut self) -> Vec<u8> {
+        self.store
+            .data()
+            .wasi
+            .as_ref()
+            .map(|w| w.stdout.take())
+            .unwrap_or_default()
+    }
+
+    /// What the plugin wrote to its WASI stderr so far, if it is captured.
+    #[cfg(feature = "wasi")]
+    pub fn stderr(&self) -> Vec<u8> {
+        self.store
+            .data()
+            .wasi
+            .as_ref()
+            .map(|w| w.stderr.get())
+            .unwrap_or_default()
+    }
+
+    /// [`Instance::stderr`], clearing the buffer.
+    #[cfg(feature = "wasi")]
+    pub fn take_stderr(&mut self) -> Vec<u8> {
+        self.store
+            .data()
+            .wasi
+            .as_ref()
+            .map(|w| w.stderr.take())
+            .unwrap_or_default()
+    }
+
     /// The raw wasmtime store and instance, for what spindle does not wrap.
     pub fn raw(&mut self) -> (&mut Store<State<T>>, &wasmtime::Instance) {
         (&mut self.store, &self.instance)
@@ -349,9 +418,10 @@ impl<T: 'static, P: Values, R: Values> Func<'_, T, P, R> {
             );
         }
         self.instance.arming.check_native_stack()?;
-        self.func
-            .call(&mut self.instance.store, args)
-            .map_err(|e| classify(e, self.instance.arming.budget))
+        match self.func.call(&mut self.instance.store, args) {
+            Ok(r) => Ok(r),
+            Err(e) => ok_if_exit_zero(classify(e, self.instance.arming.budget)),
+        }
     }
 
     /// The instance this export belongs to.

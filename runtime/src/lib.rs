@@ -44,6 +44,7 @@
 //! | hostfn       | Ctx, HostFn: host functions and guest memory access     |
 //! | abi          | guest contract names, checks and result decoding        |
 //! | store        | State: per-store data, arming a call with its limits    |
+//! | wasi         | Wasi, Output: WASI grants, captured stdout and stderr   |
 //! | exchange     | suspend/resume mailbox, SuspendError, block_on          |
 //! | limits       | Limits and the wasmtime resource limiter                |
 //! | cache        | the authenticated on-disk compile cache                 |
@@ -75,6 +76,7 @@ mod shared;
 mod store;
 mod ticker;
 mod types;
+mod wasi;
 
 pub use cache::default_key_file as default_cache_key_file;
 pub use check::{HostSpec, compile_file, compile_file_with};
@@ -90,6 +92,7 @@ pub use plugin::Plugin;
 pub use resumable::{Call, Step, Suspend};
 pub use store::State;
 pub use types::{Signature, Val, Values};
+pub use wasi::{DEFAULT_CAPTURE_BYTES, Output, SinkFn, Wasi};
 
 /// The wasmtime this crate is built on, for code that needs the raw API.
 pub use wasmtime;

@@ -12,6 +12,61 @@ use wasmtime::{ExternType, Module};
 
 use crate::types::{Signature, extern_wat};
 
+/// The import module of WASI preview 1.
+pub(crate) const WASI_MODULE: &str = "wasi_snapshot_preview1";
+
+/// Every function of `wasi_snapshot_preview1`, as the witx of the snapshot
+/// names them; an import of any other name from that module is a typo or a
+/// different WASI version, and the import report says which.
+pub(crate) const WASI_FUNCTIONS: &[&str] = &[
+    "args_get",
+    "args_sizes_get",
+    "environ_get",
+    "environ_sizes_get",
+    "clock_res_get",
+    "clock_time_get",
+    "fd_advise",
+    "fd_allocate",
+    "fd_close",
+    "fd_datasync",
+    "fd_fdstat_get",
+    "fd_fdstat_set_flags",
+    "fd_fdstat_set_rights",
+    "fd_filestat_get",
+    "fd_filestat_set_size",
+    "fd_filestat_set_times",
+    "fd_pread",
+    "fd_prestat_get",
+    "fd_prestat_dir_name",
+    "fd_pwrite",
+    "fd_read",
+    "fd_readdir",
+    "fd_renumber",
+    "fd_seek",
+    "fd_sync",
+    "fd_tell",
+    "fd_write",
+    "path_create_directory",
+    "path_filestat_get",
+    "path_filestat_set_times",
+    "path_link",
+    "path_open",
+    "path_readlink",
+    "path_remove_directory",
+    "path_rename",
+    "path_symlink",
+    "path_unlink_file",
+    "poll_oneoff",
+    "proc_exit",
+    "proc_raise",
+    "sched_yield",
+    "random_get",
+    "sock_accept",
+    "sock_recv",
+    "sock_send",
+    "sock_shutdown",
+];
+
 /// One thing wrong between a plugin and the host it is loaded into.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -37,6 +92,25 @@ pub enum LinkProblem {
         plugin_wants: String,
         /// What the host provides, in WAT.
         host_has: Signature,
+    },
+    /// The plugin imports WASI preview 1 functions, and the host does not
+    /// provide WASI. One problem lists them all.
+    WasiNotEnabled {
+        /// The WASI functions imported, in import order.
+        names: Vec<String>,
+        /// Whether this spindle-runtime was built with its `wasi` feature
+        /// (without it, the builder call does not exist).
+        feature: bool,
+    },
+    /// The plugin imports a function from `wasi_snapshot_preview1` that
+    /// WASI preview 1 does not have (a typo, or another WASI version).
+    UnknownWasiFunction {
+        /// The import name.
+        name: String,
+        /// The imported item's type in WAT.
+        expected: String,
+        /// WASI preview 1 functions with similar names, nearest first.
+        suggestions: Vec<String>,
     },
     /// The host requires an export the plugin does not have.
     MissingExport {
@@ -125,6 +199,38 @@ impl fmt::Display for LinkError {
                     "import {module:?} {name:?} has the wrong type\n     \
                      plugin imports: {plugin_wants}\n     host provides:  {host_has}"
                 )?,
+                LinkProblem::WasiNotEnabled { names, feature } => {
+                    write!(
+                        f,
+                        "the plugin imports WASI preview 1 ({:?}: {}), which this host does not \
+                         provide\n     enable WASI: build the host with \
+                         `Host::builder().wasi(spindle_runtime::Wasi::new())`",
+                        WASI_MODULE,
+                        names.join(", ")
+                    )?;
+                    if !*feature {
+                        write!(
+                            f,
+                            "\n     (this spindle-runtime was built without its `wasi` cargo \
+                             feature: `spindle-runtime = {{ features = [\"wasi\"] }}`)"
+                        )?;
+                    }
+                }
+                LinkProblem::UnknownWasiFunction {
+                    name,
+                    expected,
+                    suggestions,
+                } => {
+                    write!(
+                        f,
+                        "unknown WASI function: (import {:?} {name:?} {expected}) is not a \
+                         function of WASI preview 1",
+                        WASI_MODULE
+                    )?;
+                    for s in suggestions {
+                        write!(f, "\n     did you mean {s:?}?")?;
+                    }
+                }
                 LinkProblem::MissingExport {
                     name,
                     expected,
@@ -162,15 +268,32 @@ pub(crate) fn check(
     plugin: &str,
     module: &Module,
     host: &HostFuncs,
+    wasi: bool,
     required_exports: &[(String, Signature)],
 ) -> Result<(), LinkError> {
     let mut problems = Vec::new();
     let mut env_hint = false;
+    let mut wasi_missing = Vec::new();
 
     for import in module.imports() {
         let (m, n) = (import.module(), import.name());
         let ty = import.ty();
-        match (host.get(&(m.to_string(), n.to_string())), &ty) {
+        let key = (m.to_string(), n.to_string());
+        if m == WASI_MODULE && !host.contains_key(&key) {
+            if !WASI_FUNCTIONS.contains(&n) {
+                problems.push(LinkProblem::UnknownWasiFunction {
+                    name: n.into(),
+                    expected: extern_wat(&ty),
+                    suggestions: nearest(n, WASI_FUNCTIONS.iter().map(|s| s.to_string())),
+                });
+            } else if !wasi {
+                wasi_missing.push(n.to_string());
+            }
+            // A known WASI function on a WASI host: wasmtime-wasi defines it,
+            // and the linker checks its type.
+            continue;
+        }
+        match (host.get(&key), &ty) {
             (Some(have), ExternType::Func(want)) => {
                 let want_sig = Signature::from_func_type(want);
                 if !have.fits(&want_sig) {
@@ -200,6 +323,16 @@ pub(crate) fn check(
                 });
             }
         }
+    }
+
+    if !wasi_missing.is_empty() {
+        problems.insert(
+            0,
+            LinkProblem::WasiNotEnabled {
+                names: wasi_missing,
+                feature: cfg!(feature = "wasi"),
+            },
+        );
     }
 
     for (name, expected) in required_exports {

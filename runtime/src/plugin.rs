@@ -6,7 +6,7 @@ use wasmtime::{InstancePre, Module};
 
 use crate::error::{Error, ErrorKind, classify};
 use crate::exchange::block_on;
-use crate::instance::Instance;
+use crate::instance::{Instance, START};
 use crate::limits::Limits;
 use crate::shared::Shared;
 use crate::store::{Arming, AsyncCall, State, new_store};
@@ -25,6 +25,8 @@ struct PluginInner<T: 'static> {
     from_cache: bool,
     /// Imports an async host function, so wasmtime insists on its async API.
     needs_async: bool,
+    /// Imports from `wasi_snapshot_preview1`.
+    imports_wasi: bool,
 }
 
 impl<T: 'static> Clone for Plugin<T> {
@@ -43,6 +45,7 @@ impl<T: 'static> Plugin<T> {
         pre: InstancePre<State<T>>,
         from_cache: bool,
         needs_async: bool,
+        imports_wasi: bool,
     ) -> Self {
         Plugin {
             inner: Arc::new(PluginInner {
@@ -52,6 +55,7 @@ impl<T: 'static> Plugin<T> {
                 pre,
                 from_cache,
                 needs_async,
+                imports_wasi,
             }),
         }
     }
@@ -91,13 +95,79 @@ impl<T: 'static> Plugin<T> {
         self.instantiate_with(state, self.inner.shared.limits.clone())
     }
 
+    /// Whether the plugin imports WASI (`wasi_snapshot_preview1`).
+    pub fn imports_wasi(&self) -> bool {
+        self.inner.imports_wasi
+    }
+
+    /// Whether the plugin is a WASI command: it exports `_start`, run with
+    /// [`Instance::run_command`].
+    pub fn is_command(&self) -> bool {
+        matches!(
+            self.module().get_export(START),
+            Some(wasmtime::ExternType::Func(_))
+        )
+    }
+
+    /// Whether the plugin is a WASI reactor: it exports `_initialize`, which
+    /// each instance runs once when it is created, before any call.
+    pub fn is_reactor(&self) -> bool {
+        matches!(
+            self.module().get_export(INITIALIZE),
+            Some(wasmtime::ExternType::Func(_))
+        )
+    }
+
     /// A new instance with its own limits.
     pub fn instantiate_with(&self, state: T, limits: Limits) -> Result<Instance<T>, Error> {
+        #[cfg(feature = "wasi")]
+        {
+            self.instantiate_inner(state, limits, self.inner.shared.wasi.as_ref())
+        }
+        #[cfg(not(feature = "wasi"))]
+        {
+            self.instantiate_inner(state, limits)
+        }
+    }
+
+    /// A new instance with its own limits and WASI grants, in place of the
+    /// host's ([`HostBuilder::wasi`](crate::HostBuilder::wasi)). Refused
+    /// with [`ErrorKind::Config`] on a host without WASI.
+    #[cfg(feature = "wasi")]
+    pub fn instantiate_with_wasi(
+        &self,
+        state: T,
+        limits: Limits,
+        grants: &crate::wasi::Wasi,
+    ) -> Result<Instance<T>, Error> {
+        if self.inner.shared.wasi.is_none() {
+            return Err(ErrorKind::Config(
+                "WASI grants for an instance of a host without WASI; enable it with \
+                 HostBuilder::wasi(Wasi::new())"
+                    .into(),
+            )
+            .into());
+        }
+        self.instantiate_inner(state, limits, Some(grants))
+    }
+
+    fn instantiate_inner(
+        &self,
+        state: T,
+        limits: Limits,
+        #[cfg(feature = "wasi")] grants: Option<&crate::wasi::Wasi>,
+    ) -> Result<Instance<T>, Error> {
         let host = &self.inner.shared;
         let arming = Arming::new(&limits, host.fuel, host.tick, host.max_wasm_stack)?;
         check_counts(self.module(), &limits)?;
         let mut store = new_store(&host.engine, state, &limits, &arming);
         store.data_mut().on_fiber = self.inner.needs_async;
+        #[cfg(feature = "wasi")]
+        if self.inner.imports_wasi
+            && let Some(grants) = grants
+        {
+            store.data_mut().wasi = Some(crate::wasi::WasiState::new(&self.inner.name, grants)?);
+        }
         // The start function runs under the same limits as a call.
         arming.arm(&mut store)?;
         let instance = if self.inner.needs_async {
@@ -110,16 +180,25 @@ impl<T: 'static> Plugin<T> {
             self.inner.pre.instantiate(&mut store)
         }
         .map_err(|e| classify(e, arming.budget))?;
-        Ok(Instance::finish(
+        let mut instance = Instance::finish(
             store,
             instance,
             self.inner.module.clone(),
             self.async_call(),
             self.inner.shared.clone(),
             arming,
-        ))
+        );
+        if self.is_reactor() {
+            // A reactor sets itself up (static constructors, its libc) here,
+            // under the instance's limits, before the application's first call.
+            instance.call::<(), ()>(INITIALIZE, ())?;
+        }
+        Ok(instance)
     }
 }
+
+/// The export a WASI reactor initializes itself with.
+const INITIALIZE: &str = "_initialize";
 
 /// Refuses a module with more memories or tables than the limits allow,
 /// before anything is allocated, with an error naming both numbers.

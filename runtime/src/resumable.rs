@@ -17,9 +17,10 @@ use std::task::{Context, Poll, Waker};
 
 use wasmtime::AsContextMut;
 
-use crate::error::{CallBudget, Error, ErrorKind, classify};
+use crate::error::{CallBudget, Error, ErrorKind, classify, ok_if_exit_zero};
 use crate::exchange::{SharedExchange, SuspendError, Unpark, Yielded, deactivate, lock};
 use crate::hostfn::Ctx;
+use crate::types::Values;
 
 /// The future returned by [`Ctx::suspend`]: pending until the application
 /// resumes the call, then ready with the resume value.
@@ -133,7 +134,7 @@ pub struct Call<'i, R, Y, In> {
     _types: PhantomData<fn(In) -> Y>,
 }
 
-impl<'i, R, Y: 'static, In: Send + 'static> Call<'i, R, Y, In> {
+impl<'i, R: Values, Y: 'static, In: Send + 'static> Call<'i, R, Y, In> {
     pub(crate) fn new(
         future: CallFuture<'i, R>,
         exchange: SharedExchange,
@@ -204,7 +205,7 @@ impl<'i, R, Y: 'static, In: Send + 'static> Call<'i, R, Y, In> {
                 }
                 Poll::Ready(Err(e)) => {
                     self.finish();
-                    return Err(classify(e, self.budget));
+                    return ok_if_exit_zero(classify(e, self.budget)).map(Step::Returned);
                 }
                 Poll::Pending => {
                     let yielded = lock(&self.exchange).yielded.take();

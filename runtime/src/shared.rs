@@ -13,6 +13,7 @@ use wasmtime::Engine;
 use crate::limits::Limits;
 use crate::store::AsyncCall;
 use crate::ticker;
+use crate::wasi::Wasi;
 
 pub(crate) struct Shared<T: 'static> {
     pub(crate) engine: Engine,
@@ -24,5 +25,8 @@ pub(crate) struct Shared<T: 'static> {
     pub(crate) fuel: bool,
     pub(crate) tick: Duration,
     pub(crate) max_wasm_stack: usize,
+    /// What instances of WASI plugins are granted unless instantiated with
+    /// their own grants; `None` when the host does not provide WASI.
+    pub(crate) wasi: Option<Wasi>,
     pub(crate) _ticker: ticker::Registration,
 }

@@ -35,6 +35,10 @@ pub struct State<T> {
     /// wasmtime fiber, where a host function cannot call back into the
     /// plugin synchronously.
     pub(crate) on_fiber: bool,
+    /// The WASI context, for plugins that import WASI from a host that
+    /// grants it.
+    #[cfg(feature = "wasi")]
+    pub(crate) wasi: Option<crate::wasi::WasiState>,
 }
 
 /// Runs an untyped call through `Func::call_async` to completion. Made where
@@ -181,6 +185,8 @@ pub(crate) fn new_store<T: 'static>(
             cancel: None,
             exchange: None,
             on_fiber: false,
+            #[cfg(feature = "wasi")]
+            wasi: None,
         },
     );
     store.limiter(|s| &mut s.limiter);

@@ -1,0 +1,110 @@
+//! Instantiation: a WASI preview 1 plugin against a plain one, through
+//! spindle-runtime and on raw wasmtime (+ wasmtime-wasi) for reference, on
+//! engines configured alike (epoch interruption on, default allocator).
+//!
+//! The WASI plugin is the real Rust reactor `runtime/tests/plugins/wasi-plugin`
+//! (built for wasm32-wasip1 at bench start, like the tests do); instantiating
+//! it means creating its WASI context (nothing granted, stdout and stderr
+//! captured), the instance, and running its `_initialize`. The plain plugin
+//! is `runtime/tests/data/upper.wat` (one memory, no imports). Each sample
+//! drops what it created, so freeing is measured too.
+//!
+//! Groups (criterion function names in brackets): `instantiate/plain`
+//! [`wasmtime`, `spindle`] and `instantiate/wasi` [`wasmtime_wasi`,
+//! `spindle`]. Extism's plugin creation is meant to join these later.
+//!
+//! Run: `cargo bench -p spindle-benches --bench instantiate`.
+
+#[path = "../../runtime/tests/wasi_common/mod.rs"]
+mod wasi_common;
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group};
+use spindle_runtime::{Host, Wasi};
+use wasmtime::{Config, Engine, Linker, Module, Store};
+use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi::p1::WasiP1Ctx;
+
+const PLAIN: &str = include_str!("../../runtime/tests/data/upper.wat");
+
+fn raw_engine() -> Engine {
+    let mut config = Config::new();
+    config.epoch_interruption(true);
+    Engine::new(&config).unwrap()
+}
+
+fn plain(c: &mut Criterion) {
+    let mut g = c.benchmark_group("instantiate/plain");
+    let engine = raw_engine();
+    let module = Module::new(&engine, PLAIN).unwrap();
+    let pre = Linker::<()>::new(&engine).instantiate_pre(&module).unwrap();
+    g.bench_function("wasmtime", |b| {
+        b.iter(|| {
+            let mut store = Store::new(&engine, ());
+            store.set_epoch_deadline(u64::MAX / 2);
+            black_box(pre.instantiate(&mut store).unwrap());
+        })
+    });
+    let host = Host::<()>::builder().build().unwrap();
+    let plugin = host.load_wat("upper", PLAIN).unwrap();
+    g.bench_function("spindle", |b| {
+        b.iter(|| black_box(plugin.instantiate(()).unwrap()))
+    });
+    g.finish();
+}
+
+fn wasi(c: &mut Criterion) {
+    let path = &wasi_common::plugins().plain;
+    let bytes = std::fs::read(path).unwrap();
+    let mut g = c.benchmark_group("instantiate/wasi");
+    let engine = raw_engine();
+    let module = Module::new(&engine, &bytes).unwrap();
+    let mut linker = Linker::<WasiP1Ctx>::new(&engine);
+    wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |cx| cx).unwrap();
+    let pre = linker.instantiate_pre(&module).unwrap();
+    g.bench_function("wasmtime_wasi", |b| {
+        b.iter(|| {
+            let mut wasi = WasiCtxBuilder::new();
+            wasi.arg("plugin")
+                .allow_tcp(false)
+                .allow_udp(false)
+                .allow_ip_name_lookup(false)
+                .stdout(wasmtime_wasi::p2::pipe::MemoryOutputPipe::new(1 << 20))
+                .stderr(wasmtime_wasi::p2::pipe::MemoryOutputPipe::new(1 << 20));
+            let mut store = Store::new(&engine, wasi.build_p1());
+            store.set_epoch_deadline(u64::MAX / 2);
+            let inst = pre.instantiate(&mut store).unwrap();
+            let init = inst
+                .get_typed_func::<(), ()>(&mut store, "_initialize")
+                .unwrap();
+            init.call(&mut store, ()).unwrap();
+            black_box(inst);
+        })
+    });
+    let host = Host::<()>::builder().wasi(Wasi::new()).build().unwrap();
+    let plugin = host.load_bytes("wasi-plugin", &bytes).unwrap();
+    g.bench_function("spindle", |b| {
+        b.iter(|| black_box(plugin.instantiate(()).unwrap()))
+    });
+    g.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(50)
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = plain, wasi
+}
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
