@@ -114,7 +114,7 @@ pub fn finish(out: Result<Vec<u8>, String>) -> *const usize {
 pub unsafe fn post(area: *mut usize) {
     // Anything but our own area is a confused caller: freeing through it
     // would trust a pointer we did not make.
-    if area as *const usize == RESULT.0.get() as *const usize {
+    if core::ptr::eq(area, RESULT.0.get().cast::<usize>()) {
         // SAFETY: between exports nothing else accesses RESULT.
         unsafe { free_payload() }
     }
