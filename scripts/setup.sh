@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 
 need_targets=(
     wasm32-unknown-unknown    # the example Rust plugin (spindle-examples)
+    wasm32-wasip1             # WASI plugins; the kit's plugin (examples/tests/pdk.rs)
     aarch64-unknown-linux-gnu # fiber suite under qemu, LTO matrix
     aarch64-apple-darwin      # LTO matrix (linked with cargo-zigbuild, inspected)
     x86_64-apple-darwin       # LTO matrix (linked with cargo-zigbuild, inspected)
@@ -86,6 +87,11 @@ need_packages+=(
 # --- issue 15: valgrind
 need_packages+=(valgrind) # memcheck runs the fiber suite (fiber/README.md, scripts/test.sh)
 # --- end of issue 15: valgrind
+# --- issue 14: C plugin
+# The C plugin (examples/plugins/c-greeter, cli/tests/c_plugin.rs): clang for
+# wasm32-wasi, wasm-ld, wasi-libc's malloc, compiler-rt's wasm32 builtins.
+need_packages+=(clang lld wasi-libc libclang-rt-dev-wasm32)
+# --- end of issue 14: C plugin
 missing=()
 for p in "${need_packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
