@@ -164,6 +164,12 @@ cargo fetch --quiet --manifest-path fuzz/Cargo.toml || fail "cargo fetch failed 
 # Crates are fetched once here, so the tests' nested cargo builds never race
 # to download them.
 cargo fetch --quiet || fail "cargo fetch failed"
+# --- issue 14: plugin kit
+# The host outside the workspace and the kit's plugin: own lock files.
+for manifest in tests/outside-host/Cargo.toml examples/plugins/pdk-greeter/Cargo.toml; do
+    cargo fetch --quiet --manifest-path "$manifest" || fail "cargo fetch failed for $manifest"
+done
+# --- end of issue 14: plugin kit
 # The runtime LTO probe is its own workspace with its own lock file.
 cargo fetch --quiet --manifest-path tests/runtime-probe/Cargo.toml ||
     fail "cargo fetch failed for tests/runtime-probe"

@@ -35,6 +35,19 @@ step "spindle-runtime (resumable calls included) on Spindle's fibers"
 cargo test -p spindle-runtime --config "$patch"
 cargo metadata --format-version 1 --offline >/dev/null
 
+# --- issue 14: plugin kit
+# The kit itself on its wasm targets (the workspace clippy above only sees it
+# natively): std, and no_std with its allocator and panic handler. ~20 s.
+# Its plugins are built and run by `cargo test --workspace`
+# (examples/tests/pdk.rs, cli/tests/c_plugin.rs).
+step "spindle-pdk on wasm32-unknown-unknown and wasm32-wasip1 (std and no_std)"
+for t in wasm32-unknown-unknown wasm32-wasip1; do
+    cargo clippy -p spindle-pdk --target "$t" --quiet -- -D warnings
+    cargo clippy -p spindle-pdk --target "$t" --quiet --no-default-features \
+        --features allocator,panic-handler -- -D warnings
+done
+# --- end of issue 14: plugin kit
+
 step "spindle-fiber with the portable backend as the native one (feature fallback)"
 cargo test -p spindle-fiber --features fallback
 
