@@ -46,6 +46,10 @@ impl Input {
 }
 
 /// A type an export takes as its input.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the input of a #[spindle_pdk::export] function",
+    label = "use `String`, `&str`, `Vec<u8>` or `&[u8]`"
+)]
 pub trait FromInput<'a>: Sized {
     /// Converts the input; an `Err` is returned to the host as the export's
     /// error (tag 1) without calling the function.
@@ -81,6 +85,10 @@ impl<'a> FromInput<'a> for String {
 }
 
 /// A type an export returns: its output (tag 0) or its error (tag 1).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be returned by a #[spindle_pdk::export] function",
+    label = "return `()`, `String`, `&str`, `Vec<u8>`, `&[u8]`, `Box<[u8]>` or a `Result` of one, with an error that implements `Display`"
+)]
 pub trait IntoOutput {
     fn into_output(self) -> Result<Vec<u8>, String>;
 }

@@ -29,13 +29,14 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
             ),
         )
     })?;
-    if let Some(name) = &block.abi.name
-        && name.value() != "C"
-    {
-        return Err(syn::Error::new_spanned(
-            name,
-            "host functions use the \"C\" ABI: write `unsafe extern \"C\"`",
-        ));
+    // Not a let chain: the kit keeps building on Rust 1.85.
+    if let Some(name) = &block.abi.name {
+        if name.value() != "C" {
+            return Err(syn::Error::new_spanned(
+                name,
+                "host functions use the \"C\" ABI: write `unsafe extern \"C\"`",
+            ));
+        }
     }
     for attr in &block.attrs {
         if attr.path().is_ident("link") {
