@@ -145,6 +145,8 @@ fn every_export_shape_works_through_the_runtime() {
         assert_eq!(s(&mut inst, "greet", ""), "Hello, ! You are visitor #2.");
         assert_eq!(s(&mut inst, "first_word", "spindle plugin kit"), "spindle");
         assert_eq!(s(&mut inst, "loud_greet", "ada"), "HEY ADA!");
+        // An empty answer from a bytes host function (a zero-sized block).
+        assert_eq!(s(&mut inst, "loud_greet", ""), "HEY !");
         assert_eq!(s(&mut inst, "parse_age", " 42 "), "42 years");
         assert_eq!(s(&mut inst, "touch", "ignored"), "");
         let all: Vec<u8> = (0..=255u8).collect();
