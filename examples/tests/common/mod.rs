@@ -17,7 +17,7 @@ pub fn scratch(name: &str) -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join(name)
 }
 
-/// A toolchain the builds use: `None` is the one running the tests.
+/// The toolchain a build uses: `Current` is the one running the tests.
 #[derive(Clone, Copy, Debug)]
 pub enum Toolchain {
     Current,
