@@ -64,7 +64,8 @@ struct Area(UnsafeCell<[usize; 3]>);
 
 // SAFETY: a wasm32 instance runs one thread (the kit has no threads
 // support), and the host never runs two exports of one instance at once, so
-// the area is never accessed concurrently.
+// the area is never accessed concurrently. Native builds exist for tests
+// and tooling; their callers (pdk/tests/native.rs) make one call at a time.
 unsafe impl Sync for Area {}
 
 static RESULT: Area = Area(UnsafeCell::new([0; 3]));
