@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 need_targets=(
     wasm32-unknown-unknown    # the example Rust plugin (spindle-examples)
-    wasm32-wasip1             # the WASI test plugins (runtime/tests/plugins/wasi-plugin)
+    wasm32-wasip1             # WASI plugins: runtime/tests/plugins/wasi-plugin, the kit's (examples/tests/pdk.rs)
     aarch64-unknown-linux-gnu # fiber suite under qemu, LTO matrix
     aarch64-apple-darwin      # LTO matrix (linked with cargo-zigbuild, inspected)
     x86_64-apple-darwin       # LTO matrix (linked with cargo-zigbuild, inspected)
@@ -96,6 +96,11 @@ need_packages+=(
 # --- issue 15: valgrind
 need_packages+=(valgrind) # memcheck runs the fiber suite (fiber/README.md, scripts/test.sh)
 # --- end of issue 15: valgrind
+# --- issue 14: C plugin
+# The C plugin (examples/plugins/c-greeter, cli/tests/c_plugin.rs): clang for
+# wasm32-wasi, wasm-ld, wasi-libc's malloc, compiler-rt's wasm32 builtins.
+need_packages+=(clang lld wasi-libc libclang-rt-dev-wasm32)
+# --- end of issue 14: C plugin
 missing=()
 for p in "${need_packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -168,6 +173,12 @@ cargo fetch --quiet --manifest-path fuzz/Cargo.toml || fail "cargo fetch failed 
 # Crates are fetched once here, so the tests' nested cargo builds never race
 # to download them.
 cargo fetch --quiet || fail "cargo fetch failed"
+# --- issue 14: plugin kit
+# The host outside the workspace and the kit's plugin: own lock files.
+for manifest in tests/outside-host/Cargo.toml examples/plugins/pdk-greeter/Cargo.toml; do
+    cargo fetch --quiet --manifest-path "$manifest" || fail "cargo fetch failed for $manifest"
+done
+# --- end of issue 14: plugin kit
 # The runtime LTO probe is its own workspace with its own lock file.
 cargo fetch --quiet --manifest-path tests/runtime-probe/Cargo.toml ||
     fail "cargo fetch failed for tests/runtime-probe"

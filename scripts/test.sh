@@ -45,6 +45,26 @@ step "the wasmtime 38.0.3 and 36.0.20 drop-ins' own tests on rustc 1.91.1"
 cargo +1.91.1 test --locked --manifest-path fiber/wasmtime-compat-38/Cargo.toml --target-dir target/compat-versions
 cargo +1.91.1 test --locked --manifest-path fiber/wasmtime-compat-36/Cargo.toml --target-dir target/compat-versions
 # --- end of issue 17: drop-ins for wasmtime 38.0.3 and 36.0.20
+# --- issue 14: plugin kit
+# The kit itself on its wasm targets (the workspace clippy above only sees it
+# natively): std, and no_std with its allocator and panic handler; and the
+# kit's plugin, so clippy sees the expansions. ~40 s cold here.
+# Its plugins are built and run by `cargo test --workspace`
+# (examples/tests/pdk.rs, cli/tests/c_plugin.rs).
+step "spindle-pdk on wasm32-unknown-unknown and wasm32-wasip1 (std and no_std)"
+for t in wasm32-unknown-unknown wasm32-wasip1; do
+    cargo clippy -p spindle-pdk --target "$t" --quiet -- -D warnings
+    cargo clippy -p spindle-pdk --target "$t" --quiet --no-default-features \
+        --features allocator,panic-handler -- -D warnings
+done
+# The macros' expansions as a user's clippy sees them, in the kit's plugin.
+for f in std no-std; do
+    (cd examples/plugins/pdk-greeter &&
+        cargo clippy --quiet --locked --offline --target wasm32-unknown-unknown \
+            --target-dir ../../../target/pdk-greeter-clippy \
+            --no-default-features --features "$f" -- -D warnings)
+done
+# --- end of issue 14: plugin kit
 
 step "spindle-fiber with the portable backend as the native one (feature fallback)"
 cargo test -p spindle-fiber --features fallback
