@@ -23,7 +23,7 @@ patch="patch.crates-io.wasmtime-internal-fiber.path=\"$root/fiber/wasmtime-compa
 results=$(mktemp)
 
 finish() {
-    cargo metadata --format-version 1 --offline >/dev/null 2>&1 || true
+    cargo metadata --format-version 1 >/dev/null 2>&1 || true
     rm -f "$results"
 }
 trap finish EXIT

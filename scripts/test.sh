@@ -24,16 +24,18 @@ SPINDLE_EXPECT_FIBER=wasmtime cargo test --workspace --no-fail-fast
 # The same wasmtime tests with wasmtime-internal-fiber replaced by
 # fiber/wasmtime-compat, through the [patch.crates-io] line a user adds (here
 # as `--config`, so the workspace manifest stays unpatched). The patched build
-# rewrites Cargo.lock; any later plain cargo command puts it back.
+# rewrites Cargo.lock; any later plain cargo command puts it back. (Not
+# `--offline`: metadata reads every package in the lock file, including the
+# Extism bench's optional ones that no build here downloads.)
 patch='patch.crates-io.wasmtime-internal-fiber.path="fiber/wasmtime-compat"'
-trap 'cargo metadata --format-version 1 --offline >/dev/null 2>&1 || true' EXIT
+trap 'cargo metadata --format-version 1 >/dev/null 2>&1 || true' EXIT
 
 step "wasmtime on Spindle's fibers: async stacks, pooling, custom stacks, traps, fuel, epochs"
 SPINDLE_EXPECT_FIBER=spindle cargo test -p spindle-tests --test wasmtime_fibers --config "$patch"
 
 step "spindle-runtime (resumable calls included) on Spindle's fibers"
 cargo test -p spindle-runtime --config "$patch"
-cargo metadata --format-version 1 --offline >/dev/null
+cargo metadata --format-version 1 >/dev/null
 
 # --- issue 17: drop-ins for wasmtime 38.0.3 and 36.0.20
 # The seed's patched thin-LTO aarch64-apple-darwin link on rustc 1.91.1 is a
@@ -124,7 +126,7 @@ step "wasmtime's async on x86_64-pc-windows-gnu under Wine: on Spindle's switch 
 SPINDLE_EXPECT_FIBER=spindle cargo test -p spindle-tests --test wasmtime_fibers \
     --target x86_64-pc-windows-gnu --config "$patch" -- --nocapture
 # (on spindle's windows-fibers backend: `cargo wasmtime-windows-fibers`)
-cargo metadata --format-version 1 --offline >/dev/null
+cargo metadata --format-version 1 >/dev/null
 # --- end of issue 12: wasmtime on Windows
 # --- issue 15: fuzzing and soak
 step "fuzz targets, 15 s each: fibers (both backends), import_report, doctor (unoptimized build)"
