@@ -103,6 +103,20 @@ fn refresh_work_copy() -> PathBuf {
     for dir in SEED_DIRS {
         copy_tree(&workspace_root().join("tests").join(dir), &apps.join(dir));
     }
+    // The fibers crate names spindle-fiber by a path relative to tests/;
+    // point the copy's at the workspace's.
+    let manifest = apps.join("seed-36-fibers/Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let fixed = text.replace(
+        "path = \"../../fiber\"",
+        &format!(
+            "path = {:?}",
+            workspace_root().join("fiber").to_str().unwrap()
+        ),
+    );
+    if fixed != text {
+        std::fs::write(&manifest, fixed).unwrap();
+    }
     let shared = apps.join("tests");
     std::fs::create_dir_all(&shared).unwrap();
     copy_file(
