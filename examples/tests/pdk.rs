@@ -1,13 +1,13 @@
 //! The kit's plugin (plugins/pdk-greeter, written with `#[export]` and
 //! `#[import(module = "app")]`) built from outside the workspace on stable
 //! and on nightly, for wasm32-unknown-unknown and wasm32-wasip1, and as
-//! `no_std`; its imports come from "app" only, and its exports work through
-//! spindle-runtime with flat memory.
+//! `no_std`; its imports come from "app" only (and WASI's for std on
+//! wasip1), and its exports work through spindle-runtime with flat memory.
 
 mod common;
 
 use common::{Toolchain, build_plugin, scratch};
-use spindle_runtime::{BoxError, Ctx, ErrorKind, Host};
+use spindle_runtime::{BoxError, Ctx, ErrorKind, Host, HostBuilder, Wasi};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -55,7 +55,12 @@ fn built() -> &'static Built {
 }
 
 fn host() -> Host<u32> {
-    Host::<u32>::builder()
+    app(Host::<u32>::builder()).build().unwrap()
+}
+
+/// The plugin's "app" imports, on any builder.
+fn app(builder: HostBuilder<u32>) -> HostBuilder<u32> {
+    builder
         .func("app", "visits", |mut cx: Ctx<'_, u32>, delta: u32| {
             *cx.state_mut() += delta;
             *cx.state()
@@ -63,8 +68,6 @@ fn host() -> Host<u32> {
         .func_str("app", "shout", |_cx: &mut Ctx<'_, u32>, s: &str| {
             Ok::<String, BoxError>(s.to_uppercase())
         })
-        .build()
-        .unwrap()
 }
 
 #[test]
@@ -111,21 +114,35 @@ fn imports_come_from_app_only_never_env() {
     }
 }
 
-/// The std wasip1 build needs a host with WASI, which spindle-runtime does
-/// not have on this branch (issue 14's WASI part is separate): it is built
-/// and its imports checked above, and it is not called. Said loudly.
+/// The std wasip1 build imports WASI (std's environment, `fd_write`,
+/// `proc_exit`): a host without WASI refuses it for those imports alone,
+/// and a host with WASI (nothing granted) runs it, its `println!` captured.
 #[test]
-fn the_std_wasip1_build_is_refused_for_its_wasi_imports_only() {
+fn the_std_wasip1_build_needs_wasi_and_runs_with_it() {
     let Err(err) = host().load_file(&built().wasip1_std) else {
         panic!("a host without WASI loaded a plugin that imports it");
     };
     let text = err.to_string();
     assert!(text.contains("wasi_snapshot_preview1"), "{text}");
     assert!(!text.contains("\"app\""), "{text}");
-    println!(
-        "NOT CALLED: the std wasm32-wasip1 build of pdk-greeter imports WASI and this \
-         host has none; its no_std wasip1 build is called instead"
+
+    let host = app(Host::<u32>::builder().wasi(Wasi::new()))
+        .build()
+        .unwrap();
+    let mut inst = host
+        .load_file(&built().wasip1_std)
+        .unwrap()
+        .instantiate(0)
+        .unwrap();
+    assert_eq!(
+        inst.call_str("greet", "wasi").unwrap(),
+        "Hello, wasi! You are visitor #1."
     );
+    assert_eq!(inst.call_str("loud_greet", "ada").unwrap(), "HEY ADA!");
+    inst.call_str("log", "from the plugin").unwrap();
+    inst.call_str("log", "twice").unwrap();
+    assert_eq!(inst.take_stdout(), b"from the plugin\ntwice\n");
+    assert_eq!(inst.stdout(), b"");
 }
 
 #[test]

@@ -63,6 +63,17 @@ fn loud(name: &str) -> String {
     format!("HEY {}!", shout(name))
 }
 
+/// A line on the plugin's stdout: with std on wasm32-wasip1 it is WASI's
+/// `fd_write`, which the host captures or forwards (the `wasi_plugin`
+/// example); elsewhere there is no stdout and nothing is written.
+#[export]
+fn log(line: &str) {
+    #[cfg(feature = "std")]
+    std::println!("{line}");
+    #[cfg(not(feature = "std"))]
+    let _ = line;
+}
+
 /// No input, no output.
 #[export]
 fn touch() {
