@@ -11,7 +11,8 @@
 //!
 //! Groups (criterion function names in brackets): `instantiate/plain`
 //! [`wasmtime`, `spindle`] and `instantiate/wasi` [`wasmtime_wasi`,
-//! `spindle`]. Extism's plugin creation is meant to join these later.
+//! `spindle`]. Extism's plugin creation, with and without WASI, is in
+//! benches/extism.rs (`--features extism`).
 //!
 //! Run: `cargo bench -p spindle-benches --bench instantiate`.
 
