@@ -119,9 +119,9 @@ cargo test -p wasmtime-internal-fiber --target x86_64-pc-windows-gnu --features 
 
 # --nocapture: the cells that cannot run (custom stacks on Win32 Fibers) and
 # what Wine does after a stack overflow on one are printed, not hidden.
-step "wasmtime's async on x86_64-pc-windows-gnu under Wine: on its own Win32 fibers"
-SPINDLE_EXPECT_FIBER=wasmtime cargo test -p spindle-tests --test wasmtime_fibers \
-    --target x86_64-pc-windows-gnu -- --nocapture
+# wasmtime's async on its own Win32 fibers (the unpatched control, a second
+# Windows wasmtime build, about 3 min) is `cargo wasmtime-windows-own`: kept
+# out of CI when issues 14 and 17 brought a cold run to 49.6 min.
 step "wasmtime's async on x86_64-pc-windows-gnu under Wine: on Spindle's switch (patched)"
 SPINDLE_EXPECT_FIBER=spindle cargo test -p spindle-tests --test wasmtime_fibers \
     --target x86_64-pc-windows-gnu --config "$patch" -- --nocapture
