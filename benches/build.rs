@@ -7,6 +7,9 @@
 //! The nested cargo gets its own target directory under OUT_DIR: the outer
 //! build holds the lock on the outer one.
 
+#[path = "../support/nested_cargo.rs"]
+mod nested_cargo;
+
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -28,17 +31,7 @@ fn main() {
         .args(["--target", "wasm32-unknown-unknown"])
         .arg("--target-dir")
         .arg(&target_dir);
-    // The bench profile's flags are for the host, not for the wasm build.
-    for var in [
-        "CARGO_ENCODED_RUSTFLAGS",
-        "RUSTFLAGS",
-        "CARGO_BUILD_RUSTFLAGS",
-        "CARGO_TARGET_DIR",
-        "CARGO_BUILD_TARGET",
-        "RUSTC_WORKSPACE_WRAPPER",
-    ] {
-        cmd.env_remove(var);
-    }
+    nested_cargo::scrub_outer_build(&mut cmd);
     let status = cmd
         .status()
         .unwrap_or_else(|e| panic!("cannot run cargo to build the Extism echo plugin: {e}"));

@@ -8,6 +8,9 @@
 //! The nested cargo gets its own target directory under OUT_DIR: sharing the
 //! outer one would wait forever on the lock the outer build holds.
 
+#[path = "../support/nested_cargo.rs"]
+mod nested_cargo;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -62,18 +65,7 @@ fn build_plugin(
     if let Some(f) = feature {
         cmd.args(["--features", f]);
     }
-    // Flags meant for the host build (LTO matrix, sanitizers, coverage, ...)
-    // must not leak into the wasm build.
-    for var in [
-        "CARGO_ENCODED_RUSTFLAGS",
-        "RUSTFLAGS",
-        "CARGO_BUILD_RUSTFLAGS",
-        "CARGO_TARGET_DIR",
-        "CARGO_BUILD_TARGET",
-        "RUSTC_WORKSPACE_WRAPPER",
-    ] {
-        cmd.env_remove(var);
-    }
+    nested_cargo::scrub_outer_build(&mut cmd);
     let status = cmd
         .status()
         .unwrap_or_else(|e| panic!("cannot run cargo to build the example plugin: {e}"));

@@ -41,16 +41,7 @@ fn a_host_outside_the_workspace_calls_the_kit_plugin_20000_times_with_flat_memor
         .arg("--")
         .arg(&stable[0])
         .arg(&nightly[0]);
-    for var in [
-        "CARGO_ENCODED_RUSTFLAGS",
-        "RUSTFLAGS",
-        "CARGO_BUILD_RUSTFLAGS",
-        "CARGO_TARGET_DIR",
-        "CARGO_BUILD_TARGET",
-        "RUSTC_WORKSPACE_WRAPPER",
-    ] {
-        cmd.env_remove(var);
-    }
+    common::nested_cargo::scrub_outer_build(&mut cmd);
     let out = cmd.output().expect("running cargo on tests/outside-host");
     let stdout = String::from_utf8_lossy(&out.stdout);
     println!("{stdout}");

@@ -4,6 +4,9 @@
 //! tests/pdk_outside.rs.
 #![allow(dead_code)] // each test binary uses a part of it
 
+#[path = "../../../support/nested_cargo.rs"]
+pub mod nested_cargo;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -81,22 +84,7 @@ pub fn build_plugin(
     if let Some(f) = features {
         cmd.args(["--no-default-features", "--features", f]);
     }
-    // The outer build's flags and toolchain choice must not reach the
-    // plugin's (LTO matrix, sanitizers, coverage, `cargo +x` overrides).
-    for var in [
-        "CARGO_ENCODED_RUSTFLAGS",
-        "RUSTFLAGS",
-        "CARGO_BUILD_RUSTFLAGS",
-        "CARGO_TARGET_DIR",
-        "CARGO_BUILD_TARGET",
-        "RUSTC",
-        "RUSTDOC",
-        "RUSTC_WRAPPER",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "CARGO_MAKEFLAGS",
-    ] {
-        cmd.env_remove(var);
-    }
+    nested_cargo::scrub_outer_build(&mut cmd);
     let out = cmd.output().unwrap_or_else(|e| {
         panic!("cannot run cargo ({toolchain:?}) to build the kit's plugin: {e}")
     });

@@ -4,6 +4,9 @@
 //! one would wait on the lock the outer build holds.
 #![allow(dead_code)]
 
+#[path = "../../../support/nested_cargo.rs"]
+mod nested_cargo;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -58,19 +61,7 @@ fn build(target_dir: &Path, feature: Option<&str>) {
     if let Some(f) = feature {
         cmd.args(["--features", f]);
     }
-    // Flags meant for the host build (LTO matrix, sanitizers, coverage, ...)
-    // must not leak into the wasm build.
-    for var in [
-        "CARGO_ENCODED_RUSTFLAGS",
-        "RUSTFLAGS",
-        "CARGO_BUILD_RUSTFLAGS",
-        "CARGO_TARGET_DIR",
-        "CARGO_BUILD_TARGET",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "RUSTC_WRAPPER",
-    ] {
-        cmd.env_remove(var);
-    }
+    nested_cargo::scrub_outer_build(&mut cmd);
     let status = cmd
         .status()
         .unwrap_or_else(|e| panic!("cannot run cargo to build the WASI test plugin: {e}"));
