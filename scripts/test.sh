@@ -9,7 +9,25 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step starts with the disk left and this checkout's build output: a
+# CI run once died of a full disk, so every log says where space goes.
+step() {
+    printf '\n==> %s\n' "$*"
+    printf '    (disk: %s free; target %s, fuzz/target %s)\n' \
+        "$(df -h --output=avail . | tail -n 1 | tr -d ' ')" \
+        "$(du -sh target 2>/dev/null | cut -f1)" "$(du -sh fuzz/target 2>/dev/null | cut -f1)"
+}
+# On CI (a fresh clone, run once) nothing is built twice incrementally, and
+# the build directories of a finished step that no later step reads are
+# removed; a developer's rerun keeps both.
+if [[ -n ${CI:-} ]]; then
+    export CARGO_INCREMENTAL=0
+fi
+drop_on_ci() {
+    if [[ -n ${CI:-} ]]; then
+        rm -rf "$@"
+    fi
+}
 started=$SECONDS
 
 step "cargo fmt --check"
@@ -20,6 +38,9 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 step "cargo test --workspace (includes the LTO matrices; wasmtime on its own fibers)"
 SPINDLE_EXPECT_FIBER=wasmtime cargo test --workspace --no-fail-fast
+# The nested builds of the LTO, seed and probe tests (target/debug stays:
+# the patched steps and the soak step reuse it).
+drop_on_ci target/lto-matrix target/lto-runtime target/lto-cross target/seed target/tmp
 
 # The same wasmtime tests with wasmtime-internal-fiber replaced by
 # fiber/wasmtime-compat, through the [patch.crates-io] line a user adds (here
@@ -46,6 +67,7 @@ cargo metadata --format-version 1 >/dev/null
 step "the wasmtime 38.0.3 and 36.0.20 drop-ins' own tests on rustc 1.91.1"
 cargo +1.91.1 test --locked --manifest-path fiber/wasmtime-compat-38/Cargo.toml --target-dir target/compat-versions
 cargo +1.91.1 test --locked --manifest-path fiber/wasmtime-compat-36/Cargo.toml --target-dir target/compat-versions
+drop_on_ci target/compat-versions
 # --- end of issue 17: drop-ins for wasmtime 38.0.3 and 36.0.20
 # --- issue 14: plugin kit
 # The kit itself on its wasm targets (the workspace clippy above only sees it
@@ -66,6 +88,7 @@ for f in std no-std; do
             --target-dir ../../../target/pdk-greeter-clippy \
             --no-default-features --features "$f" -- -D warnings)
 done
+drop_on_ci target/pdk-greeter-clippy
 # --- end of issue 14: plugin kit
 
 step "spindle-fiber with the portable backend as the native one (feature fallback)"
@@ -96,6 +119,7 @@ cargo test -p spindle-fiber --target aarch64-unknown-linux-gnu -- --test-threads
 # subset; everything with `cargo cross-full` and `cargo pulley-async`).
 step "spindle-fiber on rustc 1.85, its rust-version"
 CARGO_TARGET_DIR=target/msrv cargo +1.85 test -p spindle-fiber
+drop_on_ci target/msrv
 
 step "ucontext_t of spindle-fiber's own declarations = glibc's headers (riscv64, armv7)"
 cargo test -p spindle-ucontext-layout --target riscv64gc-unknown-linux-gnu
@@ -127,11 +151,13 @@ SPINDLE_EXPECT_FIBER=spindle cargo test -p spindle-tests --test wasmtime_fibers 
     --target x86_64-pc-windows-gnu --config "$patch" -- --nocapture
 # (on spindle's windows-fibers backend: `cargo wasmtime-windows-fibers`)
 cargo metadata --format-version 1 >/dev/null
+drop_on_ci target/x86_64-pc-windows-gnu
 # --- end of issue 12: wasmtime on Windows
 # --- issue 15: fuzzing and soak
 step "fuzz targets, 15 s each: fibers (both backends), import_report, doctor (unoptimized build)"
 # Unoptimized: the instrumented wasmtime build is most of this step's cost.
 FUZZ_PROFILE=dev scripts/fuzz.sh 15
+drop_on_ci fuzz/target
 
 step "soak tests at 1 % of their counts, unoptimized (full counts: scripts/soak.sh, RELIABILITY.md)"
 # --workspace: the same features as the workspace test step, so nothing is
@@ -139,4 +165,5 @@ step "soak tests at 1 % of their counts, unoptimized (full counts: scripts/soak.
 SPINDLE_SOAK_SCALE=0.01 cargo test --workspace --test soak -- --ignored --nocapture --test-threads=1
 # --- end of issue 15: fuzzing and soak
 
+step "done"
 printf '\n==> all tests passed in %ss\n' "$((SECONDS - started))"
