@@ -12,7 +12,9 @@
 //! - `bytes/upper_1KiB`: the export uppercases into a new block, for scale.
 //!
 //! Run: `cargo bench -p spindle-benches --bench bytes` (paired ratios first,
-//! then criterion; `SPINDLE_PAIRED_ONLY=1` for the ratios alone).
+//! then criterion; `SPINDLE_PAIRED_ONLY=1` for the ratios alone;
+//! `SPINDLE_BYTES_CALLS` for instruction counts under callgrind, see
+//! [`calls_only`]).
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -188,7 +190,34 @@ fn paired() {
     }
 }
 
+/// `SPINDLE_BYTES_CALLS=<side>:<export>:<n>` (side `hand` or `spindle`):
+/// only `n` echo/upper calls of one side, for an instruction count under
+/// callgrind (BENCHMARKS.md: two runs of different `n`, the difference
+/// divided by the calls, so setup and compilation cancel out).
+fn calls_only(spec: &str) {
+    let mut parts = spec.split(':');
+    let (Some(side), Some(export), Some(n), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        panic!("SPINDLE_BYTES_CALLS is <hand|spindle>:<echo|upper>:<calls>, not {spec:?}");
+    };
+    let n: usize = n.parse().expect("SPINDLE_BYTES_CALLS: calls is a number");
+    let input = input();
+    let (mut raw, mut ours) = setup(export);
+    for _ in 0..n {
+        match side {
+            "hand" => black_box(raw.call(black_box(&input)).unwrap()),
+            "spindle" => black_box(ours.call_bytes(export, black_box(&input)).unwrap()),
+            _ => panic!("SPINDLE_BYTES_CALLS: side is hand or spindle, not {side:?}"),
+        };
+    }
+}
+
 fn main() {
+    if let Some(spec) = std::env::var_os("SPINDLE_BYTES_CALLS") {
+        calls_only(spec.to_str().expect("SPINDLE_BYTES_CALLS is UTF-8"));
+        return;
+    }
     // `cargo bench -- <filter>` and criterion's --list/--test modes skip the
     // paired run; a plain `cargo bench --bench bytes` prints it first.
     if std::env::args().skip(1).all(|a| a == "--bench") {
