@@ -438,6 +438,7 @@ fn frame_names(err: &wasmtime::Error) -> Vec<String> {
 #[test]
 fn traps_in_async_calls_match_sync_calls() {
     check_fiber_impl();
+    let sync_err = sync_trap(TRAP_WAT, "outer", 0);
     for alloc in allocs() {
         let (engine, _) = engine(alloc, |c| {
             c.wasm_backtrace_details(wasmtime::WasmBacktraceDetails::Disable);
@@ -450,7 +451,6 @@ fn traps_in_async_calls_match_sync_calls() {
             .get_typed_func::<i32, i32>(&mut store, "outer")
             .unwrap();
 
-        let sync_err = sync_trap(TRAP_WAT, "outer", 0);
         let (async_err, _) = block_on(outer.call_async(&mut store, 0));
         let async_err = async_err.unwrap_err();
         assert_eq!(
