@@ -21,7 +21,8 @@ macro_rules! exit_codes {
     () => {
         "Exit codes:
   0  success; `check`/`doctor` found nothing wrong
-  1  the plugin failed (trap, limit, import problems, invalid module),
+  1  the plugin failed (trap, limit, import problems, invalid module, or
+     exited with code 0 before returning the result `run` was to print),
      or `check`/`doctor` found problems
   2  usage error: bad flags, bad argument values, unknown export
   3  an input could not be read (missing file, malformed host manifest,

@@ -38,14 +38,18 @@ WASI preview 1: a plugin that imports `wasi_snapshot_preview1` gets it, with
 nothing granted but clocks and random numbers: argv is the plugin's path, the
 environment is empty, no directory is visible, there is no network and stdin
 is closed. Its stdout and stderr go to spindle's (control characters escaped
-on a terminal). Grant more with --dir HOST[:GUEST][:ro|:rw] (GUEST defaults to
-HOST; read-write unless `:ro`), --env KEY=VALUE and --arg VALUE (each
-repeatable). A WASI command (a plugin exporting `_start`, what Rust makes of a
+on a terminal). Grant more with --dir HOST[:/GUEST][:ro|:rw] (GUEST, an
+absolute path, defaults to HOST; read-write unless `:ro`; modes in any case,
+`r`/`readonly`/`read-only` also mean `ro`), --env KEY=VALUE and --arg VALUE
+(each repeatable). Symbolic links cannot be created in granted directories
+(the plugin gets EPERM): the host would follow them later. A WASI command (a plugin exporting `_start`, what Rust makes of a
 `bin`) runs without an export name: the words after PLUGIN become its
 arguments after --arg's (put `--` before the first one if it starts with `-`),
 and its exit code is spindle's. A word after PLUGIN that names another
 function export calls that export instead. A `proc_exit(N)` in an export
-call ends spindle with code N too (a code outside 0..=255 becomes 1).
+call ends spindle with code N too (a code outside 0..=255 becomes 1), except
+that `proc_exit(0)` before a result that spindle was to print (an export with
+results, or --input) is a failure, exit code 1: no output is not an empty one.
 
 Examples:
   spindle run add.wat add 2 3
@@ -86,12 +90,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "TEXT|@FILE")]
     input: Option<String>,
     /// Cap on the output (or error message) an --input call copies out of the
-    /// plugin, e.g. `1MiB`
+    /// plugin, e.g. `64MiB` [default: 4MiB]
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     max_output: Option<usize>,
-    /// Grant a WASI plugin the directory HOST, seen as GUEST (default: HOST),
-    /// read-write unless `:ro`; repeatable
-    #[arg(long = "dir", value_name = "HOST[:GUEST][:ro]", value_parser = parse_dir)]
+    /// Grant a WASI plugin the directory HOST, seen as GUEST (an absolute
+    /// path; default: HOST), read-write unless `:ro`; repeatable
+    #[arg(long = "dir", value_name = "HOST[:/GUEST][:ro]", value_parser = parse_dir)]
     dirs: Vec<DirGrant>,
     /// Set an environment variable for a WASI plugin; repeatable
     #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
@@ -112,40 +116,70 @@ pub struct DirGrant {
     pub read_only: bool,
 }
 
-/// `HOST`, `HOST:GUEST`, `HOST:ro`, `HOST:GUEST:ro` (or `:rw`). HOST must be
-/// an existing directory; neither part may be empty.
+/// The accepted `--dir` forms, for messages.
+const DIR_FORMS: &str = "HOST, HOST:MODE, HOST:/GUEST or HOST:/GUEST:MODE, where GUEST is an \
+     absolute path in the plugin and MODE is `ro` (also `r`, `readonly`, `read-only`) or `rw` \
+     (also `readwrite`, `read-write`), in any case";
+
+/// A `--dir` mode word, matched without case; `None` if it is not one.
+fn dir_mode(word: &str) -> Option<bool> {
+    match word.to_ascii_lowercase().as_str() {
+        "ro" | "r" | "readonly" | "read-only" | "read_only" => Some(true),
+        "rw" | "readwrite" | "read-write" | "read_write" => Some(false),
+        _ => None,
+    }
+}
+
+/// `HOST`, `HOST:MODE`, `HOST:/GUEST`, `HOST:/GUEST:MODE`. HOST must be an
+/// existing directory; GUEST (HOST itself when absent) is where the plugin
+/// sees it and, when given, must be absolute, so that no mode word, in any
+/// spelling, can be taken for a guest path and grant write. Read-write
+/// unless the mode says otherwise.
 pub fn parse_dir(s: &str) -> Result<DirGrant, String> {
     let parts: Vec<&str> = s.split(':').collect();
-    let mode = |m: &str| match m {
-        "ro" => Some(true),
-        "rw" => Some(false),
-        _ => None,
+    let guest_or_mode = |w: &str| -> Result<(Option<String>, Option<bool>), String> {
+        if let Some(ro) = dir_mode(w) {
+            return Ok((None, Some(ro)));
+        }
+        if w.starts_with('/') {
+            return Ok((Some(w.to_string()), None));
+        }
+        if w.is_empty() {
+            return Err(format!("`{s}` names an empty guest path; use {DIR_FORMS}"));
+        }
+        Err(format!(
+            "`{w}` in `{s}` is neither a mode nor an absolute guest path; use {DIR_FORMS}"
+        ))
     };
     let (host, guest, read_only) = match parts.as_slice() {
-        [host] => (*host, *host, false),
-        [host, m] if mode(m).is_some() => (*host, *host, mode(m) == Some(true)),
-        [host, guest] => (*host, *guest, false),
-        [host, guest, m] => match mode(m) {
-            Some(ro) => (*host, *guest, ro),
-            None => {
-                return Err(format!(
-                    "unknown mode `{m}` in `{s}`: the third part is `ro` or `rw`"
-                ));
+        [host] => (*host, None, None),
+        [host, second] => {
+            let (guest, mode) = guest_or_mode(second)?;
+            (*host, guest, mode)
+        }
+        [host, guest, mode] => {
+            let Some(ro) = dir_mode(mode) else {
+                return Err(format!("unknown mode `{mode}` in `{s}`; use {DIR_FORMS}"));
+            };
+            match guest_or_mode(guest)? {
+                (Some(g), None) => (*host, Some(g), Some(ro)),
+                _ => {
+                    return Err(format!(
+                        "`{guest}` in `{s}` is not an absolute guest path; use {DIR_FORMS}"
+                    ));
+                }
             }
-        },
+        }
         _ => {
             return Err(format!(
-                "`{s}` has {} `:`-separated parts; use HOST[:GUEST][:ro] \
-                 (paths with `:` cannot be granted)",
+                "`{s}` has {} `:`-separated parts; use {DIR_FORMS} (paths with `:` cannot \
+                 be granted)",
                 parts.len()
             ));
         }
     };
     if host.is_empty() {
         return Err(format!("`{s}` names no host directory"));
-    }
-    if guest.is_empty() {
-        return Err(format!("`{s}` names an empty guest path"));
     }
     match std::fs::metadata(host) {
         Ok(m) if m.is_dir() => {}
@@ -154,8 +188,8 @@ pub fn parse_dir(s: &str) -> Result<DirGrant, String> {
     }
     Ok(DirGrant {
         host: PathBuf::from(host),
-        guest: guest.to_string(),
-        read_only,
+        guest: guest.unwrap_or_else(|| host.to_string()),
+        read_only: read_only.unwrap_or(false),
     })
 }
 
@@ -202,6 +236,11 @@ fn exit_status(code: i32) -> u8 {
         1
     })
 }
+
+/// `--max-output` when not given: a result (or error message) a plugin
+/// claims to be longer is refused before it is copied, so a small plugin
+/// cannot make `spindle run` allocate gigabytes.
+pub const DEFAULT_MAX_OUTPUT: usize = 4 << 20;
 
 /// An `--input @FILE` larger than this is refused before it is read.
 pub const MAX_INPUT_FILE: u64 = 256 << 20;
@@ -483,9 +522,7 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
         limits = limits.max_memory_bytes(m);
     }
     limits = limits.max_table_elements(args.max_table);
-    if let Some(m) = args.max_output {
-        limits = limits.max_output_bytes(m);
-    }
+    limits = limits.max_output_bytes(args.max_output.unwrap_or(DEFAULT_MAX_OUTPUT));
     let host = builtins::register(Host::builder())
         .limits(limits.clone())
         .wasi(wasi_grants(&args, &[]))
@@ -572,9 +609,14 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
     let mut instance = plugin
         .instantiate(builtins::State::new(args.seed))
         .map_err(|e| call_failure(&name, "instantiating", e))?;
-    let results = instance
-        .call_dynamic(&export, &values)
-        .map_err(|e| call_failure(&name, &format!("calling `{}`", export), e))?;
+    let expects_result = sig.results().len() > 0;
+    let results = instance.call_dynamic(&export, &values).map_err(|e| {
+        let what = format!("calling `{}`", export);
+        match expects_result {
+            true => result_missing(&name, &what, e),
+            false => call_failure(&name, &what, e),
+        }
+    })?;
     for r in &results {
         outln!("{}", show_value(r));
     }
@@ -617,7 +659,7 @@ fn run_with_input(
         .map_err(|e| call_failure(name, "instantiating", e))?;
     let output = instance
         .call_bytes(export, &bytes)
-        .map_err(|e| call_failure(name, &format!("calling `{}`", export), e))?;
+        .map_err(|e| result_missing(name, &format!("calling `{}`", export), e))?;
     write_output(&output);
     Ok(EXIT_OK)
 }
@@ -688,17 +730,15 @@ fn input_bytes(input: &str) -> Result<Vec<u8>, Failure> {
 }
 
 /// The plugin's output on stdout: exact bytes unless stdout is a terminal,
-/// where control characters a plugin chose are escaped like its log lines.
+/// where control characters a plugin chose are escaped like its log lines,
+/// streamed, with a final newline.
 fn write_output(output: &[u8]) {
     let mut out = std::io::stdout().lock();
     let written = if out.is_terminal() {
-        let text = String::from_utf8_lossy(output);
-        let shown: Vec<String> = text.split('\n').map(crate::term::untrusted).collect();
-        let mut shown = shown.join("\n");
-        if !shown.ends_with('\n') {
-            shown.push('\n');
-        }
-        out.write_all(shown.as_bytes())
+        crate::term::write_escaped(&mut out, output, false).and_then(|last| match last {
+            Some('\n') => Ok(()),
+            _ => out.write_all(b"\n"),
+        })
     } else {
         out.write_all(output)
     };
@@ -753,6 +793,19 @@ pub fn load_failure(e: spindle_runtime::Error) -> Failure {
         )),
         _ => Failure::plugin(e.to_string()),
     }
+}
+
+/// [`call_failure`] for a call whose result spindle prints: a
+/// `proc_exit(0)` before the result came is a failure (exit 1), since a
+/// caller checking only the exit code would take the missing output for
+/// an empty one. A non-zero exit code is still the plugin's.
+fn result_missing(plugin: &str, what: &str, e: spindle_runtime::Error) -> Failure {
+    if let ErrorKind::Exit { code: 0 } = e.kind() {
+        return Failure::plugin(format!(
+            "`{plugin}`: {what}: {e} before returning its result; nothing was printed"
+        ));
+    }
+    call_failure(plugin, what, e)
 }
 
 fn call_failure(plugin: &str, what: &str, e: spindle_runtime::Error) -> Failure {

@@ -80,6 +80,47 @@ pub fn untrusted(text: &str) -> String {
     out
 }
 
+/// Writes `bytes` a plugin chose for a terminal, as it goes: every control
+/// character escaped but `\n` (and `\t` when `keep_tabs`), invalid UTF-8
+/// as U+FFFD. Streams in pieces of at most [`ESCAPE_CHUNK`] bytes, so the
+/// memory used does not grow with the output (escaping can make text five
+/// times longer). Returns the last character written, if any.
+pub fn write_escaped(
+    out: &mut impl Write,
+    bytes: &[u8],
+    keep_tabs: bool,
+) -> io::Result<Option<char>> {
+    let mut buf = String::with_capacity(ESCAPE_CHUNK + 16);
+    let mut last = None;
+    let mut put = |buf: &mut String, c: char| -> io::Result<()> {
+        if c == '\n' || (keep_tabs && c == '\t') || !needs_escape(c) {
+            buf.push(c);
+        } else {
+            push_escaped(buf, c);
+        }
+        if buf.len() >= ESCAPE_CHUNK {
+            out.write_all(buf.as_bytes())?;
+            buf.clear();
+        }
+        Ok(())
+    };
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            put(&mut buf, c)?;
+            last = Some(c);
+        }
+        if !chunk.invalid().is_empty() {
+            put(&mut buf, char::REPLACEMENT_CHARACTER)?;
+            last = Some(char::REPLACEMENT_CHARACTER);
+        }
+    }
+    out.write_all(buf.as_bytes())?;
+    Ok(last)
+}
+
+/// The most escaped text [`write_escaped`] holds before writing it.
+pub const ESCAPE_CHUNK: usize = 16 << 10;
+
 /// Where `spindle run` sends a WASI plugin's stdout or stderr: the bytes as
 /// they are into a pipe or file; on a terminal, with every control
 /// character but `\n` and `\t` escaped, as for the plugin's log lines. A
@@ -93,23 +134,17 @@ pub fn passthrough(stderr: bool) -> impl Fn(&[u8]) + Send + Sync + 'static {
         io::stdout().is_terminal()
     };
     move |bytes: &[u8]| {
-        let shown;
-        let bytes = if terminal {
-            let text = String::from_utf8_lossy(bytes);
-            let lines: Vec<String> = text
-                .split('\n')
-                .map(|l| l.split('\t').map(untrusted).collect::<Vec<_>>().join("\t"))
-                .collect();
-            shown = lines.join("\n");
-            shown.as_bytes()
-        } else {
-            bytes
-        };
-        let _ = if stderr {
-            io::stderr().lock().write_all(bytes)
-        } else {
-            let mut out = io::stdout().lock();
-            out.write_all(bytes).and_then(|()| out.flush())
+        let _ = match (stderr, terminal) {
+            (true, true) => write_escaped(&mut io::stderr().lock(), bytes, true).map(drop),
+            (true, false) => io::stderr().lock().write_all(bytes),
+            (false, true) => {
+                let mut out = io::stdout().lock();
+                write_escaped(&mut out, bytes, true).and_then(|_| out.flush())
+            }
+            (false, false) => {
+                let mut out = io::stdout().lock();
+                out.write_all(bytes).and_then(|()| out.flush())
+            }
         };
     }
 }
@@ -154,6 +189,38 @@ mod tests {
             "a\\u{9b}b\\u{202e}c\\x7f"
         );
         assert_eq!(untrusted("plain text, ünïcode"), "plain text, ünïcode");
+    }
+
+    #[test]
+    fn escaping_streams_in_bounded_pieces() {
+        struct Writes(Vec<usize>, Vec<u8>);
+        impl Write for Writes {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                self.0.push(b.len());
+                self.1.extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut w = Writes(Vec::new(), Vec::new());
+        let last = write_escaped(&mut w, b"a\tb\n\x1b[2K\xffz", false).unwrap();
+        assert_eq!(String::from_utf8(w.1).unwrap(), "a\\tb\n\\x1b[2K\u{fffd}z");
+        assert_eq!(last, Some('z'));
+        let mut w = Writes(Vec::new(), Vec::new());
+        write_escaped(&mut w, b"x\ty", true).unwrap();
+        assert_eq!(w.1, b"x\ty");
+        // 1 MiB of NUL escapes to 4 MiB, written in pieces of about
+        // ESCAPE_CHUNK: nothing the size of the whole is ever held.
+        let mut w = Writes(Vec::new(), Vec::new());
+        write_escaped(&mut w, &vec![0u8; 1 << 20], false).unwrap();
+        assert_eq!(w.1.len(), 4 << 20);
+        assert!(
+            w.0.iter().all(|&n| n < ESCAPE_CHUNK + 16),
+            "{:?}",
+            w.0.iter().max()
+        );
     }
 
     #[test]

@@ -180,6 +180,21 @@ pub(crate) fn decode_result(
     })
 }
 
+/// A plugin's error message, cut at `max` bytes with a note giving the
+/// whole length: only the kept part is copied out of the plugin. Invalid
+/// UTF-8 (including a character split by the cut) becomes U+FFFD.
+pub(crate) fn error_message(bytes: &[u8], max: usize) -> String {
+    if bytes.len() <= max {
+        return String::from_utf8_lossy(bytes).into_owned();
+    }
+    let mut message = String::from_utf8_lossy(&bytes[..max]).into_owned();
+    message.push_str(&format!(
+        " [... cut: the first {max} of {} bytes]",
+        bytes.len()
+    ));
+    message
+}
+
 /// The `ErrorKind::InvalidUtf8` for `bytes`.
 #[cold]
 pub(crate) fn not_utf8(
@@ -200,6 +215,21 @@ pub(crate) fn not_utf8(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_messages_are_cut_with_a_note() {
+        assert_eq!(error_message(b"oops", 4), "oops");
+        assert_eq!(
+            error_message(b"oops!", 4),
+            "oops [... cut: the first 4 of 5 bytes]"
+        );
+        // A character split by the cut is replaced, not a panic.
+        assert_eq!(
+            error_message("é".as_bytes(), 1),
+            "\u{fffd} [... cut: the first 1 of 2 bytes]"
+        );
+        assert_eq!(error_message(b"", 0), "");
+    }
 
     #[test]
     fn regions_refuse_overflow_and_the_end() {

@@ -105,13 +105,14 @@ impl<T: 'static> Instance<T> {
 
         let area = invoke(store, run, &export.func, (ptr, len)).map_err(|e| classify(e, budget))?;
         let mem = memory.data(&*store);
+        let max_error = self.arming.max_error;
         let lifted =
             abi::decode_result(name, mem, area, self.arming.max_output).and_then(|outcome| {
                 match outcome {
                     Outcome::Ok(r) => lift(name, &mem[r]),
                     Outcome::Err(r) => Err(ErrorKind::GuestError {
                         function: name.to_string(),
-                        message: String::from_utf8_lossy(&mem[r]).into_owned(),
+                        message: abi::error_message(&mem[r], max_error),
                     }
                     .into()),
                 }

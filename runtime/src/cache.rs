@@ -285,17 +285,47 @@ fn unwrap_envelope<'b>(
 }
 
 /// Reads the secret, or creates it (32 random bytes, mode 0600) if there is
-/// none. The key file must be outside the cache directory, a regular file
-/// owned by this user and readable by nobody else.
+/// none. The key file must be outside the cache directory (compared after
+/// resolving symlinks), in a directory owned by this user that nobody else
+/// can write (checked like the cache directory), and a regular file owned
+/// by this user and readable by nobody else.
 fn load_or_create_key(path: &Path, cache_dir: &Path) -> Result<[u8; KEY_LEN], String> {
     let shown = path.display();
-    if let (Ok(k), Ok(d)) = (std::path::absolute(path), std::path::absolute(cache_dir))
-        && k.starts_with(&d)
-    {
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let Some(name) = path.file_name() else {
+        return Err(format!("the cache key file {shown} names no file"));
+    };
+    os::ensure_dir(parent).map_err(|e| {
+        format!(
+            "cannot create the cache key's directory {}: {e}",
+            parent.display()
+        )
+    })?;
+    // Resolved, not just made absolute: a key path through a symlink into
+    // the cache directory is inside it.
+    let key = std::fs::canonicalize(parent)
+        .map_err(|e| {
+            format!(
+                "cannot resolve the cache key's directory {}: {e}",
+                parent.display()
+            )
+        })?
+        .join(name);
+    let dir = std::fs::canonicalize(cache_dir)
+        .or_else(|_| std::path::absolute(cache_dir))
+        .map_err(|e| format!("cannot resolve the cache directory: {e}"))?;
+    if key.starts_with(&dir) {
         return Err(format!(
-            "the cache key file {shown} is inside the cache directory; it must be kept elsewhere"
+            "the cache key file {shown} is inside the cache directory ({}); it must be kept \
+             elsewhere",
+            key.display()
         ));
     }
+    os::check_dir(parent)
+        .map_err(|why| format!("the cache key's directory {}: {why}", parent.display()))?;
     match os::read_key(path) {
         Ok(Some(k)) => return Ok(k),
         Ok(None) => {}

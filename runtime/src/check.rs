@@ -177,8 +177,20 @@ impl<T: 'static> Instance<T> {
         }
         let mut results = vec![wasmtime::Val::I32(0); ty.results().len()];
         self.arming.arm(&mut self.store)?;
-        self.arming.check_native_stack()?;
-        match func.call(&mut self.store, args, &mut results) {
+        let called = match self.async_call {
+            Some(run) => {
+                if let Some(ex) = &self.store.data().exchange {
+                    // As in a plain call: nothing may suspend here.
+                    crate::exchange::deactivate(ex);
+                }
+                run(&mut self.store, func, args, &mut results)
+            }
+            None => {
+                self.arming.check_native_stack()?;
+                func.call(&mut self.store, args, &mut results)
+            }
+        };
+        match called {
             Ok(()) => Ok(results),
             Err(e) => {
                 let e = classify(e, self.arming.budget);

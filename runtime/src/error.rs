@@ -139,6 +139,15 @@ pub enum ErrorKind {
         /// Where the plugin was when it was stopped.
         backtrace: Backtrace,
     },
+    /// A call with a fuel limit and no deadline waited in the host (a WASI
+    /// sleep, poll or blocking read, an async host function) longer in total
+    /// than its fuel allows: one nanosecond per unit. Give the call a
+    /// deadline ([`Limits::deadline`](crate::Limits::deadline)) to bound it
+    /// by time instead.
+    WaitLimit {
+        /// The time the fuel allowed.
+        allowed: Duration,
+    },
     /// The call was cancelled through a [`CancelHandle`](crate::CancelHandle).
     Cancelled {
         /// Where the plugin was when it was stopped.
@@ -429,6 +438,11 @@ impl fmt::Display for ErrorKind {
                     "plugin call exceeded its {deadline:?} deadline{backtrace}"
                 )
             }
+            ErrorKind::WaitLimit { allowed } => write!(
+                f,
+                "plugin call waited in the host longer than its fuel allows ({allowed:?} of \
+                 waiting, one nanosecond per unit of fuel)"
+            ),
             ErrorKind::Cancelled { backtrace } => write!(f, "plugin call was cancelled{backtrace}"),
             ErrorKind::StackOverflow { backtrace } => {
                 write!(
@@ -743,6 +757,9 @@ impl fmt::Display for Backtrace {
 pub(crate) enum Internal {
     Deadline,
     Cancelled,
+    WaitLimit {
+        allowed: Duration,
+    },
     MemoryLimit {
         requested: usize,
         limit: usize,
@@ -825,6 +842,7 @@ fn classify_kind(err: wasmtime::Error, budget: CallBudget) -> ErrorKind {
                 backtrace,
             },
             Internal::Cancelled => ErrorKind::Cancelled { backtrace },
+            Internal::WaitLimit { allowed } => ErrorKind::WaitLimit { allowed },
             Internal::MemoryLimit { requested, limit } => ErrorKind::MemoryLimit {
                 requested,
                 limit,

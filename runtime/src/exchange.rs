@@ -1,14 +1,13 @@
 //! The mailbox between a suspended host function and the application that
-//! resumes it, and the executor-free polling both sides use.
+//! resumes it, and the waker both sides use.
 //!
 //! Kept below everything that touches a store: the store data holds an
 //! exchange, host functions write to it, and [`Call`](crate::Call) reads it.
 
 use std::any::{Any, TypeId};
 use std::fmt;
-use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::Wake;
 use std::thread::Thread;
 
 /// What a suspended host function left for the application.
@@ -88,21 +87,5 @@ impl Wake for Unpark {
     }
     fn wake_by_ref(self: &Arc<Self>) {
         self.0.unpark();
-    }
-}
-
-/// Drives a future that must not suspend (a plain call or an instantiation
-/// on a store with async host functions) to completion on this thread.
-pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
-    let mut future = std::pin::pin!(future);
-    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    loop {
-        match future.as_mut().poll(&mut cx) {
-            Poll::Ready(v) => return v,
-            // Without an active exchange no host function can suspend, so
-            // pending means some host future waits for its waker.
-            Poll::Pending => std::thread::park(),
-        }
     }
 }

@@ -17,9 +17,10 @@ use crate::link::{self, HostFuncs};
 use crate::load_limits::{self, LoadLimits};
 use crate::plugin::Plugin;
 use crate::shared::Shared;
-use crate::store::{AsyncCall, State, call_async_blocking};
+use crate::store::{AsyncCall, State};
 use crate::ticker;
 use crate::types::{Signature, Values};
+use crate::waits::call_async_blocking;
 use crate::wasi::Wasi;
 
 /// wasmtime's default `max_wasm_stack`.
@@ -27,9 +28,24 @@ const DEFAULT_MAX_WASM_STACK: usize = 512 << 10;
 
 type Definer<T> = Box<dyn FnOnce(&mut Linker<State<T>>) -> wasmtime::Result<()> + Send>;
 
-/// A registered host function: module, name, signature, whether it is async,
-/// and how to link it.
-type Def<T> = (String, String, Signature, bool, Definer<T>);
+/// How a host function is linked: given the async definer of bytes host
+/// functions on a host whose plugins may run on a fiber (WASI).
+type FuncDefiner<T> = Box<
+    dyn FnOnce(&mut Linker<State<T>>, Option<hostfn::ListDefiner<T>>) -> wasmtime::Result<()>
+        + Send,
+>;
+
+/// A registered host function.
+struct Def<T: 'static> {
+    module: String,
+    name: String,
+    signature: Signature,
+    /// Registered with `func_async`.
+    is_async: bool,
+    /// A bytes host function: async on a host with WASI.
+    is_list: bool,
+    define: FuncDefiner<T>,
+}
 
 /// Configures a [`Host`]. Everything here is fixed once the host is built.
 pub struct HostBuilder<T: 'static> {
@@ -46,9 +62,10 @@ pub struct HostBuilder<T: 'static> {
     cache_warn: Option<WarnFn>,
     pooling: Option<u32>,
     async_call: Option<AsyncCall<T>>,
-    /// Default grants, and how to add WASI to the linker (made where
-    /// `T: Send` is known, which wasmtime-wasi needs).
-    wasi: Option<(Wasi, Definer<T>)>,
+    /// Default grants, how to add WASI to the linker, and how to link bytes
+    /// host functions for plugins on a fiber (made where `T: Send` is
+    /// known, which wasmtime-wasi needs).
+    wasi: Option<(Wasi, Definer<T>, hostfn::ListDefiner<T>)>,
 }
 
 impl<T: 'static> Default for HostBuilder<T> {
@@ -86,13 +103,14 @@ impl<T: 'static> HostBuilder<T> {
         }
         let signature = sig(&f);
         let (m, n) = (module.to_string(), name.to_string());
-        self.defs.push((
-            m.clone(),
-            n.clone(),
+        self.defs.push(Def {
+            module: m.clone(),
+            name: n.clone(),
             signature,
-            false,
-            Box::new(move |linker| f.define(linker, &m, &n)),
-        ));
+            is_async: false,
+            is_list: false,
+            define: Box::new(move |linker, _| f.define(linker, &m, &n)),
+        });
         self
     }
 
@@ -145,13 +163,17 @@ impl<T: 'static> HostBuilder<T> {
     fn func_list(mut self, module: &str, name: &str, f: hostfn::ListFn<T>) -> Self {
         let signature = Signature::new(vec![ValType::I32; 3], vec![]);
         let (m, n) = (module.to_string(), name.to_string());
-        self.defs.push((
-            m.clone(),
-            n.clone(),
+        self.defs.push(Def {
+            module: m.clone(),
+            name: n.clone(),
             signature,
-            false,
-            Box::new(move |linker| hostfn::define_list(f, linker, &m, &n)),
-        ));
+            is_async: false,
+            is_list: true,
+            define: Box::new(move |linker, list_async| match list_async {
+                Some(define) => define(f, linker, &m, &n),
+                None => hostfn::define_list(f, linker, &m, &n),
+            }),
+        });
         self
     }
 
@@ -271,8 +293,10 @@ impl<T: 'static> HostBuilder<T> {
         let mut linker = Linker::new(&engine);
         let mut funcs = HostFuncs::new();
         let mut async_funcs = HashSet::new();
+        let mut list_async = None;
         let wasi = match self.wasi {
-            Some((grants, define)) => {
+            Some((grants, define, list_definer)) => {
+                list_async = Some(list_definer);
                 define(&mut linker).map_err(|e| {
                     ErrorKind::Config(format!(
                         "cannot add WASI (a host function in {:?} may clash with it): {e:#}",
@@ -283,7 +307,19 @@ impl<T: 'static> HostBuilder<T> {
             }
             None => None,
         };
-        for (module, name, sig, is_async, define) in self.defs {
+        for def in self.defs {
+            let Def {
+                module,
+                name,
+                signature: sig,
+                is_list,
+                define,
+                ..
+            } = def;
+            // On a host with WASI a bytes host function allocates its output
+            // with an async call (its plugin may run on a fiber), which makes
+            // it an async host function too.
+            let is_async = def.is_async || (is_list && list_async.is_some());
             if is_async {
                 async_funcs.insert((module.clone(), name.clone()));
             }
@@ -300,9 +336,12 @@ impl<T: 'static> HostBuilder<T> {
                 ))
                 .into());
             }
-            define(&mut linker).map_err(Error::wasmtime)?;
+            define(&mut linker, list_async).map_err(Error::wasmtime)?;
         }
         let ticker = ticker::register(engine.clone(), self.tick).map_err(ErrorKind::Ticker)?;
+        // Instances whose grants allow symlinks look wasmtime-wasi's own
+        // `path_symlink` up here (wasi.rs); hosts without WASI keep none.
+        let wasi_linker = wasi.is_some().then(|| linker.clone());
         Ok(Host {
             inner: Arc::new(HostInner {
                 shared: Arc::new(Shared {
@@ -310,9 +349,9 @@ impl<T: 'static> HostBuilder<T> {
                     async_call: self.async_call,
                     limits: self.limits,
                     fuel: self.fuel,
-                    tick: self.tick,
                     max_wasm_stack: self.max_wasm_stack,
                     wasi,
+                    wasi_linker,
                     _ticker: ticker,
                 }),
                 linker,
@@ -375,13 +414,14 @@ impl<T: Send + 'static> HostBuilder<T> {
     {
         let signature = Signature::new(A::val_types(), R::Values::val_types());
         let (m, n) = (module.to_string(), name.to_string());
-        self.defs.push((
-            m.clone(),
-            n.clone(),
+        self.defs.push(Def {
+            module: m.clone(),
+            name: n.clone(),
             signature,
-            true,
-            Box::new(move |linker| hostfn::define_async(f, linker, &m, &n)),
-        ));
+            is_async: true,
+            is_list: false,
+            define: Box::new(move |linker, _| hostfn::define_async(f, linker, &m, &n)),
+        });
         self.async_call = Some(call_async_blocking::<T>);
         self
     }
@@ -396,7 +436,10 @@ impl<T: Send + 'static> HostBuilder<T> {
         self.wasi = Some((
             grants,
             Box::new(|linker| {
-                wasmtime_wasi::p1::add_to_linker_sync(linker, |s: &mut State<T>| {
+                // The async functions: their waits (a sleep in `poll_oneoff`,
+                // a read with no data yet) are futures that spindle drops
+                // when the call's deadline passes (waits.rs).
+                wasmtime_wasi::p1::add_to_linker_async(linker, |s: &mut State<T>| {
                     // Every instance of a plugin importing WASI gets its
                     // context at instantiation; the fallback (nothing
                     // granted) only keeps this from panicking if not.
@@ -409,6 +452,9 @@ impl<T: Send + 'static> HostBuilder<T> {
                 // CLI's shell convention), losing the code; the application
                 // gets every code, as ErrorKind::Exit.
                 linker.allow_shadowing(true);
+                crate::wasi::refuse_symlinks(linker, |s: &State<T>| {
+                    s.wasi.as_ref().and_then(|w| w.symlink)
+                })?;
                 linker.func_wrap(
                     crate::link::WASI_MODULE,
                     "proc_exit",
@@ -419,7 +465,9 @@ impl<T: Send + 'static> HostBuilder<T> {
                 linker.allow_shadowing(false);
                 Ok(())
             }),
+            hostfn::define_list_async::<T>,
         ));
+        self.async_call = Some(call_async_blocking::<T>);
         self
     }
 }
@@ -480,11 +528,15 @@ impl<T: 'static> Host<T> {
         let imports_wasi = module
             .imports()
             .any(|i| i.module() == crate::link::WASI_MODULE);
-        let needs_async = module.imports().any(|i| {
-            self.inner
-                .async_funcs
-                .contains(&(i.module().to_string(), i.name().to_string()))
-        });
+        // WASI's host calls are async (so a deadline can end their waits),
+        // which puts a plugin importing them on a fiber like an async host
+        // function does.
+        let needs_async = (imports_wasi && self.inner.shared.wasi.is_some())
+            || module.imports().any(|i| {
+                self.inner
+                    .async_funcs
+                    .contains(&(i.module().to_string(), i.name().to_string()))
+            });
         Ok(Plugin::new(
             self.inner.shared.clone(),
             name.to_string(),

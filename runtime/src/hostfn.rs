@@ -11,7 +11,7 @@ use wasmtime::{Caller, Linker, Memory};
 use crate::abi::{self, Realloc};
 use crate::error::{BoxError, CallBudget, Error, ErrorKind, Internal};
 use crate::exchange::SuspendError;
-use crate::store::State;
+use crate::store::{State, check_deadline_after_host};
 use crate::types::{Signature, Val, Values};
 
 /// What a host function sees while a plugin calls it: the instance's user
@@ -119,13 +119,7 @@ impl<'a, T: 'static> Ctx<'a, T> {
     /// signatures; [`HostBuilder::func_bytes`](crate::HostBuilder::func_bytes)
     /// does this for its result.
     pub fn copy_to_guest(&mut self, bytes: &[u8]) -> Result<u32, Error> {
-        alloc_in_guest(&mut self.caller, "host function", bytes).map_err(|e| {
-            match e.downcast::<Internal>() {
-                Ok(Internal::Contract(kind)) => (*kind).into(),
-                Ok(other) => Error::wasmtime(other.into()),
-                Err(e) => crate::error::classify(e, CallBudget::default()),
-            }
-        })
+        alloc_in_guest(&mut self.caller, "host function", bytes).map_err(guest_copy_error)
     }
 }
 
@@ -154,25 +148,20 @@ fn contract_memory<T>(
         })
 }
 
-/// Allocates `bytes.len()` bytes with the plugin's `cabi_realloc` and
-/// copies `bytes` there. A trap in the allocator is
-/// [`ErrorKind::Allocator`]; running out of fuel or time in it passes
-/// through unchanged, so the outer call reports it as usual.
-fn alloc_in_guest<T>(
+/// The plugin's `cabi_realloc` and memory, ready to receive `bytes`.
+struct GuestAlloc {
+    memory: Memory,
+    realloc: Realloc,
+    len: u32,
+}
+
+/// Finds what [`alloc_in_guest`] needs, or the contract error that says
+/// what the plugin lacks.
+fn guest_alloc<T>(
     caller: &mut Caller<'_, State<T>>,
     function: &str,
     bytes: &[u8],
-) -> wasmtime::Result<u32> {
-    if caller.data().on_fiber {
-        return Err(contract_error(
-            ErrorKind::Config(format!(
-                "`{function}` hands bytes to the plugin through a synchronous call of its \
-                 `cabi_realloc`, which wasmtime refuses while the plugin runs on a fiber \
-                 (it imports a host function registered with `func_async`)"
-            ))
-            .into(),
-        ));
-    }
+) -> wasmtime::Result<GuestAlloc> {
     let memory = contract_memory(caller, function)?;
     let realloc: Realloc = caller
         .get_export(abi::REALLOC)
@@ -199,33 +188,174 @@ fn alloc_in_guest<T>(
             .into(),
         ));
     };
-    let ptr = match realloc.call(&mut *caller, (0, 0, abi::LIST_ALIGN, len)) {
-        Ok(ptr) => ptr,
-        Err(e) => {
-            let plain_trap = e.downcast_ref::<wasmtime::Trap>().is_some_and(|c| {
-                !matches!(c, wasmtime::Trap::OutOfFuel | wasmtime::Trap::StackOverflow)
-            });
-            if !plain_trap {
-                return Err(e);
+    Ok(GuestAlloc {
+        memory,
+        realloc,
+        len,
+    })
+}
+
+impl GuestAlloc {
+    /// The arguments of the `cabi_realloc` call: a fresh allocation.
+    fn args(&self) -> (u32, u32, u32, u32) {
+        (0, 0, abi::LIST_ALIGN, self.len)
+    }
+
+    /// Checks what `cabi_realloc` returned and copies `bytes` there. A trap
+    /// in the allocator is [`ErrorKind::Allocator`]; running out of fuel or
+    /// time in it passes through unchanged, so the outer call reports it as
+    /// usual.
+    fn place<T>(
+        &self,
+        caller: &mut Caller<'_, State<T>>,
+        function: &str,
+        called: wasmtime::Result<u32>,
+        bytes: &[u8],
+    ) -> wasmtime::Result<u32> {
+        let ptr = match called {
+            Ok(ptr) => ptr,
+            Err(e) => {
+                let plain_trap = e.downcast_ref::<wasmtime::Trap>().is_some_and(|c| {
+                    !matches!(c, wasmtime::Trap::OutOfFuel | wasmtime::Trap::StackOverflow)
+                });
+                if !plain_trap {
+                    return Err(e);
+                }
+                return Err(contract_error(abi::allocator_failed(
+                    function,
+                    self.len,
+                    e,
+                    CallBudget::default(),
+                )));
             }
-            return Err(contract_error(abi::allocator_failed(
-                function,
-                len,
-                e,
-                CallBudget::default(),
-            )));
-        }
-    };
-    let mem = memory.data_mut(&mut *caller);
-    let r = abi::check_allocation(function, ptr, len, mem.len()).map_err(contract_error)?;
-    mem[r].copy_from_slice(bytes);
-    Ok(ptr)
+        };
+        let mem = self.memory.data_mut(&mut *caller);
+        let r =
+            abi::check_allocation(function, ptr, self.len, mem.len()).map_err(contract_error)?;
+        mem[r].copy_from_slice(bytes);
+        Ok(ptr)
+    }
+}
+
+/// Allocates `bytes.len()` bytes with the plugin's `cabi_realloc` and
+/// copies `bytes` there, through a synchronous call into the plugin.
+fn alloc_in_guest<T>(
+    caller: &mut Caller<'_, State<T>>,
+    function: &str,
+    bytes: &[u8],
+) -> wasmtime::Result<u32> {
+    if caller.data().on_fiber {
+        return Err(contract_error(
+            ErrorKind::Config(format!(
+                "`{function}` hands bytes to the plugin through a synchronous call of its \
+                 `cabi_realloc`, which wasmtime refuses while the plugin runs on a fiber \
+                 (it imports WASI or a host function registered with `func_async`); an \
+                 async host function can use `Ctx::copy_to_guest_async`"
+            ))
+            .into(),
+        ));
+    }
+    let a = guest_alloc(caller, function, bytes)?;
+    let called = a.realloc.call(&mut *caller, a.args());
+    a.place(caller, function, called, bytes)
+}
+
+/// [`alloc_in_guest`] for a plugin on a fiber: the `cabi_realloc` call is
+/// async, on the same fiber.
+async fn alloc_in_guest_async<T: Send>(
+    caller: &mut Caller<'_, State<T>>,
+    function: &str,
+    bytes: &[u8],
+) -> wasmtime::Result<u32> {
+    let a = guest_alloc(caller, function, bytes)?;
+    let called = a.realloc.call_async(&mut *caller, a.args()).await;
+    a.place(caller, function, called, bytes)
+}
+
+impl<T: Send + 'static> Ctx<'_, T> {
+    /// [`Ctx::copy_to_guest`] for async host functions
+    /// ([`HostBuilder::func_async`](crate::HostBuilder::func_async)) and
+    /// plugins on a fiber (those importing WASI or an async host function),
+    /// where the plugin's `cabi_realloc` is called asynchronously.
+    pub async fn copy_to_guest_async(&mut self, bytes: &[u8]) -> Result<u32, Error> {
+        alloc_in_guest_async(&mut self.caller, "host function", bytes)
+            .await
+            .map_err(guest_copy_error)
+    }
+}
+
+/// A failed copy into the guest as the host function's own error.
+fn guest_copy_error(e: wasmtime::Error) -> Error {
+    match e.downcast::<Internal>() {
+        Ok(Internal::Contract(kind)) => (*kind).into(),
+        Ok(other) => Error::wasmtime(other.into()),
+        Err(e) => crate::error::classify(e, CallBudget::default()),
+    }
 }
 
 /// What a bytes host function computes from its input, with errors already
 /// turned into the call's error.
 pub(crate) type ListFn<T> =
     Box<dyn Fn(&mut Ctx<'_, T>, &[u8], &Arc<str>) -> wasmtime::Result<Vec<u8>> + Send + Sync>;
+
+/// How a bytes host function is linked on a host whose plugins may run on a
+/// fiber: [`define_list_async`], chosen where `T: Send` is known.
+pub(crate) type ListDefiner<T> =
+    fn(ListFn<T>, &mut Linker<State<T>>, &str, &str) -> wasmtime::Result<()>;
+
+/// The part of a bytes host function before its output goes to the
+/// plugin: the checked return area, the input, and the user function run.
+fn list_call<'a, T>(
+    f: &ListFn<T>,
+    function: &Arc<str>,
+    mut caller: Caller<'a, State<T>>,
+    ptr: u32,
+    len: u32,
+    ret: u32,
+) -> wasmtime::Result<(Caller<'a, State<T>>, Memory, Vec<u8>)> {
+    let memory = contract_memory(&mut caller, function)?;
+    let mem = memory.data(&caller);
+    if !ret.is_multiple_of(abi::RESULT_ALIGN) {
+        return Err(contract_error(abi::contract(
+            function,
+            format!("its return area pointer {ret:#x} is not 4-byte aligned"),
+        )));
+    }
+    abi::bounds(function, "return area", ret, abi::LIST_AREA, mem).map_err(contract_error)?;
+    let input =
+        mem[abi::bounds(function, "input", ptr, len, mem).map_err(contract_error)?].to_vec();
+    let mut cx = Ctx { caller };
+    let output = match catch_unwind(AssertUnwindSafe(|| f(&mut cx, &input, function))) {
+        Ok(out) => out?,
+        Err(payload) => {
+            return Err(wasmtime::Error::new(Internal::HostPanicked {
+                function: function.clone(),
+                message: panic_message(payload),
+            }));
+        }
+    };
+    let caller = cx.caller;
+    check_deadline_after_host(caller.data().deadline_at)?;
+    Ok((caller, memory, output))
+}
+
+/// Writes the output's `(ptr, len)` into the return area.
+fn list_return<T>(
+    caller: &mut Caller<'_, State<T>>,
+    function: &str,
+    memory: Memory,
+    ret: u32,
+    out_ptr: u32,
+    out_len: usize,
+) -> wasmtime::Result<()> {
+    let mem = memory.data_mut(caller);
+    // Memory only grows, so the area checked before is still there.
+    let area =
+        abi::bounds(function, "return area", ret, abi::LIST_AREA, mem).map_err(contract_error)?;
+    mem[area.start..area.start + 4].copy_from_slice(&out_ptr.to_le_bytes());
+    mem[area.start + 4..area.end].copy_from_slice(&(out_len as u32).to_le_bytes());
+    Ok(())
+}
 
 /// Links a host function of the guest contract: the plugin imports it as
 /// `(func (param $ptr i32) (param $len i32) (param $ret i32))`, passes its
@@ -242,43 +372,38 @@ pub(crate) fn define_list<T: 'static>(
     linker.func_wrap(
         module,
         name,
-        move |mut caller: Caller<'_, State<T>>,
-              ptr: u32,
-              len: u32,
-              ret: u32|
-              -> wasmtime::Result<()> {
-            let memory = contract_memory(&mut caller, &function)?;
-            let mem = memory.data(&caller);
-            if !ret.is_multiple_of(abi::RESULT_ALIGN) {
-                return Err(contract_error(abi::contract(
-                    &function,
-                    format!("its return area pointer {ret:#x} is not 4-byte aligned"),
-                )));
-            }
-            abi::bounds(&function, "return area", ret, abi::LIST_AREA, mem)
-                .map_err(contract_error)?;
-            let input = mem
-                [abi::bounds(&function, "input", ptr, len, mem).map_err(contract_error)?]
-            .to_vec();
-            let mut cx = Ctx { caller };
-            let output = match catch_unwind(AssertUnwindSafe(|| f(&mut cx, &input, &function))) {
-                Ok(out) => out?,
-                Err(payload) => {
-                    return Err(wasmtime::Error::new(Internal::HostPanicked {
-                        function: function.clone(),
-                        message: panic_message(payload),
-                    }));
-                }
-            };
-            let mut caller = cx.caller;
+        move |caller: Caller<'_, State<T>>, ptr: u32, len: u32, ret: u32| {
+            let (mut caller, memory, output) = list_call(&f, &function, caller, ptr, len, ret)?;
             let out_ptr = alloc_in_guest(&mut caller, &function, &output)?;
-            let mem = memory.data_mut(&mut caller);
-            // Memory only grows, so the area checked above is still there.
-            let area = abi::bounds(&function, "return area", ret, abi::LIST_AREA, mem)
-                .map_err(contract_error)?;
-            mem[area.start..area.start + 4].copy_from_slice(&out_ptr.to_le_bytes());
-            mem[area.start + 4..area.end].copy_from_slice(&(output.len() as u32).to_le_bytes());
-            Ok(())
+            list_return(&mut caller, &function, memory, ret, out_ptr, output.len())
+        },
+    )?;
+    Ok(())
+}
+
+/// [`define_list`] as an async host function, for hosts whose plugins may
+/// run on a fiber (hosts with WASI): the output is allocated with an async
+/// call of the plugin's `cabi_realloc`. A plugin importing it runs on a
+/// fiber like one importing an async host function.
+#[cfg_attr(not(feature = "wasi"), allow(dead_code))]
+pub(crate) fn define_list_async<T: Send + 'static>(
+    f: ListFn<T>,
+    linker: &mut Linker<State<T>>,
+    module: &str,
+    name: &str,
+) -> wasmtime::Result<()> {
+    let function: Arc<str> = format!("{module}::{name}").into();
+    linker.func_wrap_async(
+        module,
+        name,
+        move |caller: Caller<'_, State<T>>, (ptr, len, ret): (u32, u32, u32)| {
+            let called = list_call(&f, &function, caller, ptr, len, ret);
+            let function = function.clone();
+            Box::new(async move {
+                let (mut caller, memory, output) = called?;
+                let out_ptr = alloc_in_guest_async(&mut caller, &function, &output).await?;
+                list_return(&mut caller, &function, memory, ret, out_ptr, output.len())
+            })
         },
     )?;
     Ok(())
@@ -396,15 +521,18 @@ macro_rules! host_fn {
                     module,
                     name,
                     move |caller: Caller<'_, State<T>>, $($a: $a),*| -> wasmtime::Result<R::Values> {
+                        let deadline_at = caller.data().deadline_at;
                         // A panic must not unwind through wasm frames into the
                         // embedder; catch it here and end only this call.
-                        match catch_unwind(AssertUnwindSafe(|| (self)(Ctx { caller }, $($a),*))) {
-                            Ok(ret) => ret.into_result().map_err(|error| host_error(&function, error)),
-                            Err(payload) => Err(wasmtime::Error::new(Internal::HostPanicked {
+                        let values = match catch_unwind(AssertUnwindSafe(|| (self)(Ctx { caller }, $($a),*))) {
+                            Ok(ret) => ret.into_result().map_err(|error| host_error(&function, error))?,
+                            Err(payload) => return Err(wasmtime::Error::new(Internal::HostPanicked {
                                 function: function.clone(),
                                 message: panic_message(payload),
                             })),
-                        }
+                        };
+                        check_deadline_after_host(deadline_at)?;
+                        Ok(values)
                     },
                 )?;
                 Ok(())

@@ -4,7 +4,6 @@
 use std::any::Any;
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use wasmtime::{ExternType, Module, Store, TypedFunc};
 
@@ -16,6 +15,7 @@ use crate::resumable::Call;
 use crate::shared::Shared;
 use crate::store::{Arming, AsyncCall, CancelTarget, State, watch_epochs};
 use crate::types::{Signature, Values};
+use crate::waits::{CallWatch, Watched};
 
 /// A plain call on an instance whose plugin imports async host functions:
 /// wasmtime only allows `call_async` there, so drive it here. Nothing was
@@ -62,8 +62,7 @@ impl CancelHandle {
     /// within one epoch tick; if it has not started yet, it fails at once
     /// when it starts; if it has finished, nothing happens.
     pub fn cancel(&self) {
-        // fetch_max: a stale handle never overwrites a newer request.
-        self.target.0.fetch_max(self.call, Ordering::AcqRel);
+        self.target.cancel(self.call);
     }
 }
 
@@ -193,7 +192,8 @@ impl<T: 'static> Instance<T> {
             deactivate(ex);
         }
         let budget = self.arming.budget;
-        match func.call_async(&mut self.store, args).await {
+        let watch = CallWatch::of(self.store.data());
+        match Watched::new(func.call_async(&mut self.store, args), watch).await {
             Ok(r) => Ok(r),
             Err(e) => ok_if_exit_zero(classify(e, budget)),
         }
@@ -228,9 +228,10 @@ impl<T: 'static> Instance<T> {
             .get_or_insert_with(Default::default)
             .clone();
         activate(&exchange);
+        let watch = CallWatch::of(self.store.data());
         let store = &mut self.store;
         let future = Box::pin(async move { func.call_async(store, args).await });
-        Ok(Call::new(future, exchange, budget))
+        Ok(Call::new(future, exchange, budget, watch))
     }
 
     /// Looks export `name` up once and checks its signature, for repeated calls.
@@ -332,7 +333,7 @@ impl<T: 'static> Instance<T> {
         }
         let target = Arc::new(CancelTarget::default());
         self.store.data_mut().cancel = Some(target.clone());
-        if self.arming.deadline_ticks.is_none() {
+        if self.arming.budget.deadline.is_none() {
             // Instances with a deadline already check every tick.
             watch_epochs(&mut self.store);
         }

@@ -43,9 +43,10 @@
 //! | resumable    | Call, Step, Ctx::suspend: suspendable calls             |
 //! | hostfn       | Ctx, HostFn: host functions and guest memory access     |
 //! | abi          | guest contract names, checks and result decoding        |
+//! | waits        | polling calls on a fiber; limits while they wait        |
 //! | store        | State: per-store data, arming a call with its limits    |
 //! | wasi         | Wasi, Output: WASI grants, captured stdout and stderr   |
-//! | exchange     | suspend/resume mailbox, SuspendError, block_on          |
+//! | exchange     | suspend/resume mailbox, SuspendError                    |
 //! | limits       | Limits and the wasmtime resource limiter                |
 //! | cache        | the authenticated on-disk compile cache                 |
 //! | ticker       | the one epoch ticker thread                             |
@@ -76,6 +77,7 @@ mod shared;
 mod store;
 mod ticker;
 mod types;
+mod waits;
 mod wasi;
 
 pub use cache::default_key_file as default_cache_key_file;

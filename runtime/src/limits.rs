@@ -12,11 +12,14 @@ use crate::error::Internal;
 
 /// Per-instance limits. `None` means unlimited.
 ///
+/// One bound is on by default: a plugin's error message is cut at
+/// [`Limits::max_error_bytes`] (64 KiB).
+///
 /// Fuel and the deadline apply to each call separately (and to the plugin's
 /// start function at instantiation): a long-lived instance is not starved by
 /// the calls it already served. The memory and table caps are totals for the
 /// instance, across all of its memories and tables.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct Limits {
     /// Fuel per call (roughly one unit per wasm instruction). Needs a host
@@ -40,6 +43,31 @@ pub struct Limits {
     /// or [`Instance::call_str`](crate::Instance::call_str) copies out of the
     /// plugin (its output, or its error message), checked before copying.
     pub max_output_bytes: Option<usize>,
+    /// Bytes of a plugin's error message (an error result of a bytes or
+    /// string call) that are kept: a longer one is cut there, with a note
+    /// that says so, and only that much is copied out of the plugin.
+    /// Default [`DEFAULT_MAX_ERROR_BYTES`]. [`Limits::max_output_bytes`]
+    /// still refuses a longer one outright.
+    pub max_error_bytes: usize,
+}
+
+/// [`Limits::max_error_bytes`] unless set: plenty for any message a person
+/// reads, and a bound on what a hostile plugin can make the host copy.
+pub const DEFAULT_MAX_ERROR_BYTES: usize = 64 << 10;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            fuel: None,
+            deadline: None,
+            max_memory_bytes: None,
+            max_table_elements: None,
+            max_memories: None,
+            max_tables: None,
+            max_output_bytes: None,
+            max_error_bytes: DEFAULT_MAX_ERROR_BYTES,
+        }
+    }
 }
 
 impl Limits {
@@ -80,6 +108,11 @@ impl Limits {
     /// Sets [`Limits::max_output_bytes`].
     pub fn max_output_bytes(mut self, bytes: usize) -> Self {
         self.max_output_bytes = Some(bytes);
+        self
+    }
+    /// Sets [`Limits::max_error_bytes`].
+    pub fn max_error_bytes(mut self, bytes: usize) -> Self {
+        self.max_error_bytes = bytes;
         self
     }
 }

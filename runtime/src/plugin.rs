@@ -5,11 +5,11 @@ use std::sync::Arc;
 use wasmtime::{InstancePre, Module};
 
 use crate::error::{Error, ErrorKind, classify};
-use crate::exchange::block_on;
 use crate::instance::{Instance, START};
 use crate::limits::Limits;
 use crate::shared::Shared;
 use crate::store::{Arming, AsyncCall, State, new_store};
+use crate::waits::{CallWatch, block_on_watched};
 
 /// A compiled plugin whose imports were checked and resolved against its
 /// host. Cheap to clone; instantiating it only allocates the instance.
@@ -158,7 +158,7 @@ impl<T: 'static> Plugin<T> {
         #[cfg(feature = "wasi")] grants: Option<&crate::wasi::Wasi>,
     ) -> Result<Instance<T>, Error> {
         let host = &self.inner.shared;
-        let arming = Arming::new(&limits, host.fuel, host.tick, host.max_wasm_stack)?;
+        let arming = Arming::new(&limits, host.fuel, host.max_wasm_stack)?;
         check_counts(self.module(), &limits)?;
         let mut store = new_store(&host.engine, state, &limits, &arming);
         store.data_mut().on_fiber = self.inner.needs_async;
@@ -166,7 +166,13 @@ impl<T: 'static> Plugin<T> {
         if self.inner.imports_wasi
             && let Some(grants) = grants
         {
-            store.data_mut().wasi = Some(crate::wasi::WasiState::new(&self.inner.name, grants)?);
+            let mut wasi = crate::wasi::WasiState::new(&self.inner.name, grants)?;
+            if grants.symlinks
+                && let Some(linker) = &host.wasi_linker
+            {
+                wasi.symlink = crate::wasi::original_symlink(linker, &mut store);
+            }
+            store.data_mut().wasi = Some(wasi);
         }
         // The start function runs under the same limits as a call.
         arming.arm(&mut store)?;
@@ -174,7 +180,9 @@ impl<T: 'static> Plugin<T> {
             // wasmtime refuses the synchronous entry points on a store with
             // async host functions. No call is started, so nothing can
             // suspend: a start function that tries gets `CannotSuspend`.
-            block_on(self.inner.pre.instantiate_async(&mut store))
+            let mut watch = CallWatch::of(store.data());
+            block_on_watched(self.inner.pre.instantiate_async(&mut store), &mut watch)
+                .and_then(|instantiated| instantiated)
         } else {
             arming.check_native_stack()?;
             self.inner.pre.instantiate(&mut store)

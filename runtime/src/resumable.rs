@@ -12,15 +12,14 @@ use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
-
-use wasmtime::AsContextMut;
+use std::task::{Context, Poll};
+use std::time::Instant;
 
 use crate::error::{CallBudget, Error, ErrorKind, classify, ok_if_exit_zero};
-use crate::exchange::{SharedExchange, SuspendError, Unpark, Yielded, deactivate, lock};
+use crate::exchange::{SharedExchange, SuspendError, Yielded, deactivate, lock};
 use crate::hostfn::Ctx;
 use crate::types::Values;
+use crate::waits::{CallWatch, drop_in_context, poll_in_context, thread_waker};
 
 /// The future returned by [`Ctx::suspend`]: pending until the application
 /// resumes the call, then ready with the resume value.
@@ -72,6 +71,12 @@ impl<T: 'static, In: 'static> Future for Suspend<'_, '_, T, In> {
                 return Poll::Ready(Err(SuspendError::NotResumable));
             }
             ex.yielded = Some(value);
+            drop(ex);
+            // Suspended time does not count against the deadline: keep what
+            // is left of it until the application resumes.
+            data.deadline_left = data
+                .deadline_at
+                .map(|at| at.saturating_duration_since(Instant::now()));
             // No wake-up: the application resumes by polling again.
             return Poll::Pending;
         }
@@ -85,10 +90,8 @@ impl<T: 'static, In: 'static> Future for Suspend<'_, '_, T, In> {
         {
             return Poll::Ready(Err(SuspendError::Cancelled));
         }
-        if data.ticks_left.is_some() {
-            // Suspended time does not count against the deadline: count the
-            // remaining ticks from now on.
-            me.cx.caller.as_context_mut().set_epoch_deadline(1);
+        if let Some(left) = data.deadline_left.take() {
+            data.deadline_at = Instant::now().checked_add(left);
         }
         match resumed.downcast::<In>() {
             Ok(v) => Poll::Ready(Ok(*v)),
@@ -130,6 +133,8 @@ pub struct Call<'i, R, Y, In> {
     future: Option<CallFuture<'i, R>>,
     exchange: SharedExchange,
     budget: CallBudget,
+    /// The limits that end a wait in the host (waits.rs).
+    watch: CallWatch,
     phase: Phase,
     _types: PhantomData<fn(In) -> Y>,
 }
@@ -139,11 +144,13 @@ impl<'i, R: Values, Y: 'static, In: Send + 'static> Call<'i, R, Y, In> {
         future: CallFuture<'i, R>,
         exchange: SharedExchange,
         budget: CallBudget,
+        watch: CallWatch,
     ) -> Self {
         Call {
             future: Some(future),
             exchange,
             budget,
+            watch,
             phase: Phase::NotRun,
             _types: PhantomData,
         }
@@ -166,6 +173,7 @@ impl<'i, R: Values, Y: 'static, In: Send + 'static> Call<'i, R, Y, In> {
         match self.phase {
             Phase::Suspended => {
                 lock(&self.exchange).resumed = Some(Box::new(value));
+                self.watch.resume();
                 self.drive()
             }
             Phase::NotRun => Err(self.misuse("`resume` before `run`")),
@@ -185,7 +193,9 @@ impl<'i, R: Values, Y: 'static, In: Send + 'static> Call<'i, R, Y, In> {
     fn finish(&mut self) {
         self.phase = Phase::Finished;
         // Drops the finished future, or unwinds a suspended plugin.
-        self.future = None;
+        if let Some(future) = self.future.take() {
+            drop_in_context(future);
+        }
         deactivate(&self.exchange);
     }
 
@@ -194,10 +204,10 @@ impl<'i, R: Values, Y: 'static, In: Send + 'static> Call<'i, R, Y, In> {
             .future
             .as_mut()
             .expect("an unfinished call has its future");
-        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        let waker = thread_waker();
         let mut cx = Context::from_waker(&waker);
         loop {
-            let polled = future.as_mut().poll(&mut cx);
+            let polled = poll_in_context(future.as_mut(), &mut cx);
             match polled {
                 Poll::Ready(Ok(r)) => {
                     self.finish();
@@ -211,8 +221,12 @@ impl<'i, R: Values, Y: 'static, In: Send + 'static> Call<'i, R, Y, In> {
                     let yielded = lock(&self.exchange).yielded.take();
                     let Some(y) = yielded else {
                         // A host future waits for something else (a timer,
-                        // I/O); its waker unparks this thread.
-                        std::thread::park();
+                        // I/O); its waker unparks this thread, unless a
+                        // limit passes first.
+                        if let Err(limit) = self.watch.park(&waker) {
+                            self.finish();
+                            return Err(classify(limit.into(), self.budget));
+                        }
                         continue;
                     };
                     if y.yield_type.0 != TypeId::of::<Y>() || y.resume_type.0 != TypeId::of::<In>()
@@ -228,6 +242,7 @@ impl<'i, R: Values, Y: 'static, In: Send + 'static> Call<'i, R, Y, In> {
                     }
                     let value = *y.value.downcast::<Y>().expect("type id checked above");
                     self.phase = Phase::Suspended;
+                    self.watch.pause();
                     return Ok(Step::Suspended(value));
                 }
             }
@@ -239,7 +254,9 @@ impl<R, Y, In> Drop for Call<'_, R, Y, In> {
     fn drop(&mut self) {
         // Dropping wasmtime's call future resumes the fiber with an error,
         // which unwinds the plugin's frames and frees the fiber stack.
-        self.future = None;
+        if let Some(future) = self.future.take() {
+            drop_in_context(future);
+        }
         deactivate(&self.exchange);
     }
 }

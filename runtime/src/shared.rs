@@ -6,8 +6,6 @@
 //! and so that holding one `Arc` keeps the ticker, and with it every
 //! deadline, alive for as long as any instance lives.
 
-use std::time::Duration;
-
 use wasmtime::Engine;
 
 use crate::limits::Limits;
@@ -23,10 +21,13 @@ pub(crate) struct Shared<T: 'static> {
     /// Defaults for [`Plugin::instantiate`](crate::Plugin::instantiate).
     pub(crate) limits: Limits,
     pub(crate) fuel: bool,
-    pub(crate) tick: Duration,
     pub(crate) max_wasm_stack: usize,
     /// What instances of WASI plugins are granted unless instantiated with
     /// their own grants; `None` when the host does not provide WASI.
     pub(crate) wasi: Option<Wasi>,
+    /// The host's linker, for what an instance looks up in it when created
+    /// (wasmtime-wasi's own `path_symlink` for grants that allow symlinks).
+    #[cfg_attr(not(feature = "wasi"), allow(dead_code))]
+    pub(crate) wasi_linker: Option<wasmtime::Linker<crate::store::State<T>>>,
     pub(crate) _ticker: ticker::Registration,
 }

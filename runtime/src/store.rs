@@ -4,14 +4,15 @@
 //! The bottom of the call machinery: host functions, resumable calls and
 //! instances all read and write this data, and it depends on none of them.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::Waker;
+use std::time::{Duration, Instant};
 
 use wasmtime::{Memory, Store, UpdateDeadline};
 
 use crate::error::{Backtrace, CallBudget, Error, ErrorKind, Internal};
-use crate::exchange::{SharedExchange, block_on};
+use crate::exchange::SharedExchange;
 use crate::limits::{Limiter, Limits};
 use crate::native_stack;
 
@@ -21,7 +22,15 @@ pub struct State<T> {
     pub(crate) user: T,
     pub(crate) memory: Option<Memory>,
     limiter: Limiter,
-    pub(crate) ticks_left: Option<u64>,
+    /// When the running call's deadline passes: set when the call is armed,
+    /// moved later by the time a resumable call spends suspended. `None`:
+    /// no deadline (or one too far away to represent, which never fires).
+    pub(crate) deadline_at: Option<Instant>,
+    /// What was left of the deadline when a resumable call suspended.
+    pub(crate) deadline_left: Option<Duration>,
+    /// How long the running call may wait in the host in total (sleeping,
+    /// polling, blocking reads of WASI) when it has fuel but no deadline.
+    pub(crate) wait_budget: Option<Duration>,
     /// Calls armed so far (the start function included): the number of the
     /// running or last call, which a [`CancelHandle`] targets.
     pub(crate) call_number: u64,
@@ -41,8 +50,9 @@ pub struct State<T> {
     pub(crate) wasi: Option<crate::wasi::WasiState>,
 }
 
-/// Runs an untyped call through `Func::call_async` to completion. Made where
-/// `T: Send` is known (`HostBuilder::func_async`) and stored as a plain
+/// Runs an untyped call through `Func::call_async` to completion
+/// ([`crate::waits::call_async_blocking`]). Made where `T: Send` is known
+/// (`HostBuilder::func_async`, `HostBuilder::wasi`) and stored as a plain
 /// function pointer, so `Instance::call` works for every `T`.
 pub(crate) type AsyncCall<T> = fn(
     &mut Store<State<T>>,
@@ -51,36 +61,48 @@ pub(crate) type AsyncCall<T> = fn(
     &mut [wasmtime::Val],
 ) -> wasmtime::Result<()>;
 
-pub(crate) fn call_async_blocking<T: Send + 'static>(
-    store: &mut Store<State<T>>,
-    func: wasmtime::Func,
-    params: &[wasmtime::Val],
-    results: &mut [wasmtime::Val],
-) -> wasmtime::Result<()> {
-    block_on(func.call_async(store, params, results))
-}
-
 /// The highest call number any handle asked to cancel (0: none), shared
-/// between an instance and its handles.
+/// between an instance and its handles, and the waker of a call that waits
+/// in the host, so a cancel ends the wait at once.
 #[derive(Debug, Default)]
-pub(crate) struct CancelTarget(pub(crate) AtomicU64);
+pub(crate) struct CancelTarget {
+    pub(crate) number: AtomicU64,
+    waiter: Mutex<Option<Waker>>,
+}
 
 impl CancelTarget {
     /// Whether call `number` (the running one) was asked to stop.
     #[inline]
     pub(crate) fn hits(&self, number: u64) -> bool {
-        self.0.load(Ordering::Acquire) == number
+        self.number.load(Ordering::Acquire) == number
+    }
+
+    /// Asks call `number` to stop, and wakes it if it waits in the host.
+    pub(crate) fn cancel(&self, number: u64) {
+        // fetch_max: a stale handle never overwrites a newer request.
+        self.number.fetch_max(number, Ordering::AcqRel);
+        if let Some(w) = self.waiter().take() {
+            w.wake();
+        }
+    }
+
+    /// Has [`CancelTarget::cancel`] wake `waker`.
+    pub(crate) fn wake_on_cancel(&self, waker: &Waker) {
+        *self.waiter() = Some(waker.clone());
+    }
+
+    fn waiter(&self) -> std::sync::MutexGuard<'_, Option<Waker>> {
+        // Only a waker is kept here; a panic elsewhere cannot break it.
+        self.waiter.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-/// Epoch ticks for `deadline`, rounded up, plus one: the first tick after
-/// arming may come at any moment, so the extra tick guarantees the plugin
-/// gets at least the full deadline; it is stopped at most one tick late.
-/// Saturates: a deadline too long to count is one that never fires (a
-/// wrapping cast made `Duration::MAX` fire after 3.4 ms).
-pub(crate) fn deadline_ticks(deadline: Duration, tick: Duration) -> u64 {
-    let ticks = deadline.as_nanos().div_ceil(tick.as_nanos().max(1));
-    u64::try_from(ticks).unwrap_or(u64::MAX).saturating_add(1)
+/// How long a call with `fuel` and no deadline may wait in the host: one
+/// nanosecond per unit of fuel. Fuel bounds what a call computes; without
+/// this a plugin under a fuel limit alone could sleep (or block on a read)
+/// for as long as it liked, since waiting burns no fuel.
+pub(crate) fn wait_budget(fuel: u64) -> Duration {
+    Duration::from_nanos(fuel)
 }
 
 /// How a call is armed, fixed at instantiation.
@@ -88,18 +110,18 @@ pub(crate) fn deadline_ticks(deadline: Duration, tick: Duration) -> u64 {
 pub(crate) struct Arming {
     pub fuel_metering: bool,
     pub budget: CallBudget,
-    pub deadline_ticks: Option<u64>,
     /// Native stack a synchronous call needs on the calling thread.
     pub native_stack: usize,
     /// [`Limits::max_output_bytes`].
     pub max_output: Option<usize>,
+    /// [`Limits::max_error_bytes`].
+    pub max_error: usize,
 }
 
 impl Arming {
     pub(crate) fn new(
         limits: &Limits,
         fuel_metering: bool,
-        tick: Duration,
         max_wasm_stack: usize,
     ) -> Result<Self, Error> {
         if limits.fuel.is_some() && !fuel_metering {
@@ -108,16 +130,15 @@ impl Arming {
             )
             .into());
         }
-        let deadline_ticks = limits.deadline.map(|d| deadline_ticks(d, tick));
         Ok(Arming {
             fuel_metering,
             budget: CallBudget {
                 fuel: limits.fuel,
                 deadline: limits.deadline,
             },
-            deadline_ticks,
             native_stack: max_wasm_stack.saturating_add(native_stack::HOST_RESERVE),
             max_output: limits.max_output_bytes,
+            max_error: limits.max_error_bytes,
         })
     }
 
@@ -150,19 +171,19 @@ impl Arming {
             }
             .into());
         }
-        if self.deadline_ticks.is_some() {
-            data.ticks_left = self.deadline_ticks;
+        if let Some(deadline) = self.budget.deadline {
+            // An instant, not a count of epoch callbacks: time spent where
+            // no callback can run (a host function, a WASI wait) counts too.
+            // A deadline too far away to represent never fires.
+            data.deadline_at = Instant::now().checked_add(deadline);
+            data.deadline_left = None;
+        } else if let Some(fuel) = self.budget.fuel {
+            data.wait_budget = Some(wait_budget(fuel));
         }
         if self.fuel_metering {
             store
                 .set_fuel(self.budget.fuel.unwrap_or(u64::MAX))
                 .map_err(Error::wasmtime)?;
-        }
-        if self.deadline_ticks.is_some() {
-            // Count ticks from now. Without a deadline the callback (if any)
-            // only checks for cancellation, so a stale epoch deadline is
-            // harmless (it fires once and re-arms itself) and the write is skipped.
-            store.set_epoch_deadline(1);
         }
         Ok(())
     }
@@ -180,7 +201,9 @@ pub(crate) fn new_store<T: 'static>(
             user,
             memory: None,
             limiter: Limiter::new(limits),
-            ticks_left: None,
+            deadline_at: None,
+            deadline_left: None,
+            wait_budget: None,
             call_number: 0,
             cancel: None,
             exchange: None,
@@ -190,7 +213,7 @@ pub(crate) fn new_store<T: 'static>(
         },
     );
     store.limiter(|s| &mut s.limiter);
-    if arming.deadline_ticks.is_some() {
+    if arming.budget.deadline.is_some() {
         watch_epochs(&mut store);
     } else {
         // Nothing to check until someone asks for a CancelHandle: never
@@ -204,9 +227,11 @@ pub(crate) fn new_store<T: 'static>(
 /// for the engine's current epoch to be added without overflow.
 const NEVER: u64 = u64::MAX / 2;
 
-/// Installs the per-tick check. Runs once per epoch tick while this store
-/// executes wasm: one shared ticker thread drives every deadline and
-/// cancellation, no thread per call.
+/// Installs the per-tick check. Runs at the first epoch check in wasm after
+/// each tick of the engine's epoch: one shared ticker thread drives every
+/// deadline and cancellation, no thread per call. However long wasm was
+/// kept from running (a blocking host function), the first check after it
+/// runs again compares the clock with the deadline, so the call ends then.
 pub(crate) fn watch_epochs<T: 'static>(store: &mut Store<State<T>>) {
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(|mut cx| {
@@ -216,37 +241,33 @@ pub(crate) fn watch_epochs<T: 'static>(store: &mut Store<State<T>>) {
         {
             return Err(Internal::Cancelled.into());
         }
-        match &mut data.ticks_left {
-            Some(n) if *n <= 1 => Err(Internal::Deadline.into()),
-            Some(n) => {
-                *n -= 1;
-                Ok(UpdateDeadline::Continue(1))
-            }
-            None => Ok(UpdateDeadline::Continue(1)),
+        if data.deadline_at.is_some_and(|at| Instant::now() >= at) {
+            return Err(Internal::Deadline.into());
         }
+        Ok(UpdateDeadline::Continue(1))
     });
+}
+
+/// Ends a call whose deadline passed while a synchronous host function ran,
+/// before wasm runs again: the host function's result is not handed to a
+/// call that is already over.
+#[inline]
+pub(crate) fn check_deadline_after_host(deadline_at: Option<Instant>) -> wasmtime::Result<()> {
+    match deadline_at {
+        Some(at) if Instant::now() >= at => Err(Internal::Deadline.into()),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::deadline_ticks;
+    use super::wait_budget;
     use std::time::Duration;
 
     #[test]
-    fn deadline_ticks_saturate_instead_of_wrapping() {
-        let tick = Duration::from_millis(10);
-        assert_eq!(deadline_ticks(Duration::MAX, tick), u64::MAX);
-        // 184467440737095520 s in 10 ms ticks is just over 2^64: a wrapping
-        // cast made it 385 ticks (3.85 s).
-        assert_eq!(
-            deadline_ticks(Duration::from_secs(184_467_440_737_095_520), tick),
-            u64::MAX
-        );
-        assert_eq!(deadline_ticks(Duration::from_millis(25), tick), 4);
-        assert_eq!(deadline_ticks(Duration::ZERO, tick), 1);
-        assert_eq!(
-            deadline_ticks(Duration::from_secs(1), Duration::ZERO),
-            1_000_000_001
-        );
+    fn a_unit_of_fuel_buys_a_nanosecond_of_waiting() {
+        assert_eq!(wait_budget(0), Duration::ZERO);
+        assert_eq!(wait_budget(1_000_000_000), Duration::from_secs(1));
+        assert_eq!(wait_budget(u64::MAX), Duration::from_nanos(u64::MAX));
     }
 }

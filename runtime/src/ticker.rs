@@ -7,6 +7,7 @@
 //! tick, and a failure to start it is an error from `build`, not a panic.
 
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use wasmtime::Engine;
@@ -21,12 +22,22 @@ struct Entry {
 #[derive(Default)]
 struct Shared {
     entries: Vec<Entry>,
+    /// Wakers of calls polled by an application's executor, each woken at
+    /// its instant so the call sees its deadline pass while it waits.
+    timers: Vec<Timer>,
     next_id: u64,
     running: bool,
 }
 
+struct Timer {
+    id: u64,
+    at: Instant,
+    waker: Waker,
+}
+
 static SHARED: Mutex<Shared> = Mutex::new(Shared {
     entries: Vec::new(),
+    timers: Vec::new(),
     next_id: 0,
     running: false,
 });
@@ -73,6 +84,40 @@ pub(crate) fn register(engine: Engine, tick: Duration) -> std::io::Result<Regist
     Ok(Registration(id))
 }
 
+/// Wakes `waker` at `at` (or soon after), once, unless cancelled first.
+/// Only while some host is registered, which every instance guarantees (it
+/// keeps its host's registration alive). `id` names a timer set before: it
+/// is moved instead of adding another.
+pub(crate) fn wake_at(id: Option<TimerId>, at: Instant, waker: &Waker) -> TimerId {
+    let mut shared = lock();
+    if let Some(TimerId(id)) = id
+        && let Some(t) = shared.timers.iter_mut().find(|t| t.id == id)
+    {
+        t.at = at;
+        t.waker.clone_from(waker);
+        CHANGED.notify_one();
+        return TimerId(id);
+    }
+    let id = shared.next_id;
+    shared.next_id += 1;
+    shared.timers.push(Timer {
+        id,
+        at,
+        waker: waker.clone(),
+    });
+    CHANGED.notify_one();
+    TimerId(id)
+}
+
+/// A timer set by [`wake_at`], removed by [`cancel_timer`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TimerId(u64);
+
+/// Removes a timer that has not fired (a call that ended before its limit).
+pub(crate) fn cancel_timer(id: TimerId) {
+    lock().timers.retain(|t| t.id != id.0);
+}
+
 impl Drop for Registration {
     fn drop(&mut self) {
         let mut shared = lock();
@@ -97,6 +142,14 @@ fn run() {
             }
             earliest = Some(earliest.map_or(e.next, |t| t.min(e.next)));
         }
+        shared.timers.retain(|t| {
+            if t.at <= now {
+                t.waker.wake_by_ref();
+                return false;
+            }
+            earliest = Some(earliest.map_or(t.at, |e| e.min(t.at)));
+            true
+        });
         shared = match earliest {
             // Idle: sleep until a host registers. The thread stays for the
             // life of the process, so later hosts never need a new thread.

@@ -100,6 +100,7 @@ pub struct Wasi {
     pub(crate) dirs: Vec<Preopen>,
     pub(crate) stdout: Output,
     pub(crate) stderr: Output,
+    pub(crate) symlinks: bool,
 }
 
 impl Wasi {
@@ -149,6 +150,18 @@ impl Wasi {
             guest,
             writable,
         });
+        self
+    }
+
+    /// Lets the plugin create symbolic links (`path_symlink`) in its
+    /// read-write directories. Refused by default, with `EPERM`: a link
+    /// such as `out/result.txt -> ../secret.txt` cannot be followed by the
+    /// plugin, but it is followed by the application when it later reads or
+    /// writes the plugin's output directory, outside the grant. With this,
+    /// open what the plugin left with `O_NOFOLLOW` (or check with
+    /// `symlink_metadata`) before reading or writing it; see SECURITY.md.
+    pub fn allow_symlinks(mut self) -> Self {
+        self.symlinks = true;
         self
     }
 
@@ -203,6 +216,8 @@ mod enabled {
         pub(crate) ctx: WasiP1Ctx,
         pub(crate) stdout: Captured,
         pub(crate) stderr: Captured,
+        /// wasmtime-wasi's `path_symlink`, for grants that allow symlinks.
+        pub(crate) symlink: Option<wasmtime::Func>,
     }
 
     impl WasiState {
@@ -240,6 +255,7 @@ mod enabled {
                 ctx: b.build_p1(),
                 stdout,
                 stderr,
+                symlink: None,
             }
         }
     }
@@ -256,8 +272,60 @@ mod enabled {
         }
         b.allow_tcp(false)
             .allow_udp(false)
-            .allow_ip_name_lookup(false);
+            .allow_ip_name_lookup(false)
+            // Every wait goes through wasmtime-wasi's runtime as a future that
+            // a deadline can drop; on-thread blocking (a relative sleep
+            // becomes `std::thread::sleep`) could not be interrupted.
+            .allow_blocking_current_thread(false);
         b
+    }
+
+    /// Where wasmtime-wasi's own `path_symlink` stays reachable for grants
+    /// that allow symlinks. Not importable: the import report refuses every
+    /// module but the host's and WASI's.
+    const ORIGINAL: &str = "spindle-internal:wasi";
+
+    /// WASI's errno `perm`.
+    const ERRNO_PERM: i32 = 63;
+
+    /// Replaces `path_symlink` with one that refuses with `EPERM` unless the
+    /// instance's grants allow symlinks ([`Wasi::allow_symlinks`]): then
+    /// `allowed` finds wasmtime-wasi's own in the store's data.
+    pub(crate) fn refuse_symlinks<T: Send + 'static>(
+        linker: &mut wasmtime::Linker<T>,
+        allowed: fn(&T) -> Option<wasmtime::Func>,
+    ) -> wasmtime::Result<()> {
+        const NAME: &str = "path_symlink";
+        linker.alias(crate::link::WASI_MODULE, NAME, ORIGINAL, NAME)?;
+        linker.func_wrap_async(
+            crate::link::WASI_MODULE,
+            NAME,
+            move |mut caller: wasmtime::Caller<'_, T>,
+                  (old, old_len, fd, new, new_len): (i32, i32, i32, i32, i32)| {
+                Box::new(async move {
+                    let Some(original) = allowed(caller.data()) else {
+                        return Ok(ERRNO_PERM);
+                    };
+                    let args = [old, old_len, fd, new, new_len].map(wasmtime::Val::I32);
+                    let mut errno = [wasmtime::Val::I32(0)];
+                    original.call_async(&mut caller, &args, &mut errno).await?;
+                    Ok(errno[0].unwrap_i32())
+                })
+            },
+        )?;
+        Ok(())
+    }
+
+    /// wasmtime-wasi's `path_symlink` in `store`, for an instance whose
+    /// grants allow symlinks.
+    pub(crate) fn original_symlink<T>(
+        linker: &wasmtime::Linker<T>,
+        store: &mut wasmtime::Store<T>,
+    ) -> Option<wasmtime::Func> {
+        linker
+            .get(store, ORIGINAL, "path_symlink")
+            .ok()
+            .and_then(|e| e.into_func())
     }
 
     fn set_output(b: &mut WasiCtxBuilder, which: &'static str, out: &Output, buf: &Captured) {

@@ -100,13 +100,14 @@ fn entry_from_another_key_is_rejected() {
         forty_two(&cached_builder(&dir).build().unwrap()),
         (false, 42)
     );
+    let other_keys = dir.with_extension("other-keydir");
     let other = builder()
         .cache_dir(&dir)
-        .cache_key_file(dir.with_extension("other-key"))
+        .cache_key_file(other_keys.join("cache.key"))
         .build()
         .unwrap();
     assert_eq!(forty_two(&other), (false, 42));
-    let _ = std::fs::remove_file(dir.with_extension("other-key"));
+    let _ = std::fs::remove_dir_all(&other_keys);
     remove_cache(&dir);
 }
 
@@ -310,6 +311,7 @@ fn key_file_must_be_private_and_outside_the_cache() {
     let dir = scratch_dir("keyfile");
     // Readable by others: refused, the cache stays off, the plugin runs.
     let key = key_file_for(&dir);
+    std::fs::create_dir_all(key.parent().unwrap()).unwrap();
     std::fs::write(&key, [7u8; 32]).unwrap();
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
     let (seen, sink) = warnings();
@@ -336,5 +338,64 @@ fn key_file_must_be_private_and_outside_the_cache() {
     assert_eq!(forty_two(&host), (false, 42));
     assert!(seen.lock().unwrap()[0].contains("inside the cache directory"));
     assert!(!dir.join("cache.key").exists());
+    remove_cache(&dir);
+}
+
+/// A key path whose parent is a symlink to the cache directory names a file
+/// inside it: compared after resolving symlinks, it is refused (the audit
+/// saw it created there and used silently).
+#[test]
+fn key_file_through_a_symlink_into_the_cache_is_refused() {
+    let dir = scratch_dir("keylink");
+    let link = dir.with_extension("keylink-cfg");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&dir, &link).unwrap();
+    let (seen, sink) = warnings();
+    let host = builder()
+        .cache_dir(&dir)
+        .cache_key_file(link.join("cache.key"))
+        .on_cache_warning(sink)
+        .build()
+        .unwrap();
+    assert_eq!(forty_two(&host), (false, 42));
+    assert_eq!(forty_two(&host), (false, 42));
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(
+        seen[0].starts_with("compile cache disabled: the cache key file")
+            && seen[0].contains("is inside the cache directory"),
+        "{seen:?}"
+    );
+    // Nothing was written: no key, no entry.
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+    let _ = std::fs::remove_file(&link);
+    remove_cache(&dir);
+}
+
+/// The key's directory is checked like the cache directory: one that others
+/// can write lets them replace the key, so it turns the cache off.
+#[test]
+fn key_file_in_a_directory_others_can_write_is_refused() {
+    let dir = scratch_dir("keydirmode");
+    let keys = dir.with_extension("open-keydir");
+    std::fs::create_dir_all(&keys).unwrap();
+    std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let (seen, sink) = warnings();
+    let host = builder()
+        .cache_dir(&dir)
+        .cache_key_file(keys.join("cache.key"))
+        .on_cache_warning(sink)
+        .build()
+        .unwrap();
+    assert_eq!(forty_two(&host), (false, 42));
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(
+        seen[0].contains("the cache key's directory")
+            && seen[0].contains("lets group or others write it"),
+        "{seen:?}"
+    );
+    assert!(!keys.join("cache.key").exists());
+    let _ = std::fs::remove_dir_all(&keys);
     remove_cache(&dir);
 }

@@ -76,13 +76,15 @@ pub fn cached_builder(dir: &std::path::Path) -> HostBuilder<Journal> {
     builder().cache_dir(dir).cache_key_file(key_file_for(dir))
 }
 
-/// The key file `cached_builder` uses for `dir`.
+/// The key file `cached_builder` uses for `dir`: in a directory of its own
+/// beside it (spindle creates it 0700), since the temp directory itself is
+/// writable by others and a key file there is refused.
 pub fn key_file_for(dir: &std::path::Path) -> std::path::PathBuf {
-    dir.with_extension("key")
+    dir.with_extension("keydir").join("cache.key")
 }
 
 /// Removes a scratch cache directory and its key file.
 pub fn remove_cache(dir: &std::path::Path) {
     let _ = std::fs::remove_dir_all(dir);
-    let _ = std::fs::remove_file(key_file_for(dir));
+    let _ = std::fs::remove_dir_all(dir.with_extension("keydir"));
 }
