@@ -323,3 +323,78 @@ fn one_log_call_prints_at_most_64_kib() {
         stderr(&o)
     );
 }
+
+/// A guest-contract export that grows its memory by `pages` pages it never
+/// touches and returns a result area (tag `tag`: 0 output, 1 error)
+/// claiming `len` bytes of it: the audit's 300-byte amplifier.
+fn amplifier(name: &str, tag: u32, pages: u32, len: u32) -> String {
+    scratch(
+        name,
+        &format!(
+            r#"(module
+  (memory (export "memory") 1)
+  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) (i32.const 1024))
+  (func (export "f") (param i32 i32) (result i32)
+    (drop (memory.grow (i32.const {pages})))
+    (i32.store8 (i32.const 0) (i32.const {tag}))
+    (i32.store (i32.const 4) (i32.const 65536))
+    (i32.store (i32.const 8) (i32.const {len}))
+    (i32.const 0)))"#
+        ),
+    )
+}
+
+/// The default --max-output refuses a claimed output or error message of
+/// 64 MiB and 512 MiB before copying it (peak RSS measured in the closing
+/// note: the audit saw 100 MB and 2.66 GB); --max-output raises it.
+#[test]
+fn a_claimed_output_over_the_default_max_output_is_refused_before_copying() {
+    let cases = [
+        ("out64m.wat", 0, 1024, 64 << 20, "output", "67108864"),
+        (
+            "err512m.wat",
+            1,
+            8192,
+            512 << 20,
+            "error message",
+            "536870912",
+        ),
+    ];
+    for (name, tag, pages, len, what, shown) in cases {
+        let plugin = amplifier(name, tag, pages, len);
+        let o = spindle(&["run", "--input", "x", "--max-memory", "1GiB", &plugin, "f"]);
+        assert_eq!(o.status.code(), Some(1), "{name}: {}", stderr(&o));
+        assert_eq!(stdout(&o), "", "{name}");
+        let e = stderr(&o);
+        assert!(
+            e.contains(&format!(
+                "the plugin's {what} is {shown} bytes, over the 4194304-byte max_output_bytes limit"
+            )) && e.contains("hint: raise --max-output"),
+            "{name}: {e}"
+        );
+        assert!(e.len() < 1024, "{name}: {} bytes of stderr", e.len());
+    }
+    // Raised, a 5 MiB output comes through whole, byte for byte.
+    let plugin = amplifier("out5m.wat", 0, 100, 5 << 20);
+    let o = spindle(&["run", "--input", "x", "--max-output", "8MiB", &plugin, "f"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(o.stdout.len(), 5 << 20);
+    assert!(o.stdout.iter().all(|&b| b == 0));
+}
+
+/// An error message under --max-output but over the library's 64 KiB
+/// bound is cut, with a note saying how long it was.
+#[test]
+fn a_long_guest_error_message_is_cut_with_a_note() {
+    let plugin = amplifier("err100k.wat", 1, 4, 100 << 10);
+    let o = spindle(&["run", "--input", "x", &plugin, "f"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("[... cut: the first 65536 of 102400 bytes]"),
+        "{}",
+        &e[e.len().saturating_sub(300)..]
+    );
+    // 64 KiB of NUL, each escaped as 4 characters, and the note.
+    assert!(e.len() < 300 << 10, "{} bytes", e.len());
+}

@@ -263,3 +263,161 @@ fn check_knows_wasi() {
     assert_eq!(report["problems"][0]["kind"], "unknown_wasi_function");
     assert_eq!(report["problems"][0]["name"], "fd_writ");
 }
+
+/// `--timeout` ends a WASI plugin's sleep at the deadline: the audit saw
+/// `std::thread::sleep(8 s)` under `--timeout 1s` print "woke after 8s" and
+/// exit 0, and one `poll_oneoff` of an hour run until killed. The oracle is
+/// that the sleep never finished; the time bound is far above the deadline
+/// and far below the sleep, so a loaded machine cannot make it flaky.
+#[test]
+fn timeout_ends_a_wasi_sleep_at_the_deadline() {
+    for (plugin, args) in [
+        (
+            path(&plugins().command).to_string(),
+            vec!["--", "--sleep", "8"],
+        ),
+        (wat("sleep_hour.wat"), vec![]),
+    ] {
+        let started = std::time::Instant::now();
+        let mut cmd = vec!["run", "--timeout", "1s", &plugin];
+        cmd.extend(args.iter().copied());
+        let o = spindle(&cmd);
+        let took = started.elapsed();
+        assert_eq!(code(&o), 1, "{plugin}: {}", err(&o));
+        assert!(!out(&o).contains("woke"), "{}", out(&o));
+        assert!(
+            err(&o).contains("plugin call exceeded its 1s deadline")
+                && err(&o).contains("hint: raise --timeout"),
+            "{}",
+            err(&o)
+        );
+        assert!(
+            took < std::time::Duration::from_secs(6),
+            "{plugin}: {took:?}"
+        );
+    }
+}
+
+/// Under --fuel alone a plugin cannot wait unboundedly either: waiting is
+/// allowed one nanosecond per unit of fuel.
+#[test]
+fn fuel_alone_bounds_a_wasi_wait() {
+    let o = spindle(&["run", "--fuel", "100000", &wat("sleep_hour.wat")]);
+    assert_eq!(code(&o), 1, "{}", err(&o));
+    assert!(
+        err(&o).contains("waited in the host longer than its fuel allows (100µs"),
+        "{}",
+        err(&o)
+    );
+    // A billion units allow a one-second sleep.
+    let o = spindle(&[
+        "run",
+        "--fuel",
+        "2000000000",
+        path(&plugins().command),
+        "--",
+        "--sleep",
+        "1",
+    ]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert!(out(&o).contains("woke after 1s"), "{}", out(&o));
+}
+
+/// Every spelling a user could mean as read-only grants read-only; a word
+/// that is neither a mode nor an absolute guest path is refused with the
+/// accepted forms (the audit's `data:RO` truncated the file).
+#[test]
+fn dir_modes_in_any_spelling_never_grant_write_by_mistake() {
+    let dir = scratch("modes");
+    let grant = |m: &str| format!("{}:{m}", path(&dir));
+    let keep = dir.join("keep.txt");
+    for m in [
+        "ro",
+        "RO",
+        "Ro",
+        "r",
+        "R",
+        "readonly",
+        "READONLY",
+        "read-only",
+        "Read-Only",
+        "read_only",
+        "/data:ro",
+        "/data:RO",
+        "/data:r",
+    ] {
+        std::fs::write(&keep, "precious\n").unwrap();
+        let o = spindle(&["run", "--dir", &grant(m), &wat("truncate.wat")]);
+        // EPERM: the grant is read-only.
+        assert_eq!(code(&o), 63, "{m}: {}", err(&o));
+        assert_eq!(std::fs::read_to_string(&keep).unwrap(), "precious\n", "{m}");
+    }
+    for m in ["rw", "RW", "readwrite", "read-write", "/data", "/data:rw"] {
+        std::fs::write(&keep, "precious\n").unwrap();
+        let o = spindle(&["run", "--dir", &grant(m), &wat("truncate.wat")]);
+        assert_eq!(code(&o), 0, "{m}: {}", err(&o));
+        assert_eq!(std::fs::read_to_string(&keep).unwrap(), "", "{m}");
+    }
+    for (m, want) in [
+        ("data", "`data` in"),
+        ("x", "`x` in"),
+        ("rwx", "`rwx` in"),
+        ("read", "`read` in"),
+        ("/data:readwrite2", "unknown mode `readwrite2`"),
+        ("ro:/data", "unknown mode `/data`"),
+    ] {
+        std::fs::write(&keep, "precious\n").unwrap();
+        let o = spindle(&["run", "--dir", &grant(m), &wat("truncate.wat")]);
+        assert_eq!(code(&o), 2, "{m}: {}", err(&o));
+        assert!(
+            err(&o).contains(want) && err(&o).contains("MODE is `ro` (also `r`"),
+            "{m}: {}",
+            err(&o)
+        );
+        assert_eq!(std::fs::read_to_string(&keep).unwrap(), "precious\n", "{m}");
+    }
+}
+
+/// A plugin cannot plant a symlink pointing out of its read-write grant:
+/// `path_symlink` fails with EPERM (63), and the host later reading or
+/// writing what the plugin left stays inside the grant.
+#[test]
+fn a_plugin_cannot_plant_a_symlink_out_of_its_grant() {
+    let work = scratch("plant");
+    let outdir = work.join("out");
+    std::fs::create_dir_all(&outdir).unwrap();
+    std::fs::write(work.join("secret.txt"), "host secret\n").unwrap();
+    let o = spindle(&[
+        "run",
+        "--dir",
+        &format!("{}:/out", path(&outdir)),
+        &wat("plant_symlink.wat"),
+    ]);
+    assert_eq!(code(&o), 63, "{}", err(&o));
+    assert!(
+        std::fs::symlink_metadata(outdir.join("result.txt")).is_err(),
+        "a link was planted"
+    );
+}
+
+/// `--input` on an export that ends with `proc_exit(0)` before returning:
+/// exit 1 and nothing on stdout, so `spindle run ... > out && deploy out`
+/// does not ship an empty file. A command keeps its code (0 here).
+#[test]
+fn proc_exit_zero_before_a_result_is_a_failure() {
+    let o = spindle(&["run", "--input", "hello", &wat("input_exit0.wat"), "f"]);
+    assert_eq!(code(&o), 1, "{}", err(&o));
+    assert_eq!(out(&o), "");
+    assert!(
+        err(&o).contains("plugin exited with code 0 (proc_exit) before returning its result"),
+        "{}",
+        err(&o)
+    );
+    // An export with results: the same.
+    let o = spindle(&["run", &wat("exit.wat"), "exit_with_result", "0"]);
+    assert_eq!(code(&o), 1, "{}", err(&o));
+    assert_eq!(out(&o), "");
+    // Without results there is nothing to miss: 0, as before.
+    let o = spindle(&["run", &wat("exit.wat"), "exit", "0"]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+}

@@ -339,9 +339,13 @@ impl<T: 'static> HostBuilder<T> {
             define(&mut linker, list_async).map_err(Error::wasmtime)?;
         }
         let ticker = ticker::register(engine.clone(), self.tick).map_err(ErrorKind::Ticker)?;
-        // Instances whose grants allow symlinks look wasmtime-wasi's own
-        // `path_symlink` up here (wasi.rs); hosts without WASI keep none.
-        let wasi_linker = wasi.is_some().then(|| linker.clone());
+        // Instances whose grants allow symlinks are linked with this one
+        // (wasi.rs); hosts without WASI keep none.
+        #[cfg(feature = "wasi")]
+        let symlink_linker = match wasi {
+            Some(_) => Some(crate::wasi::allowing_symlinks(&linker).map_err(Error::wasmtime)?),
+            None => None,
+        };
         Ok(Host {
             inner: Arc::new(HostInner {
                 shared: Arc::new(Shared {
@@ -351,7 +355,8 @@ impl<T: 'static> HostBuilder<T> {
                     fuel: self.fuel,
                     max_wasm_stack: self.max_wasm_stack,
                     wasi,
-                    wasi_linker,
+                    #[cfg(feature = "wasi")]
+                    symlink_linker,
                     _ticker: ticker,
                 }),
                 linker,
@@ -452,9 +457,7 @@ impl<T: Send + 'static> HostBuilder<T> {
                 // CLI's shell convention), losing the code; the application
                 // gets every code, as ErrorKind::Exit.
                 linker.allow_shadowing(true);
-                crate::wasi::refuse_symlinks(linker, |s: &State<T>| {
-                    s.wasi.as_ref().and_then(|w| w.symlink)
-                })?;
+                crate::wasi::refuse_symlinks(linker)?;
                 linker.func_wrap(
                     crate::link::WASI_MODULE,
                     "proc_exit",

@@ -163,17 +163,28 @@ impl<T: 'static> Plugin<T> {
         let mut store = new_store(&host.engine, state, &limits, &arming);
         store.data_mut().on_fiber = self.inner.needs_async;
         #[cfg(feature = "wasi")]
+        let mut allowing_symlinks = None;
+        #[cfg(feature = "wasi")]
         if self.inner.imports_wasi
             && let Some(grants) = grants
         {
-            let mut wasi = crate::wasi::WasiState::new(&self.inner.name, grants)?;
+            store.data_mut().wasi = Some(crate::wasi::WasiState::new(&self.inner.name, grants)?);
             if grants.symlinks
-                && let Some(linker) = &host.wasi_linker
+                && let Some(linker) = &host.symlink_linker
             {
-                wasi.symlink = crate::wasi::original_symlink(linker, &mut store);
+                // Linked anew with wasmtime-wasi's own `path_symlink`: the
+                // host's pre-linked plugin has the one that refuses.
+                allowing_symlinks = Some(
+                    linker
+                        .instantiate_pre(self.module())
+                        .map_err(Error::wasmtime)?,
+                );
             }
-            store.data_mut().wasi = Some(wasi);
         }
+        #[cfg(feature = "wasi")]
+        let pre = allowing_symlinks.as_ref().unwrap_or(&self.inner.pre);
+        #[cfg(not(feature = "wasi"))]
+        let pre = &self.inner.pre;
         // The start function runs under the same limits as a call.
         arming.arm(&mut store)?;
         let instance = if self.inner.needs_async {
@@ -181,11 +192,11 @@ impl<T: 'static> Plugin<T> {
             // async host functions. No call is started, so nothing can
             // suspend: a start function that tries gets `CannotSuspend`.
             let mut watch = CallWatch::of(store.data());
-            block_on_watched(self.inner.pre.instantiate_async(&mut store), &mut watch)
+            block_on_watched(pre.instantiate_async(&mut store), &mut watch)
                 .and_then(|instantiated| instantiated)
         } else {
             arming.check_native_stack()?;
-            self.inner.pre.instantiate(&mut store)
+            pre.instantiate(&mut store)
         }
         .map_err(|e| classify(e, arming.budget))?;
         let mut instance = Instance::finish(

@@ -25,9 +25,9 @@ pub(crate) struct Shared<T: 'static> {
     /// What instances of WASI plugins are granted unless instantiated with
     /// their own grants; `None` when the host does not provide WASI.
     pub(crate) wasi: Option<Wasi>,
-    /// The host's linker, for what an instance looks up in it when created
-    /// (wasmtime-wasi's own `path_symlink` for grants that allow symlinks).
-    #[cfg_attr(not(feature = "wasi"), allow(dead_code))]
-    pub(crate) wasi_linker: Option<wasmtime::Linker<crate::store::State<T>>>,
+    /// The host's linker with wasmtime-wasi's own `path_symlink` (the
+    /// host's refuses), for instances whose grants allow symlinks.
+    #[cfg(feature = "wasi")]
+    pub(crate) symlink_linker: Option<wasmtime::Linker<crate::store::State<T>>>,
     pub(crate) _ticker: ticker::Registration,
 }

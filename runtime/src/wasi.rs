@@ -216,8 +216,6 @@ mod enabled {
         pub(crate) ctx: WasiP1Ctx,
         pub(crate) stdout: Captured,
         pub(crate) stderr: Captured,
-        /// wasmtime-wasi's `path_symlink`, for grants that allow symlinks.
-        pub(crate) symlink: Option<wasmtime::Func>,
     }
 
     impl WasiState {
@@ -255,7 +253,6 @@ mod enabled {
                 ctx: b.build_p1(),
                 stdout,
                 stderr,
-                symlink: None,
             }
         }
     }
@@ -280,52 +277,41 @@ mod enabled {
         b
     }
 
-    /// Where wasmtime-wasi's own `path_symlink` stays reachable for grants
-    /// that allow symlinks. Not importable: the import report refuses every
-    /// module but the host's and WASI's.
+    /// Where wasmtime-wasi's own `path_symlink` stays defined, so a linker
+    /// for grants that allow symlinks can point the name back at it. Not
+    /// importable: the import report refuses every module but the host's
+    /// and WASI's.
     const ORIGINAL: &str = "spindle-internal:wasi";
+    const SYMLINK: &str = "path_symlink";
 
     /// WASI's errno `perm`.
     const ERRNO_PERM: i32 = 63;
 
-    /// Replaces `path_symlink` with one that refuses with `EPERM` unless the
-    /// instance's grants allow symlinks ([`Wasi::allow_symlinks`]): then
-    /// `allowed` finds wasmtime-wasi's own in the store's data.
+    /// Replaces `path_symlink` with one that refuses with `EPERM`: a plugin
+    /// with a read-write grant could otherwise plant a link pointing out of
+    /// it, which the application would follow later. Needs shadowing on.
     pub(crate) fn refuse_symlinks<T: Send + 'static>(
         linker: &mut wasmtime::Linker<T>,
-        allowed: fn(&T) -> Option<wasmtime::Func>,
     ) -> wasmtime::Result<()> {
-        const NAME: &str = "path_symlink";
-        linker.alias(crate::link::WASI_MODULE, NAME, ORIGINAL, NAME)?;
-        linker.func_wrap_async(
+        linker.alias(crate::link::WASI_MODULE, SYMLINK, ORIGINAL, SYMLINK)?;
+        linker.func_wrap(
             crate::link::WASI_MODULE,
-            NAME,
-            move |mut caller: wasmtime::Caller<'_, T>,
-                  (old, old_len, fd, new, new_len): (i32, i32, i32, i32, i32)| {
-                Box::new(async move {
-                    let Some(original) = allowed(caller.data()) else {
-                        return Ok(ERRNO_PERM);
-                    };
-                    let args = [old, old_len, fd, new, new_len].map(wasmtime::Val::I32);
-                    let mut errno = [wasmtime::Val::I32(0)];
-                    original.call_async(&mut caller, &args, &mut errno).await?;
-                    Ok(errno[0].unwrap_i32())
-                })
-            },
+            SYMLINK,
+            |_: i32, _: i32, _: i32, _: i32, _: i32| ERRNO_PERM,
         )?;
         Ok(())
     }
 
-    /// wasmtime-wasi's `path_symlink` in `store`, for an instance whose
-    /// grants allow symlinks.
-    pub(crate) fn original_symlink<T>(
+    /// A copy of a finished linker with wasmtime-wasi's own `path_symlink`
+    /// back in place, for instances whose grants allow symlinks.
+    pub(crate) fn allowing_symlinks<T: 'static>(
         linker: &wasmtime::Linker<T>,
-        store: &mut wasmtime::Store<T>,
-    ) -> Option<wasmtime::Func> {
-        linker
-            .get(store, ORIGINAL, "path_symlink")
-            .ok()
-            .and_then(|e| e.into_func())
+    ) -> wasmtime::Result<wasmtime::Linker<T>> {
+        let mut allowing = linker.clone();
+        allowing.allow_shadowing(true);
+        allowing.alias(ORIGINAL, SYMLINK, crate::link::WASI_MODULE, SYMLINK)?;
+        allowing.allow_shadowing(false);
+        Ok(allowing)
     }
 
     fn set_output(b: &mut WasiCtxBuilder, which: &'static str, out: &Output, buf: &Captured) {

@@ -320,3 +320,59 @@ fn cancel_wins_over_a_later_deadline() {
     // The deadline still works for the next call.
     assert_eq!(inst.call::<i32, i32>("count", 5).unwrap(), 5);
 }
+
+/// The deadline is wall-clock time from the start of the call: time spent
+/// in host functions counts. The audit saw a 1 s deadline let ten 300 ms
+/// host calls finish (`Ok` after 3.0 s): it counted epoch callbacks, and a
+/// host call is at most one. Now the call ends when wasm runs again after
+/// the deadline passed: at the fourth call's return (1.2 s), never later.
+#[test]
+fn time_in_host_functions_counts_against_the_deadline() {
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let counted = calls.clone();
+    let host = spindle_runtime::Host::<()>::builder()
+        .func("app", "block", move |_cx: spindle_runtime::Ctx<'_, ()>| {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(300));
+        })
+        .build()
+        .unwrap();
+    let plugin = host
+        .load_wat(
+            "blocker",
+            r#"(module (import "app" "block" (func $b))
+                 (func (export "run") (local $i i32)
+                   (loop $l (call $b)
+                     (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                     (br_if $l (i32.lt_u (local.get $i) (i32.const 10)))))
+                 (func (export "once") (call $b)))"#,
+        )
+        .unwrap();
+    let mut inst = plugin
+        .instantiate_with((), Limits::new().deadline(Duration::from_secs(1)))
+        .unwrap();
+    let err = inst.call::<(), ()>("run", ()).unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::DeadlineExceeded { deadline, .. } if *deadline == Duration::from_secs(1)),
+        "{err:?}"
+    );
+    // 0.3 s each: the fourth returns past 1 s, and no fifth starts.
+    let made = calls.load(std::sync::atomic::Ordering::SeqCst);
+    assert!((1..=4).contains(&made), "{made} host calls");
+
+    // A host call that returns after the deadline ends the call even when
+    // the plugin would return right after it, with no loop to check in.
+    let mut inst = plugin
+        .instantiate_with((), Limits::new().deadline(Duration::from_millis(100)))
+        .unwrap();
+    let err = inst.call::<(), ()>("once", ()).unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::DeadlineExceeded { .. }),
+        "{err:?}"
+    );
+    // The next call has its own deadline again.
+    let mut inst = plugin
+        .instantiate_with((), Limits::new().deadline(Duration::from_secs(5)))
+        .unwrap();
+    inst.call::<(), ()>("once", ()).unwrap();
+}

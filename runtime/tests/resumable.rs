@@ -644,3 +644,87 @@ fn call_async_for_applications_with_an_executor() {
         "{err:?}"
     );
 }
+
+/// A plugin on a fiber waiting in an async host function whose future never
+/// wakes: the deadline ends the wait (the call future is dropped, which
+/// unwinds the plugin), on every way of calling, and so does a cancel.
+/// Without a deadline, fuel bounds the wait: a nanosecond per unit.
+#[test]
+fn waits_in_async_host_functions_end_at_the_limits() {
+    let host = spindle_runtime::Host::<()>::builder()
+        .func_async("host", "stall", |_cx: Ctx<'_, ()>, (): ()| {
+            Box::new(async move {
+                std::future::pending::<()>().await;
+                Ok::<(), BoxError>(())
+            })
+        })
+        .enable_fuel()
+        .build()
+        .unwrap();
+    let plugin = host
+        .load_wat(
+            "staller",
+            r#"(module (import "host" "stall" (func $s))
+                 (func (export "stall") (call $s))
+                 (func (export "add") (param i32 i32) (result i32)
+                   local.get 0 local.get 1 i32.add))"#,
+        )
+        .unwrap();
+    let deadline = Duration::from_millis(150);
+    let mut inst = plugin
+        .instantiate_with((), Limits::new().deadline(deadline))
+        .unwrap();
+    let is_deadline = |e: &Error| matches!(e.kind(), ErrorKind::DeadlineExceeded { deadline: d, .. } if *d == deadline);
+
+    let err = inst.call::<(), ()>("stall", ()).unwrap_err();
+    assert!(is_deadline(&err), "{err:?}");
+    let mut call = inst.start::<(), (), (), ()>("stall", ()).unwrap();
+    let err = call.run().unwrap_err();
+    assert!(is_deadline(&err), "{err:?}");
+    assert!(call.is_finished());
+    drop(call);
+    // An application's own executor: the ticker thread wakes the future.
+    let err = block_on(inst.call_async::<(), ()>("stall", ())).unwrap_err();
+    assert!(is_deadline(&err), "{err:?}");
+    // The instance is still usable.
+    assert_eq!(inst.call::<(i32, i32), i32>("add", (2, 3)).unwrap(), 5);
+
+    // A cancel ends the wait at once, on every way too.
+    let mut inst = plugin.instantiate_with((), Limits::new()).unwrap();
+    for way in 0..3 {
+        let cancel = inst.cancel_handle();
+        let canceller = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            cancel.cancel();
+        });
+        let err = match way {
+            0 => inst.call::<(), ()>("stall", ()).unwrap_err(),
+            1 => inst
+                .start::<(), (), (), ()>("stall", ())
+                .unwrap()
+                .run()
+                .unwrap_err(),
+            _ => block_on(inst.call_async::<(), ()>("stall", ())).unwrap_err(),
+        };
+        canceller.join().unwrap();
+        assert!(
+            matches!(err.kind(), ErrorKind::Cancelled { .. }),
+            "{way}: {err:?}"
+        );
+    }
+
+    // Fuel alone: 50 million units allow 50 ms of waiting.
+    let mut inst = plugin
+        .instantiate_with((), Limits::new().fuel(50_000_000))
+        .unwrap();
+    let err = inst.call::<(), ()>("stall", ()).unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::WaitLimit { allowed } if *allowed == Duration::from_millis(50)),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "plugin call waited in the host longer than its fuel allows (50ms of waiting, one \
+         nanosecond per unit of fuel)"
+    );
+}

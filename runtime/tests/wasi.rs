@@ -476,4 +476,209 @@ mod with_wasi {
         let mut call = inst.start::<i32, (), i32, i64>("exit_with", 0).unwrap();
         assert!(matches!(call.run().unwrap(), Step::Returned(())));
     }
+
+    /// Far above the limits under test and far below the waits the plugins
+    /// ask for: the oracle is that the wait never finished, this only
+    /// catches one that ran on to its end.
+    const WELL_BEFORE: Duration = Duration::from_secs(6);
+
+    fn command_asking(args: &[&str]) -> Host<()> {
+        host(Wasi::new().args(args.iter().copied()))
+    }
+
+    /// The audit's finding: a 1 s deadline let `std::thread::sleep(8 s)`
+    /// finish (it counted epoch callbacks; a WASI call is at most one) and
+    /// one `poll_oneoff` of an hour run for ten minutes until killed. WASI's
+    /// host calls are futures now, dropped when the deadline passes.
+    #[test]
+    fn a_deadline_ends_wasi_sleeps_at_the_deadline() {
+        let deadline = Duration::from_millis(500);
+        let h = command_asking(&["--sleep", "8"]);
+        for plugin in [
+            h.load_file(&plugins().command).unwrap(),
+            h.load_file(data("sleep_hour.wat")).unwrap(),
+        ] {
+            let mut inst = plugin
+                .instantiate_with((), Limits::new().deadline(deadline))
+                .unwrap();
+            let started = std::time::Instant::now();
+            let err = inst.run_command().unwrap_err();
+            let took = started.elapsed();
+            assert!(
+                matches!(err.kind(), ErrorKind::DeadlineExceeded { deadline: d, .. } if *d == deadline),
+                "{}: {err:?}",
+                plugin.name()
+            );
+            assert!(took >= deadline && took < WELL_BEFORE, "{took:?}");
+            assert!(!text(inst.stdout()).contains("woke"));
+        }
+    }
+
+    /// Any wait, not just a clock: a read of a FIFO in a granted directory
+    /// (its open blocks until a writer comes) ends at the deadline too.
+    #[test]
+    fn a_deadline_ends_a_blocking_read_of_a_fifo() {
+        let dir = scratch("fifo");
+        let fifo = dir.join("fifo");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path; mkfifo only creates a file.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let h = host(
+            Wasi::new()
+                .args(["--read", "/data/fifo"])
+                .dir_ro(&dir, "/data"),
+        );
+        let plugin = h.load_file(&plugins().command).unwrap();
+        let deadline = Duration::from_millis(500);
+        let mut inst = plugin
+            .instantiate_with((), Limits::new().deadline(deadline))
+            .unwrap();
+        let started = std::time::Instant::now();
+        let err = inst.run_command().unwrap_err();
+        assert!(
+            matches!(err.kind(), ErrorKind::DeadlineExceeded { .. }),
+            "{err:?}"
+        );
+        assert!(started.elapsed() < WELL_BEFORE);
+        assert!(!text(inst.stdout()).contains("read "));
+        // The blocked open stays on a worker thread of wasmtime-wasi's
+        // runtime until a writer comes (SECURITY.md): release it.
+        drop(std::fs::OpenOptions::new().write(true).open(&fifo).unwrap());
+    }
+
+    /// A cancel ends a WASI wait at once; fuel alone bounds it at a
+    /// nanosecond per unit; an application's own executor gets the same.
+    #[test]
+    fn cancel_fuel_and_call_async_end_wasi_waits() {
+        let h = Host::<()>::builder()
+            .func("app", "ask", |_cx: Ctx<'_, ()>, q: i32| i64::from(q) * 2)
+            .wasi(Wasi::new())
+            .enable_fuel()
+            .build()
+            .unwrap();
+        let plugin = h.load_file(data("sleep_hour.wat")).unwrap();
+
+        let mut inst = plugin.instantiate_with((), Limits::new()).unwrap();
+        let cancel = inst.cancel_handle();
+        let canceller = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            cancel.cancel();
+        });
+        let err = inst.run_command().unwrap_err();
+        canceller.join().unwrap();
+        assert!(matches!(err.kind(), ErrorKind::Cancelled { .. }), "{err:?}");
+
+        let mut inst = plugin
+            .instantiate_with((), Limits::new().fuel(100_000))
+            .unwrap();
+        let err = inst.run_command().unwrap_err();
+        assert!(
+            matches!(err.kind(), ErrorKind::WaitLimit { allowed } if *allowed == Duration::from_micros(100)),
+            "{err:?}"
+        );
+
+        let deadline = Duration::from_millis(300);
+        let mut inst = plugin
+            .instantiate_with((), Limits::new().deadline(deadline))
+            .unwrap();
+        let started = std::time::Instant::now();
+        let err = park_on(inst.call_async::<(), ()>("_start", ())).unwrap_err();
+        assert!(
+            matches!(err.kind(), ErrorKind::DeadlineExceeded { .. }),
+            "{err:?}"
+        );
+        assert!(started.elapsed() < WELL_BEFORE);
+    }
+
+    /// An executor an application could bring (not tokio): polls on this
+    /// thread and parks until woken.
+    fn park_on<F: std::future::Future>(f: F) -> F::Output {
+        struct Unpark(std::thread::Thread);
+        impl std::task::Wake for Unpark {
+            fn wake(self: Arc<Self>) {
+                self.0.unpark();
+            }
+        }
+        let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut cx = std::task::Context::from_waker(&waker);
+        let mut f = std::pin::pin!(f);
+        loop {
+            if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+                return v;
+            }
+            std::thread::park();
+        }
+    }
+
+    /// A read-write grant does not let a plugin plant `../secret.txt`
+    /// links that the application would follow later: `path_symlink` fails
+    /// with EPERM unless the grants opt in with `allow_symlinks`.
+    #[test]
+    fn symlinks_are_refused_unless_the_grant_allows_them() {
+        let work = scratch("symlinks");
+        let out = work.join("out");
+        std::fs::create_dir_all(&out).unwrap();
+        let h = host(Wasi::new().dir_rw(&out, "/out"));
+        let plugin = h.load_file(data("plant_symlink.wat")).unwrap();
+        let link = out.join("result.txt");
+
+        let mut inst = plugin.instantiate(()).unwrap();
+        assert_eq!(inst.run_command().unwrap(), 63, "EPERM");
+        assert!(std::fs::symlink_metadata(&link).is_err());
+
+        let allowing = Wasi::new().dir_rw(&out, "/out").allow_symlinks();
+        let mut inst = plugin
+            .instantiate_with_wasi((), Limits::new(), &allowing)
+            .unwrap();
+        assert_eq!(inst.run_command().unwrap(), 0);
+        assert_eq!(
+            std::fs::read_link(&link).unwrap(),
+            Path::new("../secret.txt")
+        );
+        // Read-only stays read-only, allowed or not.
+        std::fs::remove_file(&link).unwrap();
+        let read_only = Wasi::new().dir_ro(&out, "/out").allow_symlinks();
+        let mut inst = plugin
+            .instantiate_with_wasi((), Limits::new(), &read_only)
+            .unwrap();
+        assert_ne!(inst.run_command().unwrap(), 0);
+        assert!(std::fs::symlink_metadata(&link).is_err());
+    }
+
+    /// A bytes host function works for a WASI plugin, which runs on a
+    /// fiber: its output is allocated with an async `cabi_realloc` call.
+    #[test]
+    fn bytes_host_functions_serve_wasi_plugins() {
+        let h = Host::<()>::builder()
+            .func_str("app", "shout", |_cx: &mut Ctx<'_, ()>, s: &str| {
+                Ok::<String, BoxError>(s.to_uppercase())
+            })
+            .wasi(Wasi::new())
+            .build()
+            .unwrap();
+        let plugin = h
+            .load_wat(
+                "shouter",
+                r#"(module
+                     (import "wasi_snapshot_preview1" "random_get" (func (param i32 i32) (result i32)))
+                     (import "app" "shout" (func $shout (param i32 i32 i32)))
+                     (memory (export "memory") 1)
+                     (global $next (mut i32) (i32.const 4096))
+                     (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+                       (local $p i32)
+                       (local.set $p (global.get $next))
+                       (global.set $next (i32.add (global.get $next) (local.get 3)))
+                       (local.get $p))
+                     (data (i32.const 16) "quiet")
+                     ;; shout("quiet") and return the (ptr, len) it got at 64
+                     (func (export "run") (result i32 i32)
+                       (call $shout (i32.const 16) (i32.const 5) (i32.const 64))
+                       (i32.load (i32.const 64)) (i32.load (i32.const 68))))"#,
+            )
+            .unwrap();
+        assert!(plugin.needs_async());
+        let mut inst = plugin.instantiate(()).unwrap();
+        let (ptr, len) = inst.call::<(), (u32, u32)>("run", ()).unwrap();
+        assert_eq!(&inst.memory()[ptr as usize..(ptr + len) as usize], b"QUIET");
+    }
 }
