@@ -11,7 +11,13 @@
 //!
 //! Groups (criterion function names in brackets): `instantiate/plain`
 //! [`wasmtime`, `spindle`] and `instantiate/wasi` [`wasmtime_wasi`,
-//! `spindle`]. Extism's plugin creation, with and without WASI, is in
+//! `spindle`]; and, once instantiated, one call of the WASI plugin's
+//! `clock_and_random` (two WASI host calls), `call/wasi`
+//! [`wasmtime_wasi_sync`: wasmtime-wasi's synchronous functions and a plain
+//! `TypedFunc::call`; `wasmtime_wasi_async`: its async ones and
+//! `call_async` polled to completion, what wasmtime's own CLI does;
+//! `spindle`: `Instance::call`, which runs WASI plugins on a fiber so a
+//! deadline can end their waits]. Extism's plugin creation, with and without WASI, is in
 //! benches/extism.rs (`--features extism`).
 //!
 //! Run: `cargo bench -p spindle-benches --bench instantiate`.
@@ -90,6 +96,52 @@ fn wasi(c: &mut Criterion) {
         b.iter(|| black_box(plugin.instantiate(()).unwrap()))
     });
     g.finish();
+
+    let mut g = c.benchmark_group("call/wasi");
+    let ctx = || {
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.arg("plugin");
+        wasi.build_p1()
+    };
+    let mut store = Store::new(&engine, ctx());
+    store.set_epoch_deadline(u64::MAX / 2);
+    let inst = pre.instantiate(&mut store).unwrap();
+    let f = inst
+        .get_typed_func::<(), u64>(&mut store, "clock_and_random")
+        .unwrap();
+    g.bench_function("wasmtime_wasi_sync", |b| {
+        b.iter(|| black_box(f.call(&mut store, ()).unwrap()))
+    });
+    let mut async_linker = Linker::<WasiP1Ctx>::new(&engine);
+    wasmtime_wasi::p1::add_to_linker_async(&mut async_linker, |cx| cx).unwrap();
+    let mut store = Store::new(&engine, ctx());
+    store.set_epoch_deadline(u64::MAX / 2);
+    let inst = poll_to_end(async_linker.instantiate_async(&mut store, &module)).unwrap();
+    let f = inst
+        .get_typed_func::<(), u64>(&mut store, "clock_and_random")
+        .unwrap();
+    g.bench_function("wasmtime_wasi_async", |b| {
+        b.iter(|| {
+            black_box(wasmtime_wasi::runtime::with_ambient_tokio_runtime(|| {
+                poll_to_end(f.call_async(&mut store, ())).unwrap()
+            }))
+        })
+    });
+    let mut inst = plugin.instantiate(()).unwrap();
+    let mut func = inst.func::<(), u64>("clock_and_random").unwrap();
+    g.bench_function("spindle", |b| b.iter(|| black_box(func.call(()).unwrap())));
+    g.finish();
+}
+
+/// Polls a future that completes without waiting (these calls never wait).
+fn poll_to_end<F: std::future::Future>(f: F) -> F::Output {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let mut f = std::pin::pin!(f);
+    loop {
+        if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
 }
 
 fn config() -> Criterion {

@@ -339,7 +339,9 @@ pub(crate) fn check(
         match module.get_export(name) {
             Some(ExternType::Func(ft)) => {
                 let found = Signature::from_func_type(&ft);
-                if &found != expected {
+                // As wasmtime matches it: the export may be a subtype of
+                // what is required (`FuncType::matches`), not only equal.
+                if !found.fits(expected) {
                     problems.push(LinkProblem::ExportType {
                         name: name.clone(),
                         expected: expected.clone(),

@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use spindle_runtime::{Error, ErrorKind, LinkProblem};
+use spindle_runtime::{Error, ErrorKind, Host, LinkProblem};
 
 const BAD_IMPORTS: &str = r#"
 (module $bad
@@ -188,5 +188,51 @@ fn duplicate_host_function_is_refused() {
         .build();
     assert!(
         matches!(result.map_err(Error::into_kind), Err(ErrorKind::Config(ref m)) if m.contains("registered twice"))
+    );
+}
+
+/// A required export whose type is a subtype of the one asked for is what
+/// wasmtime accepts (`FuncType::matches`: parameters contravariant,
+/// results covariant), so the report accepts it too; it once demanded
+/// equal types and refused what wasmtime would run (found by the
+/// `import_report` fuzz target). Here: a non-nullable `(ref func)` result
+/// where `funcref` is required, and the other way round.
+#[test]
+fn a_required_export_of_a_subtype_is_accepted() {
+    use spindle_runtime::wasmtime::{Engine, Module, RefType, ValType};
+    use spindle_runtime::{HostSpec, Signature};
+    let engine = Engine::default();
+    let module = |wat: &str| Module::new(&engine, wat).unwrap();
+    let nullable = ValType::Ref(RefType::FUNCREF);
+    let non_null = ValType::Ref(RefType::new(
+        false,
+        spindle_runtime::wasmtime::HeapType::Func,
+    ));
+    let returning = |t: &ValType| Signature::from_types([], [t.clone()]);
+    let taking = |t: &ValType| Signature::from_types([t.clone()], []);
+    let exports_non_null = module(
+        r#"(module (func $g) (elem declare func $g)
+             (func (export "f") (result (ref func)) (ref.func $g))
+             (func (export "g") (param funcref)))"#,
+    );
+    let mut spec = HostSpec::new();
+    spec.require_export("f", returning(&nullable));
+    spec.require_export("g", taking(&non_null));
+    spec.check("subtype", &exports_non_null).unwrap();
+    // The other way round is refused, as wasmtime refuses it.
+    let exports_nullable = module(
+        r#"(module (func (export "f") (result funcref) (ref.null func))
+             (func (export "g") (param (ref func))))"#,
+    );
+    let mut spec = HostSpec::new();
+    spec.require_export("f", returning(&non_null));
+    spec.require_export("g", taking(&nullable));
+    let err = spec.check("supertype", &exports_nullable).unwrap_err();
+    assert_eq!(err.problems().len(), 2, "{err}");
+    assert!(
+        err.problems()
+            .iter()
+            .all(|p| matches!(p, LinkProblem::ExportType { .. })),
+        "{err}"
     );
 }
