@@ -542,8 +542,14 @@ mod with_wasi {
         assert!(started.elapsed() < WELL_BEFORE);
         assert!(!text(inst.stdout()).contains("read "));
         // The blocked open stays on a worker thread of wasmtime-wasi's
-        // runtime until a writer comes (SECURITY.md): release it.
-        drop(std::fs::OpenOptions::new().write(true).open(&fifo).unwrap());
+        // runtime until a writer comes (SECURITY.md): release it. Without
+        // blocking: if the plugin never got as far as opening it, there is
+        // no reader and this fails with ENXIO instead of hanging the test.
+        use std::os::unix::fs::OpenOptionsExt;
+        let _ = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&fifo);
     }
 
     /// A cancel ends a WASI wait at once; fuel alone bounds it at a
