@@ -835,6 +835,50 @@ mod tests {
     use super::*;
 
     #[test]
+    fn dir_grants_mean_one_thing() {
+        let d = std::env::temp_dir();
+        let d = d.to_str().unwrap();
+        let grant = |s: &str| parse_dir(&s.replace('@', d));
+        let ok = |s: &str, guest: &str, read_only: bool| {
+            assert_eq!(
+                grant(s),
+                Ok(DirGrant {
+                    host: PathBuf::from(d),
+                    guest: guest.replace('@', d),
+                    read_only,
+                }),
+                "{s}"
+            )
+        };
+        ok("@", "@", false);
+        ok("@:ro", "@", true);
+        ok("@:READ-ONLY", "@", true);
+        ok("@:Readonly", "@", true);
+        ok("@:r", "@", true);
+        ok("@:rw", "@", false);
+        ok("@:Read_Write", "@", false);
+        ok("@:/data", "/data", false);
+        ok("@:/data:RO", "/data", true);
+        ok("@:/data:rw", "/data", false);
+        ok("@:/", "/", false);
+        for (bad, says) in [
+            ("@:data", "neither a mode nor an absolute guest path"),
+            ("@:x", "neither a mode nor an absolute guest path"),
+            ("@:", "names an empty guest path"),
+            ("@:/data:rx", "unknown mode `rx`"),
+            ("@:ro:/data", "unknown mode `/data`"),
+            ("@:data:ro", "neither a mode nor an absolute guest path"),
+            ("@:ro:rw", "`ro` in"),
+            ("@::ro", "names an empty guest path"),
+            ("@:/a:ro:x", "has 4 `:`-separated parts"),
+            (":/a", "names no host directory"),
+        ] {
+            let e = grant(bad).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
