@@ -204,7 +204,7 @@ fn run_upstream_tests(
     let text = ok("the original's unit tests on the drop-in", out);
     text.lines()
         .filter(|l| l.starts_with("test result:"))
-        .last()
+        .next_back()
         .unwrap_or("no test result line")
         .to_string()
 }
