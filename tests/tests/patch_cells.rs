@@ -203,8 +203,7 @@ fn run_upstream_tests(
         .unwrap();
     let text = ok("the original's unit tests on the drop-in", out);
     text.lines()
-        .filter(|l| l.starts_with("test result:"))
-        .next_back()
+        .rfind(|l| l.starts_with("test result:"))
         .unwrap_or("no test result line")
         .to_string()
 }
