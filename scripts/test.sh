@@ -143,7 +143,7 @@ cargo test -p spindle-fiber --target x86_64-pc-windows-gnu --features fallback
 # --- issue 12: wasmtime on Windows
 step "the drop-in's own tests on x86_64-pc-windows-gnu under Wine (x86_64-windows-asm, then windows-fibers)"
 cargo test -p wasmtime-internal-fiber --target x86_64-pc-windows-gnu
-cargo test -p wasmtime-internal-fiber --target x86_64-pc-windows-gnu --features spindle-fiber/fallback
+cargo test -p wasmtime-internal-fiber --target x86_64-pc-windows-gnu --features spindle-wasmtime-fiber/fallback
 
 # --nocapture: the cells that cannot run (custom stacks on Win32 Fibers) and
 # what Wine does after a stack overflow on one are printed, not hidden.
