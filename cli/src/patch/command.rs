@@ -300,6 +300,20 @@ fn apply(ws: &Workspace, args: &PatchArgs) -> Result<u8, Failure> {
             println!(
                 "  verified: cargo metadata resolves {CRATE} v{version} from that directory, none from crates.io"
             );
+            let proven = releases::proven_in(line);
+            if proven.is_empty() {
+                println!(
+                    "  note:     no proof cell has built wasmtime {}.x on a drop-in yet; this one \
+                     follows the API read from the original's source. Build and run your async \
+                     tests before relying on it (Spindle's docs/patch-report.md)",
+                    version.major
+                );
+            } else {
+                println!(
+                    "  proven:   wasmtime {} built, run and inspected on its drop-in (cargo patch-full)",
+                    proven.join(", ")
+                );
+            }
             println!(
                 "Commit the directory, Cargo.toml and Cargo.lock. After `cargo update`, \
                  `spindle patch --check` tells whether the drop-in still matches."

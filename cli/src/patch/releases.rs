@@ -195,6 +195,23 @@ pub const LINES: &[Line] = &[
     line(51, 0, EnvironStackBack, "1.97.0", None),
 ];
 
+/// The releases a proof cell of `tests/tests/patch_cells.rs` builds, runs
+/// and inspects (`cargo patch-full`; 46.0.3 in CI). A line without one
+/// has its drop-in from its API as read from the source, and `spindle
+/// patch` says so.
+pub const PROOF_CELLS: &[&str] = &[
+    "36.0.20", "38.0.4", "43.0.2", "46.0.3", "47.0.4", "48.0.8", "48.0.10", "49.0.5", "50.0.2",
+];
+
+/// The releases of `line` a proof cell covers.
+pub fn proven_in(line: &Line) -> Vec<&'static str> {
+    PROOF_CELLS
+        .iter()
+        .copied()
+        .filter(|v| Version::parse(v).is_some_and(|v| line.first <= v && v <= line.last))
+        .collect()
+}
+
 /// Why a version has no drop-in.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Unsupported {
@@ -324,6 +341,36 @@ mod tests {
         assert!(find("47.0.0").unwrap().1.custom_feature);
         assert_eq!(find("49.0.5").unwrap().1.rust_version, "1.96.0");
         assert_eq!(find("50.0.1").unwrap().1.rust_version, "1.97.0");
+    }
+
+    /// Every release listed as proven has its cell in the harness, and
+    /// every cell is listed.
+    #[test]
+    fn proof_cells_match_the_harness() {
+        let harness = include_str!("../../../tests/tests/patch_cells.rs");
+        let mut in_harness: Vec<String> = harness
+            .lines()
+            .filter_map(|l| {
+                let l = l.trim();
+                let rest = l
+                    .strip_prefix("full_cell!(patch_cell_")
+                    .or_else(|| l.strip_prefix("fn patch_cell_"))?;
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_digit() || *c == '_')
+                    .collect();
+                Some(name.trim_end_matches('_').replace('_', "."))
+            })
+            .collect();
+        in_harness.sort();
+        let mut listed: Vec<String> = PROOF_CELLS.iter().map(|s| s.to_string()).collect();
+        listed.sort();
+        assert_eq!(in_harness, listed);
+        for v in PROOF_CELLS {
+            assert!(find(v).is_ok(), "{v}");
+        }
+        assert_eq!(proven_in(find("48.0.1").unwrap().1), ["48.0.8", "48.0.10"]);
+        assert!(proven_in(find("37.0.0").unwrap().1).is_empty());
     }
 
     #[test]
