@@ -421,3 +421,28 @@ fn releases_outside_the_table() {
         "wasmtime-internal-fiber 35.0.0 is older than the oldest release Spindle has a drop-in for (36.0.0); supported: 36.0.0 to 51.0.0",
     );
 }
+
+/// cargo refuses the written drop-in (here: `--spindle` names a checkout
+/// whose fiber/wasmtime-fiber is another package, so the drop-in's
+/// dependency cannot resolve): the manifest, the new directories and the
+/// lock file are all put back, and cargo's reason is shown.
+#[test]
+fn a_drop_in_cargo_refuses_is_rolled_back() {
+    let dir = workspace("rolled-back");
+    package(&dir, "app", &wasmtime("48.0.8", ASYNC), "");
+    lock(&dir);
+    let fake = workspace("fake-spindle");
+    package(&fake.join("fiber/wasmtime-fiber"), "not-spindle", "", "");
+    refused(
+        &dir,
+        &[
+            "--spindle",
+            fake.to_str().unwrap(),
+            "--dir",
+            "deep/er/fiber",
+        ],
+        1,
+        "cargo does not use the drop-in, so nothing was changed",
+    );
+    assert!(!dir.join("deep").exists());
+}

@@ -373,6 +373,9 @@ fn uses_drop_in(graph: &Graph, dir: &Path, version: &str) -> Result<(), String> 
 struct Staged {
     dir: PathBuf,
     tmp: PathBuf,
+    /// The outermost directory made for it (`--dir a/b/c` with no `a`),
+    /// removed again if it is not kept.
+    made: Option<PathBuf>,
 }
 
 /// The drop-in in place, the previous directory (if any) kept aside until
@@ -380,6 +383,18 @@ struct Staged {
 struct Swapped {
     dir: PathBuf,
     old: Option<PathBuf>,
+    made: Option<PathBuf>,
+}
+
+/// The outermost missing ancestor of `dir` (which `create_dir_all` makes).
+fn outermost_missing(dir: &Path) -> Option<PathBuf> {
+    let mut missing = None;
+    let mut p = dir;
+    while !p.exists() {
+        missing = Some(p.to_path_buf());
+        p = p.parent()?;
+    }
+    missing
 }
 
 fn sibling(dir: &Path, what: &str) -> PathBuf {
@@ -398,26 +413,34 @@ impl Staged {
         let parent = dir
             .parent()
             .ok_or_else(|| unwritable(std::io::Error::other("no parent")))?;
-        std::fs::create_dir_all(parent).map_err(unwritable)?;
+        let made = outermost_missing(parent);
         let tmp = sibling(dir, "new");
         let result = (|| {
+            std::fs::create_dir_all(parent)?;
             std::fs::create_dir_all(tmp.join("src"))?;
             std::fs::write(tmp.join("Cargo.toml"), &files.manifest)?;
             std::fs::write(tmp.join("src/lib.rs"), &files.lib)
         })();
         if let Err(e) = result {
             let _ = std::fs::remove_dir_all(&tmp);
+            if let Some(made) = &made {
+                let _ = std::fs::remove_dir_all(made);
+            }
             return Err(unwritable(e));
         }
         Ok(Staged {
             dir: dir.to_path_buf(),
             tmp,
+            made,
         })
     }
 
     fn swap_in(self) -> Result<Swapped, Failure> {
         let fail = |e: std::io::Error, tmp: &Path| {
             let _ = std::fs::remove_dir_all(tmp);
+            if let Some(made) = &self.made {
+                let _ = std::fs::remove_dir_all(made);
+            }
             Failure::io(format!(
                 "cannot put the drop-in in {}: {e} (nothing was changed)",
                 self.dir.display()
@@ -436,7 +459,11 @@ impl Staged {
             }
             return Err(fail(e, &self.tmp));
         }
-        Ok(Swapped { dir: self.dir, old })
+        Ok(Swapped {
+            dir: self.dir,
+            old,
+            made: self.made,
+        })
     }
 }
 
@@ -451,6 +478,9 @@ impl Swapped {
         let _ = std::fs::remove_dir_all(&self.dir);
         if let Some(old) = self.old {
             let _ = std::fs::rename(old, &self.dir);
+        }
+        if let Some(made) = self.made {
+            let _ = std::fs::remove_dir_all(made);
         }
     }
 }
