@@ -398,6 +398,6 @@ full_cell!(patch_cell_38_0_4, "38.0.4", "stable", "38.0.3");
 full_cell!(patch_cell_43_0_2, "43.0.2", "stable", "43.0.0");
 full_cell!(patch_cell_47_0_4, "47.0.4", "stable", "48.0.8");
 full_cell!(patch_cell_48_0_8, "48.0.8", "stable", "48.0.10");
-full_cell!(patch_cell_48_0_10, "48.0.10", "stable", "48.0.11");
+full_cell!(patch_cell_48_0_10, "48.0.10", "stable", "48.0.8");
 full_cell!(patch_cell_49_0_5, "49.0.5", "1.96", "49.0.0");
 full_cell!(patch_cell_50_0_2, "50.0.2", "1.97", "50.0.1");
