@@ -291,6 +291,23 @@ fn dir_option_writes_elsewhere_and_refuses_foreign_directories() {
 
     let out = spindle(&dir, &["--dir", "third_party/wasmtime-fiber"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    // Moving it replaces the entry, and says so.
+    let out = spindle(&dir, &["--dir", "third_party/fiber2"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("(replaces `path = \"third_party/wasmtime-fiber\"`)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        dir.join("third_party/wasmtime-fiber").exists(),
+        "the old one is left to the user"
+    );
+    std::fs::remove_dir_all(dir.join("third_party/wasmtime-fiber")).unwrap();
+    let out = spindle(&dir, &["--dir", "third_party/wasmtime-fiber"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    std::fs::remove_dir_all(dir.join("third_party/fiber2")).unwrap();
     assert!(
         std::fs::read_to_string(dir.join("Cargo.toml"))
             .unwrap()

@@ -255,6 +255,7 @@ fn apply(ws: &Workspace, args: &PatchArgs) -> Result<u8, Failure> {
     .files();
     let entry_path =
         manifest::manifest_path_string(&manifest::relative_within(&ws.root, &dir, &ws.root));
+    let previous = manifest::entry(&text).unwrap_or(Entry::Absent);
     let new_text = manifest::set_entry(&text, &entry_path)
         .map_err(|e| Failure::io(format!("cannot edit {}: {e}", ws.manifest.display())))?;
 
@@ -291,10 +292,11 @@ fn apply(ws: &Workspace, args: &PatchArgs) -> Result<u8, Failure> {
             println!(
                 "  manifest: {} [patch.crates-io] {CRATE} = {{ path = {entry_path:?} }}{}",
                 shown(&ws.manifest),
-                if new_text.is_some() {
-                    ""
-                } else {
-                    " (already there)"
+                match (&new_text, &previous) {
+                    (None, _) => " (already there)".to_string(),
+                    (Some(_), Entry::Absent) => String::new(),
+                    (Some(_), Entry::Path(p)) => format!(" (replaces `path = {p:?}`)"),
+                    (Some(_), Entry::Other(e)) => format!(" (replaces `{e}`)"),
                 }
             );
             println!(
