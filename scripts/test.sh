@@ -37,10 +37,14 @@ step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 step "cargo test --workspace (includes the LTO matrices; wasmtime on its own fibers)"
+# Also `spindle patch`: its unit and workspace tests (cli/tests/patch.rs,
+# cargo metadata only, ~15 s) and one proof cell, wasmtime 46.0.3 patched,
+# built in release, run and inspected (tests/tests/patch_cells.rs; 3.4 min
+# cold measured here; every cell: `cargo patch-full`).
 SPINDLE_EXPECT_FIBER=wasmtime cargo test --workspace --no-fail-fast
-# The nested builds of the LTO, seed and probe tests (target/debug stays:
-# the patched steps and the soak step reuse it).
-drop_on_ci target/lto-matrix target/lto-runtime target/lto-cross target/seed target/tmp
+# The nested builds of the LTO, seed, patch-cell and probe tests
+# (target/debug stays: the patched steps and the soak step reuse it).
+drop_on_ci target/lto-matrix target/lto-runtime target/lto-cross target/seed target/patch-cells target/tmp
 
 # The same wasmtime tests with wasmtime-internal-fiber replaced by
 # fiber/wasmtime-compat, through the [patch.crates-io] line a user adds (here
@@ -139,7 +143,7 @@ cargo test -p spindle-fiber --target x86_64-pc-windows-gnu --features fallback
 # --- issue 12: wasmtime on Windows
 step "the drop-in's own tests on x86_64-pc-windows-gnu under Wine (x86_64-windows-asm, then windows-fibers)"
 cargo test -p wasmtime-internal-fiber --target x86_64-pc-windows-gnu
-cargo test -p wasmtime-internal-fiber --target x86_64-pc-windows-gnu --features spindle-fiber/fallback
+cargo test -p wasmtime-internal-fiber --target x86_64-pc-windows-gnu --features spindle-wasmtime-fiber/fallback
 
 # --nocapture: the cells that cannot run (custom stacks on Win32 Fibers) and
 # what Wine does after a stack overflow on one are printed, not hidden.

@@ -52,6 +52,7 @@ pub mod builtins;
 pub mod check;
 pub mod doctor;
 mod files;
+pub mod patch;
 pub mod run;
 
 /// How to print a report.

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use spindle_cli::{Format, builtins, check, doctor, run, term};
+use spindle_cli::{Format, builtins, check, doctor, patch, run, term};
 
 #[derive(Parser)]
 #[command(
@@ -20,6 +20,7 @@ and diagnose native build outputs (architecture mismatches, fiber switch symbols
   spindle host-functions                           what `run` provides to plugins
   spindle doctor target/aarch64-apple-darwin/release
   spindle doctor libfoo.a --target x86_64-apple-darwin
+  spindle patch                                    wasmtime's async on Spindle's fibers, in your workspace
 
 ", spindle_cli::exit_codes!())
 )]
@@ -40,6 +41,7 @@ enum Command {
         format: Format,
     },
     Doctor(doctor::DoctorArgs),
+    Patch(patch::PatchArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check::check(args),
         Command::HostFunctions { format } => builtins::list(format),
         Command::Doctor(args) => doctor::doctor(args),
+        Command::Patch(args) => patch::patch(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -598,3 +598,31 @@ fn an_undefined_switch_in_a_universal_mach_o_dylib() {
     assert_eq!(e.len(), 1, "only the switch, no architecture error: {e:?}");
     assert!(e[0].contains("UNDEFINED"), "{e:?}");
 }
+
+/// A binary with both wasmtime's switch and Spindle's (here `spindle`
+/// itself: spindle-fiber for its own use, wasmtime unpatched) gets a note
+/// pointing to `spindle patch --check`, not a warning: that can be intended.
+#[test]
+fn both_switches_in_one_binary_is_a_note_pointing_to_spindle_patch() {
+    let (code, v) = doctor_json(&[env!("CARGO_BIN_EXE_spindle")]);
+    assert_eq!(code, 0, "{v:#}");
+    let both = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| {
+            f["message"]
+                .as_str()
+                .unwrap()
+                .contains("has both wasmtime's fiber switch and Spindle's")
+        })
+        .unwrap_or_else(|| panic!("no finding about both switches: {v:#}"));
+    assert_eq!(both["severity"], "note", "{both:#}");
+    assert!(
+        both["next"]
+            .as_str()
+            .unwrap()
+            .contains("spindle patch --check"),
+        "{both:#}"
+    );
+}

@@ -271,7 +271,39 @@ fn the_seeds_real_failing_link_names_the_lost_switch_and_its_drop_in() {
             "fiber switch lost under LTO",
             "wasmtime_fiber_switch",
             "this log builds wasmtime 38.0.3",
-            "fiber/wasmtime-compat-38",
+            "or keep wasmtime 38.0.3 and switch stacks with Spindle's LTO-proof assembly: run `spindle patch`",
+            "wasmtime-internal-fiber = { path = \"spindle/wasmtime-internal-fiber\" }",
+        ],
+    );
+}
+
+/// cargo's warning when a drop-in's version is not the lock's (the app
+/// patched for wasmtime 48.0.10, then moved to 48.0.8 and `cargo update`d):
+/// the build runs on wasmtime's own fiber. A real `cargo check` log.
+#[test]
+fn an_unused_fiber_patch_points_to_spindle_patch() {
+    diagnosed(
+        "cargo-fiber-patch-unused.log",
+        &[
+            "the drop-in wasmtime-internal-fiber 48.0.10",
+            "was not used in the crate graph, so this build switches stacks with wasmtime's own fiber",
+            "compiled wasmtime-internal-fiber 48.0.8 from crates.io instead",
+            "run `spindle patch` in the workspace",
+            "spindle patch --check",
+        ],
+    );
+}
+
+/// `nm` of a real binary with both switches: the `spindle` command itself
+/// (spindle-fiber for its own use, wasmtime 48.0.8 unpatched for `run`).
+#[test]
+fn a_build_with_both_switches_points_to_spindle_patch() {
+    diagnosed(
+        "nm-both-switches.log",
+        &[
+            "this build has both wasmtime's fiber switch",
+            "spindle_fiber_0_1_0_resume",
+            "spindle patch --check",
         ],
     );
 }

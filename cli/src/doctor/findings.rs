@@ -179,6 +179,26 @@ pub(super) fn switch_findings(r: &FileReport, findings: &mut Vec<Finding>) {
         });
         return;
     }
+    if !s.spindle_defined.is_empty() && !s.wasmtime_defined.is_empty() {
+        findings.push(Finding {
+            // A note, not a warning: a program may well link spindle-fiber
+            // for its own fibers beside an unpatched wasmtime (`spindle`
+            // itself does).
+            quiet: !r.explicit,
+            severity: Severity::Note,
+            path: path.clone(),
+            message: format!(
+                "this {} has both wasmtime's fiber switch and Spindle's: if it runs wasmtime \
+                 async, some wasmtime in it switches stacks with its own fiber (a \
+                 [patch.crates-io] drop-in for another release, or two wasmtime versions); \
+                 fine if it links spindle-fiber for itself",
+                r.kind
+            ),
+            next: "run `spindle patch --check` in its workspace; `spindle patch` writes the \
+                   drop-in for the wasmtime in Cargo.lock"
+                .into(),
+        });
+    }
     let current = spindle_fiber::SYMBOL_VERSION;
     for (who, defined, undefined) in [
         ("spindle-fiber", &s.spindle_defined, &s.spindle_undefined),

@@ -153,21 +153,20 @@ fn arch_mismatch(
     }
 }
 
-/// The two `[patch.crates-io]` lines for Spindle's drop-in in `dir`.
-fn patch(dir: &str) -> String {
-    format!(
-        "[patch.crates-io]\nwasmtime-internal-fiber = {{ path = \"path/to/spindle/fiber/{dir}\" }}"
-    )
-}
-
-/// Spindle's drop-in `wasmtime-internal-fiber` for an exact wasmtime
-/// version, as a directory under `fiber/`.
-fn drop_in_for(wasmtime: &str) -> Option<&'static str> {
-    match wasmtime {
-        "48.0.8" => Some("wasmtime-compat"),
-        "38.0.3" => Some("wasmtime-compat-38"),
-        "36.0.20" => Some("wasmtime-compat-36"),
-        _ => None,
+/// What to do to run this wasmtime on Spindle's fibers: `spindle patch`
+/// when the release has a drop-in, else the supported range.
+fn spindle_patch_next(wasmtime: Option<&str>) -> String {
+    use crate::patch::releases;
+    let (oldest, newest) = releases::supported_range();
+    let what_it_does = "it writes the drop-in wasmtime-internal-fiber for the wasmtime in Cargo.lock into spindle/wasmtime-internal-fiber and adds the two lines\n[patch.crates-io]\nwasmtime-internal-fiber = { path = \"spindle/wasmtime-internal-fiber\" }\nto the workspace's Cargo.toml, then checks that cargo uses it";
+    match wasmtime.map(releases::find) {
+        Some(Ok((v, _))) => format!(
+            "or keep wasmtime {v} and switch stacks with Spindle's LTO-proof assembly: run `spindle patch` in the workspace ({what_it_does})"
+        ),
+        Some(Err(e)) => format!("Spindle's drop-in cannot replace this wasmtime's fiber: {e}"),
+        None => format!(
+            "or, on wasmtime {oldest} to {newest}, switch stacks with Spindle's LTO-proof assembly: run `spindle patch` in the workspace ({what_it_does})"
+        ),
     }
 }
 
@@ -207,20 +206,49 @@ fn switch_lost(switch: Switch, symbol: &str, refs: &[String], ctx: &Context) -> 
             .map(|l| format!(" (the log shows {l} LTO)"))
             .unwrap_or_default()
     ));
-    next.push(match ctx.wasmtime.as_deref().and_then(drop_in_for) {
-        Some(dir) => format!(
-            "or keep this wasmtime and switch stacks with Spindle's LTO-proof assembly: add to the workspace's Cargo.toml the two lines\n{}",
-            patch(dir)
-        ),
-        None => format!(
-            "or, on wasmtime =48.0.8, =38.0.3 or =36.0.20, switch stacks with Spindle's LTO-proof assembly: add to the workspace's Cargo.toml the two lines\n{}\n(for 38.0.3 `wasmtime-compat-38`, for 36.0.20 `wasmtime-compat-36`)",
-            patch("wasmtime-compat")
-        ),
-    });
+    next.push(spindle_patch_next(ctx.wasmtime.as_deref()));
     Advice {
         kind: "switch-lost-under-lto",
         message,
         next,
+    }
+}
+
+fn patch_unused(version: &str, path: &str, used: Option<&str>) -> Advice {
+    let instead = match used {
+        Some(u) if !u.contains('(') => {
+            format!("; the build compiled wasmtime-internal-fiber {u} from crates.io instead")
+        }
+        _ => String::new(),
+    };
+    let at = if path.is_empty() {
+        String::new()
+    } else {
+        format!(" ({path})")
+    };
+    Advice {
+        kind: "fiber-patch-unused",
+        message: format!(
+            "the drop-in wasmtime-internal-fiber {version}{at} was not used in the crate graph, so this build switches stacks with wasmtime's own fiber{instead}. wasmtime requires its fiber crate at exactly its own version, so a drop-in for any other release (after `cargo update`, say) is silently left out"
+        ),
+        next: vec![
+            "run `spindle patch` in the workspace: it writes the drop-in for the wasmtime in Cargo.lock and checks that cargo uses it (or says why not: two wasmtime versions, async off)".to_string(),
+            "in CI, `spindle patch --check` fails while the drop-in does not match the lock".to_string(),
+        ],
+    }
+}
+
+fn both_switches(wasmtime: &[String], spindle: &[String]) -> Advice {
+    Advice {
+        kind: "both-fiber-switches",
+        message: format!(
+            "this build has both wasmtime's fiber switch ({}) and Spindle's ({}): Spindle's drop-in is built, but a wasmtime in it still switches stacks with its own fiber (the patch is for another release, or two wasmtime versions are linked)",
+            list(wasmtime, 2),
+            list(spindle, 3)
+        ),
+        next: vec![
+            "run `spindle patch --check` in the workspace to see which; `spindle patch` writes the drop-in for the wasmtime in Cargo.lock and refuses a graph with two wasmtime versions, naming who pulls each".to_string(),
+        ],
     }
 }
 
@@ -332,6 +360,12 @@ pub(super) fn advise(causes: &[Cause], log: &LinkLog, ctx: &Context) -> Vec<Advi
             }
             Cause::WasmImportWithoutModule { functions } => wasm_import(functions),
             Cause::MissingLibrary { name } => missing_library(name, fam),
+            Cause::PatchUnused {
+                version,
+                path,
+                used,
+            } => patch_unused(version, path, used.as_deref()),
+            Cause::BothSwitches { wasmtime, spindle } => both_switches(wasmtime, spindle),
             Cause::Unknown { symbols } => Advice {
                 kind: "unknown",
                 message: format!(

@@ -39,6 +39,20 @@ pub(super) enum Cause {
     Unknown {
         symbols: Vec<String>,
     },
+    /// cargo did not use a `[patch.crates-io]` drop-in for
+    /// wasmtime-internal-fiber: the build runs on wasmtime's own fiber.
+    PatchUnused {
+        version: String,
+        path: String,
+        /// The fiber crate the build compiled instead, if the log says.
+        used: Option<String>,
+    },
+    /// The build holds both wasmtime's switch and Spindle's: the drop-in is
+    /// built, but (some) wasmtime still switches on its own fiber.
+    BothSwitches {
+        wasmtime: Vec<String>,
+        spindle: Vec<String>,
+    },
 }
 
 fn switch_of(u: &Undefined) -> Option<Switch> {
@@ -128,6 +142,19 @@ pub(super) fn classify(log: &LinkLog, ctx: &Context) -> Vec<Cause> {
     if !rest.is_empty() {
         causes.push(Cause::Unknown {
             symbols: rest.iter().map(|u| u.name.clone()).collect(),
+        });
+    }
+    if let Some((version, path)) = &ctx.unused_fiber_patch {
+        causes.push(Cause::PatchUnused {
+            version: version.clone(),
+            path: path.clone(),
+            used: ctx.fiber_compiled.clone(),
+        });
+    }
+    if !ctx.wasmtime_switch_names.is_empty() && !ctx.spindle_switch_names.is_empty() {
+        causes.push(Cause::BothSwitches {
+            wasmtime: ctx.wasmtime_switch_names.clone(),
+            spindle: ctx.spindle_switch_names.clone(),
         });
     }
     causes

@@ -88,7 +88,7 @@ pub(super) fn from_log(path: &Path, args: &DoctorArgs) -> Result<u8, Failure> {
     let text = String::from_utf8_lossy(&bytes);
     let d = diagnose(source, &text, args)?;
     report::print(&d, args.format, None);
-    Ok(if d.log.is_empty() {
+    Ok(if d.log.is_empty() && d.advice.is_empty() {
         EXIT_OK
     } else {
         EXIT_FAILURE

@@ -46,7 +46,7 @@ pub(super) fn print(d: &LogDiagnosis, format: Format, command: Option<(&[String]
                 .collect();
             let mut doc = json!({
                 "log": d.source,
-                "recognised": !d.log.is_empty(),
+                "recognised": !d.log.is_empty() || !d.advice.is_empty(),
                 "linkers": d.log.linkers,
                 "target_architecture": d.log.target_arch,
                 "context": {
@@ -87,7 +87,7 @@ pub(super) fn print(d: &LogDiagnosis, format: Format, command: Option<(&[String]
                     );
                 }
             }
-            if d.log.is_empty() {
+            if d.log.is_empty() && d.advice.is_empty() {
                 outln!(
                     "{}",
                     message(&format!(
@@ -97,8 +97,11 @@ pub(super) fn print(d: &LogDiagnosis, format: Format, command: Option<(&[String]
                 );
                 return;
             }
-            let mut head = format!("log: {}; linker: ", d.source);
-            head.push_str(&d.log.linkers.iter().cloned().collect::<Vec<_>>().join(", "));
+            let mut head = format!("log: {}", d.source);
+            if !d.log.linkers.is_empty() {
+                head.push_str("; linker: ");
+                head.push_str(&d.log.linkers.iter().cloned().collect::<Vec<_>>().join(", "));
+            }
             if let Some(a) = &d.log.target_arch {
                 head.push_str(&format!("; linking for {a}"));
             }
@@ -124,7 +127,7 @@ pub(super) fn print(d: &LogDiagnosis, format: Format, command: Option<(&[String]
                 outln!("  ... and {} more undefined symbols", d.log.symbols_dropped);
             }
             outln!(
-                "\n{errors} link failure{} diagnosed",
+                "\n{errors} problem{} diagnosed",
                 if errors == 1 { "" } else { "s" }
             );
         }

@@ -1,7 +1,54 @@
-//! The drop-in itself, shared by every version crate: `FiberStack`,
-//! `Fiber`, `Suspend` and the stack-creator traits on spindle-fiber. What
-//! differs between the wasmtime versions it replaces (error types, the
-//! error of `Fiber::new`) comes from `crate::api`, the version's shim.
+//! The one implementation of every Spindle drop-in for
+//! `wasmtime-internal-fiber`: `FiberStack`, `Fiber`, `Suspend` and
+//! `RuntimeFiberStack` on spindle-fiber, generic over [`Api`], what one
+//! epoch of the original crate's public API says (its error types, and
+//! whether `Fiber::new` hands the stack back on failure).
+//!
+//! A drop-in is a thin crate named `wasmtime-internal-fiber`, with the
+//! version, features and dependencies of the release it replaces, whose
+//! root implements [`Api`] for its epoch and names these types with the
+//! original's paths (`pub type FiberStack = FiberStack<Epoch>`, ...).
+//! `spindle patch` writes that crate from its table of releases; the
+//! drop-ins in Spindle's repository (`fiber/wasmtime-compat*`) are outputs
+//! of the same generator. This crate is not meant to be used directly.
+//!
+//! # The contract kept
+//!
+//! * [`Fiber::resume`] returns `Ok(value)` when the function returned and
+//!   `Err(value)` when it suspended with `value`.
+//! * A panic inside the fiber propagates out of `resume`, after which the
+//!   fiber counts as [`done`](Fiber::done).
+//! * Dropping a fiber never unwinds it. wasmtime only drops fibers that are
+//!   finished (it first resumes an unfinished one with a cancellation).
+//! * [`FiberStack::top`], [`FiberStack::range`] and
+//!   [`FiberStack::guard_range`] report the same addresses as the original
+//!   for all three kinds of stack (mapped, raw parts, custom), because
+//!   wasmtime's pooling allocator finds a stack's slot from `top()` and its
+//!   signal handler reports a fault inside `guard_range()` as a stack
+//!   overflow.
+//!
+//! # Differences
+//!
+//! * Stacks from [`FiberStack::new`] are at least 16 KiB (Spindle's
+//!   minimum); the original rounds up to one page.
+//! * A fiber dropped before it ever ran drops its function (the original
+//!   leaks it).
+//! * Stricter than the original: dropping a *suspended* fiber aborts the
+//!   process (the original abandons its frames and frees its stack under
+//!   them), and a [`Suspend`] used outside its own fiber (for example after
+//!   `mem::swap` with a nested fiber's) panics (the original switches to
+//!   whatever that `Suspend` points at). Like the original, `Fiber::new`
+//!   takes a non-`'static` closure, so leaking a suspended fiber with
+//!   `mem::forget` while other threads borrow its frames is the caller's to
+//!   avoid.
+//! * The `custom` feature changes nothing: Spindle picks its own switch for
+//!   the target. `std` changes nothing either: this crate always uses `std`.
+//! * Under `-Zsanitizer=address` the switches are announced to ASan by
+//!   spindle-fiber itself; unlike the original, stacks are not kept mapped
+//!   forever then, and `from_raw_parts` memory is used as given
+//!   (`fiber/wasmtime-compat/README.md`).
+
+#![warn(missing_docs)]
 
 use core::cell::{Cell, UnsafeCell};
 use core::marker::PhantomData;
@@ -10,11 +57,36 @@ use core::ops::Range;
 
 use spindle_fiber::{FiberResult, FiberStack as _, Suspender};
 
-use crate::api::{self, CreatorError, Error};
+#[doc(hidden)]
+pub use spindle_fiber;
 
-/// The result type of this crate's fallible functions; the error is the
-/// original's for this version (see the crate's root).
-pub type Result<T, E = Error> = core::result::Result<T, E>;
+/// What one epoch of `wasmtime-internal-fiber`'s public API says: the
+/// error of `FiberStack`'s constructors, and what `Fiber::new` returns on
+/// failure. Implemented by each drop-in's crate root for a type of its own
+/// (the error types are the original's, some from the exact
+/// `wasmtime-environ` release, which only the drop-in names).
+pub trait Api: Sized + 'static {
+    /// The error of `FiberStack::new`, `from_raw_parts` and `from_custom`
+    /// (the original's `Result` default).
+    type Error;
+    /// What `Fiber::new` fails with: the bare error, or (since 47) the
+    /// error with the stack handed back.
+    type NewError;
+    /// Whether `Fiber::new` hands the stack back with its error (since 47).
+    const HANDS_STACK_BACK: bool;
+    /// An error of spindle-fiber's as this epoch's error.
+    fn error<E: std::error::Error + Send + Sync + 'static>(e: E) -> Self::Error;
+    /// An operating-system error as this epoch's error.
+    fn io_error(e: std::io::Error) -> Self::Error;
+    /// `Fiber::new` failed with `e` on `stack`: this epoch's failure (the
+    /// stack handed back, or dropped as the original does).
+    fn new_failed(e: Self::Error, stack: FiberStack<Self>) -> Self::NewError;
+    /// The OS error code inside an error, if any (for the shared tests).
+    fn raw_os_error(e: &Self::Error) -> Option<i32>;
+    /// `Fiber::new`'s error and the stack it hands back, if it does (for the
+    /// shared tests).
+    fn split_new_error(e: Self::NewError) -> (Self::Error, Option<FiberStack<Self>>);
+}
 
 /// Memory a [`Fiber`] runs on.
 ///
@@ -23,12 +95,13 @@ pub type Result<T, E = Error> = core::result::Result<T, E>;
 /// pooling allocator does), or from a [`RuntimeFiberStack`]
 /// ([`from_custom`](FiberStack::from_custom), for
 /// `wasmtime::Config::with_host_stack`'s stack creators).
-pub struct FiberStack {
+pub struct FiberStack<A: Api> {
     /// Lowest usable byte.
     limit: *mut u8,
     /// Usable bytes above `limit`.
     len: usize,
     storage: Storage,
+    api: PhantomData<fn() -> A>,
 }
 
 enum Storage {
@@ -43,25 +116,27 @@ enum Storage {
 // SAFETY: a FiberStack is a description of memory plus, at most, the value
 // that owns it; `Stack` and `Box<dyn RuntimeFiberStack>` are Send + Sync, and
 // the raw pointers are only ever read as addresses.
-unsafe impl Send for FiberStack {}
+unsafe impl<A: Api> Send for FiberStack<A> {}
 // SAFETY: as above; `&FiberStack` exposes addresses only.
-unsafe impl Sync for FiberStack {}
+unsafe impl<A: Api> Sync for FiberStack<A> {}
 
-impl core::fmt::Debug for FiberStack {
+impl<A: Api> core::fmt::Debug for FiberStack<A> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("FiberStack").finish_non_exhaustive()
     }
 }
 
 #[cfg(unix)]
-fn page_size() -> usize {
+#[doc(hidden)]
+pub fn page_size() -> usize {
     // SAFETY: sysconf has no preconditions.
     let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     if size > 0 { size as usize } else { 4096 }
 }
 
 #[cfg(not(unix))]
-fn page_size() -> usize {
+#[doc(hidden)]
+pub fn page_size() -> usize {
     4096
 }
 
@@ -75,32 +150,34 @@ fn is_aligned(addr: usize, page: usize) -> bool {
 /// Windows allocates (`CreateFiberEx` cannot use caller memory), so a custom
 /// or raw-parts stack would be silently ignored. Refused instead, with the
 /// error wasmtime's own Windows fiber gives for both (ERROR_NOT_SUPPORTED).
-fn refuse_caller_memory_on_win32_fibers() -> Result<()> {
+fn refuse_caller_memory_on_win32_fibers<A: Api>() -> Result<(), A::Error> {
     #[cfg(windows)]
     if spindle_fiber::backend() == spindle_fiber::BackendKind::WindowsFibers {
         const ERROR_NOT_SUPPORTED: i32 = 50;
-        return Err(api::io_error(std::io::Error::from_raw_os_error(
+        return Err(A::io_error(std::io::Error::from_raw_os_error(
             ERROR_NOT_SUPPORTED,
         )));
     }
     Ok(())
 }
 
-impl FiberStack {
+impl<A: Api> FiberStack<A> {
     /// Maps a stack of at least `size` usable bytes above a guard page.
     ///
     /// Fresh mappings are always zero, so `zeroed` needs no extra work.
-    pub fn new(size: usize, zeroed: bool) -> Result<Self> {
+    pub fn new(size: usize, zeroed: bool) -> Result<Self, A::Error> {
         let _ = zeroed;
-        let stack = spindle_fiber::Stack::new(size).map_err(api::error)?;
+        let stack = spindle_fiber::Stack::new(size).map_err(A::error)?;
         Ok(FiberStack {
             limit: stack.limit(),
             len: stack.size(),
             storage: Storage::Mapped(stack),
+            api: PhantomData,
         })
     }
 
-    /// Uses a stack an embedder made through a [`RuntimeFiberStackCreator`].
+    /// Uses a stack an embedder made through the drop-in's
+    /// `RuntimeFiberStackCreator` (wasmtime's `StackCreator`).
     ///
     /// The usable part is `custom.range()`; like the original, the top of the
     /// stack is the end of that range.
@@ -109,8 +186,8 @@ impl FiberStack {
     ///
     /// If either end of `custom.range()` is not page aligned (as the
     /// original).
-    pub fn from_custom(custom: Box<dyn RuntimeFiberStack>) -> Result<Self> {
-        refuse_caller_memory_on_win32_fibers()?;
+    pub fn from_custom(custom: Box<dyn RuntimeFiberStack>) -> Result<Self, A::Error> {
+        refuse_caller_memory_on_win32_fibers::<A>()?;
         let range = custom.range();
         let page = page_size();
         assert!(
@@ -127,6 +204,7 @@ impl FiberStack {
             limit: range.start as *mut u8,
             len: range.len(),
             storage: Storage::Custom(custom),
+            api: PhantomData,
         })
     }
 
@@ -139,12 +217,17 @@ impl FiberStack {
     /// `[bottom + guard_size, bottom + guard_size + len)` readable, writable
     /// and used by nothing else, for as long as this stack (or a fiber on it)
     /// lives. The caller frees the memory.
-    pub unsafe fn from_raw_parts(bottom: *mut u8, guard_size: usize, len: usize) -> Result<Self> {
-        refuse_caller_memory_on_win32_fibers()?;
+    pub unsafe fn from_raw_parts(
+        bottom: *mut u8,
+        guard_size: usize,
+        len: usize,
+    ) -> Result<Self, A::Error> {
+        refuse_caller_memory_on_win32_fibers::<A>()?;
         Ok(FiberStack {
             limit: bottom.wrapping_add(guard_size),
             len,
             storage: Storage::Raw { guard_size },
+            api: PhantomData,
         })
     }
 
@@ -215,21 +298,6 @@ unsafe impl spindle_fiber::FiberStack for StackView {
     }
 }
 
-/// Makes [`RuntimeFiberStack`]s: wasmtime's hook for embedders that supply
-/// their own async stacks (`wasmtime::StackCreator`).
-///
-/// # Safety
-///
-/// The stacks made must satisfy [`RuntimeFiberStack`]'s contract.
-pub unsafe trait RuntimeFiberStackCreator: Send + Sync {
-    /// A stack with `size` usable bytes plus guard pages; zeroed if `zeroed`.
-    fn new_stack(
-        &self,
-        size: usize,
-        zeroed: bool,
-    ) -> Result<Box<dyn RuntimeFiberStack>, CreatorError>;
-}
-
 /// A stack in memory an embedder owns.
 ///
 /// # Safety
@@ -253,12 +321,12 @@ type Inner<'a, Resume, Yield, Return> =
 /// A function running on its own [`FiberStack`], which can
 /// [`suspend`](Suspend::suspend) with a `Yield` and is resumed with a
 /// `Resume`, until it returns a `Return`.
-pub struct Fiber<'a, Resume, Yield, Return> {
+pub struct Fiber<'a, Resume, Yield, Return, A: Api> {
     /// Released first in `Drop` (finished; a suspended one aborts the process).
     inner: ManuallyDrop<UnsafeCell<Inner<'a, Resume, Yield, Return>>>,
     /// Owned here rather than by `inner`, so that `stack()` never touches
     /// `inner`; freed after it. `None` only inside `into_stack`.
-    stack: Option<FiberStack>,
+    stack: Option<FiberStack<A>>,
     /// True once the function returned or panicked, and also while a
     /// `resume` is running (so that a re-entrant resume is refused before it
     /// can touch `inner`).
@@ -323,17 +391,17 @@ mod running {
     }
 }
 
-impl<'a, Resume, Yield, Return> Fiber<'a, Resume, Yield, Return> {
+impl<'a, Resume, Yield, Return, A: Api> Fiber<'a, Resume, Yield, Return, A> {
     /// A fiber that will run `func` on `stack` from its first
     /// [`resume`](Fiber::resume), whose value becomes `func`'s first
     /// argument.
     ///
-    /// The error is the original's for this version: since 47 it hands the
-    /// stack back so that its owner can free it (see the crate's root).
+    /// The error is the original's for this epoch ([`Api::NewError`]): since
+    /// 47 it hands the stack back so that its owner can free it.
     pub fn new(
-        stack: FiberStack,
+        stack: FiberStack<A>,
         func: impl FnOnce(Resume, &mut Suspend<Resume, Yield, Return>) -> Return + 'a,
-    ) -> Result<Self, api::NewError> {
+    ) -> Result<Self, A::NewError> {
         let id = running::fresh_id();
         let entry = move |first: Resume, suspender: &Suspender<Resume, Yield>| {
             let mut suspend = Suspend {
@@ -354,7 +422,7 @@ impl<'a, Resume, Yield, Return> Fiber<'a, Resume, Yield, Return> {
                 done: Cell::new(false),
                 id,
             }),
-            Err(e) => Err(api::new_failed(api::error(e), stack)),
+            Err(e) => Err(A::new_failed(A::error(e), stack)),
         }
     }
 
@@ -389,7 +457,7 @@ impl<'a, Resume, Yield, Return> Fiber<'a, Resume, Yield, Return> {
     }
 
     /// The stack this fiber runs on.
-    pub fn stack(&self) -> &FiberStack {
+    pub fn stack(&self) -> &FiberStack<A> {
         self.stack.as_ref().unwrap()
     }
 
@@ -399,7 +467,7 @@ impl<'a, Resume, Yield, Return> Fiber<'a, Resume, Yield, Return> {
     ///
     /// If the fiber is not done; a suspended one then aborts the process as
     /// it is dropped (see `Drop`).
-    pub fn into_stack(mut self) -> FiberStack {
+    pub fn into_stack(mut self) -> FiberStack<A> {
         assert!(self.done());
         self.stack.take().unwrap()
     }
@@ -442,7 +510,7 @@ fn spindle_abort(message: &str) -> ! {
     std::process::abort()
 }
 
-impl<Resume, Yield, Return> Drop for Fiber<'_, Resume, Yield, Return> {
+impl<Resume, Yield, Return, A: Api> Drop for Fiber<'_, Resume, Yield, Return, A> {
     fn drop(&mut self) {
         // SAFETY: `inner` is taken exactly once, here.
         let inner = unsafe { ManuallyDrop::take(&mut self.inner) }.into_inner();
@@ -473,7 +541,3 @@ impl<Resume, Yield, Return> Drop for Fiber<'_, Resume, Yield, Return> {
         }
     }
 }
-
-#[cfg(test)]
-#[path = "tests.rs"]
-mod tests;

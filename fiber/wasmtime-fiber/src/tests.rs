@@ -1,8 +1,15 @@
-//! The crate's own logic: stack addresses for each kind of stack, and
-//! resume/suspend/done/into_stack/drop as wasmtime relies on them.
+//! The drop-in's own logic: stack addresses for each kind of stack, and
+//! resume/suspend/done/into_stack/drop as wasmtime relies on them. Shared
+//! by every drop-in in Spindle's repository: each one's crate root includes
+//! this file as its test module, so the tests run on that epoch's API (its
+//! `Epoch`, error types and the `Fiber::new` failure).
 
 use super::*;
-use crate::api;
+use crate::Epoch;
+use core::cell::Cell;
+use core::ops::Range;
+use spindle_fiber::FiberStack as _;
+use spindle_wasmtime_fiber::{page_size, spindle_fiber};
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
 
@@ -113,7 +120,7 @@ fn caller_memory_is_refused_exactly_on_win32_fibers() {
     }));
     if caller_memory_refused() {
         for err in [raw.unwrap_err(), custom.unwrap_err()] {
-            let os = api::raw_os_error(&err);
+            let os = Epoch::raw_os_error(&err);
             assert_eq!(os, Some(50), "not ERROR_NOT_SUPPORTED: {err}");
         }
     } else {
@@ -176,10 +183,10 @@ fn raw_parts_too_small_is_refused_as_the_version_does() {
     let Err(failed) = Fiber::<(), (), ()>::new(s, |(), _| {}) else {
         panic!("a 256-byte stack was accepted");
     };
-    let (err, back) = api::split_new_error(failed);
+    let (err, back) = Epoch::split_new_error(failed);
     assert!(err.to_string().contains("too small"), "{err}");
     // Since 47 the stack comes back with the error; before, it is dropped.
-    assert_eq!(back.is_some(), api::NEW_HANDS_STACK_BACK);
+    assert_eq!(back.is_some(), Epoch::HANDS_STACK_BACK);
     if let Some(back) = back {
         assert_eq!(back.range().unwrap().len(), 256);
     }
@@ -405,11 +412,13 @@ fn never_started_fiber_drops_its_function() {
     assert_eq!(outcome.is_err(), cfg!(debug_assertions));
 }
 
-/// Runs the `#[ignore]`d test `fiber::tests::name` of this binary in a child
-/// process (aborting tests), through the cross runner for a foreign binary.
+/// Runs the `#[ignore]`d test `name` of this module in a child process
+/// (aborting tests), through the cross runner for a foreign binary.
 fn run_child(name: &str) -> std::process::Output {
     let exe = std::env::current_exe().unwrap();
-    let full = format!("fiber::tests::{name}");
+    // The harness names a test by its path without the crate's name.
+    let module = module_path!().split_once("::").map_or("", |(_, m)| m);
+    let full = format!("{module}::{name}");
     let args = [
         &full[..],
         "--exact",
@@ -533,13 +542,13 @@ fn swapped_suspend_is_a_clear_panic() {
             let inner = Fiber::<u32, u32, ()>::new(stack(64 * 1024), move |_, inner_s: &mut S| {
                 std::mem::swap(inner_s, os);
             })
-            .map_err(|e| api::split_new_error(e).0)
+            .map_err(|e| Epoch::split_new_error(e).0)
             .unwrap();
             assert!(inner.resume(0).is_ok());
         } // the inner fiber and its stack are freed here
         outer_s.suspend(1);
     })
-    .map_err(|e| api::split_new_error(e).0)
+    .map_err(|e| Epoch::split_new_error(e).0)
     .unwrap();
     let err = panic::catch_unwind(AssertUnwindSafe(|| outer.resume(0))).unwrap_err();
     assert!(
