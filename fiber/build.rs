@@ -52,8 +52,10 @@ fn main() {
         .split(',')
         .any(|family| family == "unix");
     let windows = cfg("CARGO_CFG_TARGET_OS") == "windows";
+    let linux = cfg("CARGO_CFG_TARGET_OS") == "linux";
     if !miri
         && ((unix && ["x86_64", "aarch64", "riscv64"].contains(&arch.as_str()))
+            || (linux && arch == "s390x")
             || (windows && arch == "x86_64"))
     {
         println!("cargo:rustc-cfg=spindle_asm");

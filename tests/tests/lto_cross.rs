@@ -3,20 +3,22 @@
 //! file, as a user's crate has), built for the glibc cross targets, read
 //! with the `object` crate and run under qemu-user.
 //!
-//! * riscv64gc-unknown-linux-gnu, on Spindle's riscv64 assembly: every LTO
-//!   mode × codegen-units {1, 16}; each binary must define the versioned
-//!   switch routines in text with no undefined twin and keep the `#[used]`
-//!   anchor.
-//! * armv7, i686, powerpc64le (64 KiB pages) and s390x, on the portable
-//!   ucontext backend: thin LTO (the mode that broke wasmtime 38's switch),
-//!   codegen-units 16; no switch symbol may exist there (nothing would be
-//!   switching through it), and the app must report `backend=ucontext`.
+//! * The targets with Spindle's own assembly ([`CROSS_TARGETS`]: riscv64,
+//!   s390x, ...): every LTO mode × codegen-units {1, 16}; each binary must
+//!   define the versioned switch routines in text with no undefined twin
+//!   and keep the `#[used]` anchor, and the app must report the target's
+//!   `<arch>-asm` backend.
+//! * The targets still on the portable ucontext backend: thin LTO (the mode
+//!   that broke wasmtime 38's switch), codegen-units 16; no switch symbol
+//!   may exist there (nothing would be switching through it), and the app
+//!   must report `backend=ucontext`.
 //!
 //! Each run checks ping-pong, panic propagation and forced unwind with
 //! destructors (see the app). `cargo test` runs one representative cell
-//! (riscv64, thin, cgu 16). The whole set also runs spindle-fiber's own
-//! suite (every backend of the target) and the `ucontext_t` layout check
-//! on each cross target under qemu:
+//! per assembly target (thin, cgu 16). The whole set also runs
+//! spindle-fiber's own suite (every backend of the target, and again with
+//! `fallback`) and the `ucontext_t` layout check on each cross target under
+//! qemu:
 //!
 //! ```text
 //! cargo cross-full   # = cargo test -p spindle-tests --test lto_cross -- --ignored --nocapture
@@ -36,13 +38,23 @@ fn app_manifest() -> PathBuf {
     workspace_root().join("tests/fiber-app/Cargo.toml")
 }
 
+/// The glibc cross targets and the backend `spindle_fiber::backend()`
+/// names there.
+const CROSS_TARGETS: [(&str, &str); 5] = [
+    ("riscv64gc-unknown-linux-gnu", "riscv64-asm"),
+    ("s390x-unknown-linux-gnu", "s390x-asm"),
+    ("armv7-unknown-linux-gnueabihf", "ucontext"),
+    ("i686-unknown-linux-gnu", "ucontext"),
+    ("powerpc64le-unknown-linux-gnu", "ucontext"),
+];
+
 /// The backend name the app must print on `triple`.
 fn expected_backend(triple: &str) -> &'static str {
-    if triple.starts_with("riscv64") {
-        "riscv64-asm"
-    } else {
-        "ucontext"
-    }
+    CROSS_TARGETS
+        .iter()
+        .find(|(t, _)| *t == triple)
+        .map(|(_, backend)| *backend)
+        .unwrap_or_else(|| panic!("{triple} is not one of CROSS_TARGETS"))
 }
 
 /// Builds, inspects and runs one cell; returns its report row.
@@ -154,19 +166,21 @@ fn run_cells(cells: &[(&'static str, LtoMode, u32)], report: Option<&str>) -> Ve
     failures
 }
 
-/// The cell `cargo test` (and so CI) runs.
-#[test]
-fn fiber_app_on_riscv64_asm_under_thin_lto() {
-    let failures = run_cells(&[("riscv64gc-unknown-linux-gnu", LtoMode::Thin, 16)], None);
+/// The cells `cargo test` (and so CI) runs: one per assembly target.
+fn representative_cell(triple: &'static str) {
+    let failures = run_cells(&[(triple, LtoMode::Thin, 16)], None);
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
-const FALLBACK_TARGETS: [&str; 4] = [
-    "armv7-unknown-linux-gnueabihf",
-    "i686-unknown-linux-gnu",
-    "powerpc64le-unknown-linux-gnu",
-    "s390x-unknown-linux-gnu",
-];
+#[test]
+fn fiber_app_on_riscv64_asm_under_thin_lto() {
+    representative_cell("riscv64gc-unknown-linux-gnu");
+}
+
+#[test]
+fn fiber_app_on_s390x_asm_under_thin_lto() {
+    representative_cell("s390x-unknown-linux-gnu");
+}
 
 /// `cargo test` of `package` for `triple` (run under the target's qemu
 /// runner from .cargo/config.toml), in a target directory of its own so the
@@ -220,19 +234,16 @@ fn qemu_of(triple: &'static str) -> String {
 
 /// Everything issue 13 asks of the cross targets (see the module docs).
 #[test]
-#[ignore = "five cross fiber suites and twelve cross builds; run with `cargo cross-full`"]
+#[ignore = "the cross fiber suites and every LTO cell of each cross target; run with `cargo cross-full`"]
 fn cross_full() {
     let mut failures = Vec::new();
     let mut platform_rows = Vec::new();
-    let all: Vec<&'static str> = std::iter::once("riscv64gc-unknown-linux-gnu")
-        .chain(FALLBACK_TARGETS)
-        .collect();
-    for &triple in &all {
-        let asm = triple.starts_with("riscv64");
+    for &(triple, backend) in &CROSS_TARGETS {
+        let asm = backend.ends_with("-asm");
         let mut proof = Vec::new();
         let suite = nested_suite(triple, "spindle-fiber", None).and_then(|native| {
-            // On riscv64 the default build tests both backends already; the
-            // fallback feature makes ucontext the native one as well.
+            // With assembly the default build tests both backends already;
+            // the fallback feature makes ucontext the native one as well.
             let forced = if asm {
                 nested_suite(triple, "spindle-fiber", Some("fallback"))?
             } else {

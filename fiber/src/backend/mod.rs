@@ -11,6 +11,7 @@
 //! | x86_64, unix (System V ABI; ELF, Mach-O) | [`Asm`], `x86_64.rs`         |
 //! | aarch64, unix (AAPCS64; Linux, Apple)    | [`Asm`], `aarch64.rs`        |
 //! | riscv64, unix (RV64GC, LP64D; ELF)       | [`Asm`], `riscv64.rs`        |
+//! | s390x, Linux (z/Architecture ELF ABI)    | [`Asm`], `s390x.rs`          |
 //! | x86_64, Windows (Microsoft x64 ABI; COFF)| [`Asm`], `x86_64_windows.rs` |
 //! | Windows, any architecture                | `WindowsFibers`, `windows_fibers.rs` |
 //! | Linux/glibc: x86, x86_64, arm, aarch64,  | [`Ucontext`], `ucontext.rs`  |
@@ -46,6 +47,10 @@ cfg_if::cfg_if! {
     } else if #[cfg(all(target_arch = "riscv64", unix))] {
         mod riscv64;
         pub use self::riscv64::Asm;
+        pub(crate) use self::symbol::SYMBOLS;
+    } else if #[cfg(all(target_arch = "s390x", target_os = "linux"))] {
+        mod s390x;
+        pub use self::s390x::Asm;
         pub(crate) use self::symbol::SYMBOLS;
     } else if #[cfg(all(target_arch = "x86_64", windows))] {
         mod x86_64_windows;
@@ -106,6 +111,8 @@ pub enum BackendKind {
     Aarch64Asm,
     /// Spindle's own `global_asm!` switch for RISC-V 64 (LP64D).
     Riscv64Asm,
+    /// Spindle's own `global_asm!` switch for s390x (z/Architecture ELF ABI).
+    S390xAsm,
     /// Spindle's own `global_asm!` switch for x86_64 Windows (Microsoft x64
     /// ABI, TEB stack fields swapped).
     X86_64WindowsAsm,
@@ -123,13 +130,14 @@ pub enum BackendKind {
 
 impl BackendKind {
     /// A short stable name: `x86_64-asm`, `aarch64-asm`, `riscv64-asm`,
-    /// `x86_64-windows-asm`, `windows-fibers`, `ucontext`, `miri-threads` or
+    /// `s390x-asm`, `x86_64-windows-asm`, `windows-fibers`, `ucontext`, `miri-threads` or
     /// `unsupported`.
     pub const fn name(self) -> &'static str {
         match self {
             BackendKind::X86_64Asm => "x86_64-asm",
             BackendKind::Aarch64Asm => "aarch64-asm",
             BackendKind::Riscv64Asm => "riscv64-asm",
+            BackendKind::S390xAsm => "s390x-asm",
             BackendKind::X86_64WindowsAsm => "x86_64-windows-asm",
             BackendKind::WindowsFibers => "windows-fibers",
             BackendKind::Ucontext => "ucontext",
@@ -145,6 +153,7 @@ impl BackendKind {
             BackendKind::X86_64Asm
                 | BackendKind::Aarch64Asm
                 | BackendKind::Riscv64Asm
+                | BackendKind::S390xAsm
                 | BackendKind::X86_64WindowsAsm
         )
     }
