@@ -55,7 +55,7 @@ fn main() {
     let linux = cfg("CARGO_CFG_TARGET_OS") == "linux";
     if !miri
         && ((unix && ["x86_64", "aarch64", "riscv64"].contains(&arch.as_str()))
-            || (linux && arch == "s390x")
+            || (linux && ["s390x", "x86"].contains(&arch.as_str()))
             || (windows && arch == "x86_64"))
     {
         println!("cargo:rustc-cfg=spindle_asm");

@@ -90,6 +90,7 @@ need_packages+=(
     gcc-riscv64-linux-gnu libc6-dev-riscv64-cross
     gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
     gcc-i686-linux-gnu libc6-dev-i386-cross
+    libc6-i386 # /lib/ld-linux.so.2: i686 binaries run natively (qemu-i386 7.2 hangs in pthread_create)
     gcc-powerpc64le-linux-gnu libc6-dev-ppc64el-cross
     gcc-s390x-linux-gnu libc6-dev-s390x-cross
 )

@@ -411,6 +411,74 @@ global_asm!(
     "br %r14",
 );
 
+#[cfg(target_arch = "x86")]
+global_asm!(
+    ".globl audit_check_callee",
+    // cdecl: [esp+4] = cb, [esp+8] = arg, [esp+12] = seed; returns the mask
+    "audit_check_callee:",
+    "push ebp",
+    "push ebx",
+    "push esi",
+    "push edi",
+    // 16 + 28 bytes below the entry esp (which is 12 mod 16): esp is
+    // 16-aligned at the call below, as the ABI requires.
+    "sub esp, 28",
+    "mov ecx, [esp + 48]",
+    "mov edx, [esp + 52]",
+    "mov eax, [esp + 56]",
+    "mov [esp + 16], eax",
+    "mov [esp + 20], esp",
+    "mov [esp], edx",
+    "lea ebx, [eax + 1]",
+    "lea esi, [eax + 2]",
+    "lea edi, [eax + 3]",
+    "lea ebp, [eax + 4]",
+    "call ecx",
+    "mov edx, [esp + 16]",
+    "xor eax, eax",
+    "lea ecx, [edx + 1]",
+    "cmp ebx, ecx",
+    "setne cl",
+    "movzx ecx, cl",
+    "or eax, ecx",
+    "lea ecx, [edx + 2]",
+    "cmp esi, ecx",
+    "setne cl",
+    "movzx ecx, cl",
+    "shl ecx, 1",
+    "or eax, ecx",
+    "lea ecx, [edx + 3]",
+    "cmp edi, ecx",
+    "setne cl",
+    "movzx ecx, cl",
+    "shl ecx, 2",
+    "or eax, ecx",
+    "lea ecx, [edx + 4]",
+    "cmp ebp, ecx",
+    "setne cl",
+    "movzx ecx, cl",
+    "shl ecx, 3",
+    "or eax, ecx",
+    "cmp esp, [esp + 20]",
+    "setne cl",
+    "movzx ecx, cl",
+    "shl ecx, 4",
+    "or eax, ecx",
+    // direction flag must be clear
+    "pushfd",
+    "pop ecx",
+    "shr ecx, 10",
+    "and ecx, 1",
+    "shl ecx, 5",
+    "or eax, ecx",
+    "add esp, 28",
+    "pop edi",
+    "pop esi",
+    "pop ebx",
+    "pop ebp",
+    "ret",
+);
+
 unsafe extern "C" {
     fn audit_check_callee(cb: extern "C" fn(*mut u8), arg: *mut u8, seed: usize) -> usize;
 }
@@ -558,6 +626,13 @@ global_asm!(
     "lghi %r7, 0",
     "lzdr %f9",
     "br %r14"
+);
+#[cfg(target_arch = "x86")]
+global_asm!(
+    ".globl audit_bad_cb",
+    "audit_bad_cb:",
+    "xor edi, edi",
+    "ret"
 );
 unsafe extern "C" {
     safe fn audit_bad_cb(_: *mut u8);

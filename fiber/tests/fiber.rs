@@ -556,6 +556,9 @@ fn backend_reports_what_is_compiled_in() {
     } else if cfg!(all(target_arch = "s390x", target_os = "linux")) {
         assert_eq!(kind, spindle_fiber::BackendKind::S390xAsm);
         assert_eq!(kind.to_string(), "s390x-asm");
+    } else if cfg!(all(target_arch = "x86", target_os = "linux")) {
+        assert_eq!(kind, spindle_fiber::BackendKind::X86Asm);
+        assert_eq!(kind.to_string(), "x86-asm");
     } else if cfg!(all(target_os = "linux", target_env = "gnu")) {
         // Everywhere else with glibc the portable backend is the native one.
         assert_eq!(kind, spindle_fiber::BackendKind::Ucontext);

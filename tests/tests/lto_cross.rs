@@ -1,7 +1,8 @@
 //! Issue 13's cross proof: `tests/fiber-app`, an application outside this
 //! workspace that depends on spindle-fiber (its own workspace and lock
 //! file, as a user's crate has), built for the glibc cross targets, read
-//! with the `object` crate and run under qemu-user.
+//! with the `object` crate and run under qemu-user (i686 natively, on the
+//! kernel's IA-32 compatibility mode: see `Target::qemu_linux`).
 //!
 //! * The targets with Spindle's own assembly ([`CROSS_TARGETS`]: riscv64,
 //!   s390x, ...): every LTO mode × codegen-units {1, 16}; each binary must
@@ -44,7 +45,7 @@ const CROSS_TARGETS: [(&str, &str); 5] = [
     ("riscv64gc-unknown-linux-gnu", "riscv64-asm"),
     ("s390x-unknown-linux-gnu", "s390x-asm"),
     ("armv7-unknown-linux-gnueabihf", "ucontext"),
-    ("i686-unknown-linux-gnu", "ucontext"),
+    ("i686-unknown-linux-gnu", "x86-asm"),
     ("powerpc64le-unknown-linux-gnu", "ucontext"),
 ];
 
@@ -134,7 +135,8 @@ fn check(triple: &'static str, lto: LtoMode, codegen_units: u32) -> Result<Strin
     }
     println!("{cell}: built in {build_time:.1?}\n{inspection}\n{line}");
     Ok(format!(
-        "| {triple} | {backend} | {lto} | {codegen_units} | linked ✓ | {symbol_column} | ran under qemu ✓ |"
+        "| {triple} | {backend} | {lto} | {codegen_units} | linked ✓ | {symbol_column} | ran {} ✓ |",
+        how_run(triple)
     ))
 }
 
@@ -182,6 +184,11 @@ fn fiber_app_on_s390x_asm_under_thin_lto() {
     representative_cell("s390x-unknown-linux-gnu");
 }
 
+#[test]
+fn fiber_app_on_i686_asm_under_thin_lto() {
+    representative_cell("i686-unknown-linux-gnu");
+}
+
 /// `cargo test` of `package` for `triple` (run under the target's qemu
 /// runner from .cargo/config.toml), in a target directory of its own so the
 /// nested cargo never waits for the outer one's lock. Returns how many tests
@@ -224,11 +231,13 @@ fn nested_suite(triple: &str, package: &str, features: Option<&str>) -> Result<u
     Ok(passed)
 }
 
-/// The qemu command a target's binaries run under here.
-fn qemu_of(triple: &'static str) -> String {
+/// How a target's binaries run here: under which qemu command, or
+/// natively.
+fn how_run(triple: &'static str) -> String {
     match Target::qemu_linux(triple).run {
-        spindle_tests::Run::Runner(r) => r.join(" "),
-        _ => unreachable!("cross targets run under qemu"),
+        spindle_tests::Run::Runner(r) => format!("under qemu (`{}`)", r.join(" ")),
+        spindle_tests::Run::Native => "natively (IA-32 compatibility mode)".into(),
+        spindle_tests::Run::Cannot(why) => unreachable!("cross targets run here: {why}"),
     }
 }
 
@@ -282,9 +291,9 @@ fn cross_full() {
         };
         failures.extend(cell_failures);
         platform_rows.push(format!(
-            "| {triple} | `{}` | under qemu (`{}`): {} | {lto_column} |",
+            "| {triple} | `{}` | {}: {} | {lto_column} |",
             expected_backend(triple),
-            qemu_of(triple),
+            how_run(triple),
             proof.join("; "),
         ));
     }

@@ -12,6 +12,7 @@
 //! | aarch64, unix (AAPCS64; Linux, Apple)    | [`Asm`], `aarch64.rs`        |
 //! | riscv64, unix (RV64GC, LP64D; ELF)       | [`Asm`], `riscv64.rs`        |
 //! | s390x, Linux (z/Architecture ELF ABI)    | [`Asm`], `s390x.rs`          |
+//! | x86 (i686), Linux (i386 System V; ELF)   | [`Asm`], `x86.rs`            |
 //! | x86_64, Windows (Microsoft x64 ABI; COFF)| [`Asm`], `x86_64_windows.rs` |
 //! | Windows, any architecture                | `WindowsFibers`, `windows_fibers.rs` |
 //! | Linux/glibc: x86, x86_64, arm, aarch64,  | [`Ucontext`], `ucontext.rs`  |
@@ -51,6 +52,10 @@ cfg_if::cfg_if! {
     } else if #[cfg(all(target_arch = "s390x", target_os = "linux"))] {
         mod s390x;
         pub use self::s390x::Asm;
+        pub(crate) use self::symbol::SYMBOLS;
+    } else if #[cfg(all(target_arch = "x86", target_os = "linux"))] {
+        mod x86;
+        pub use self::x86::Asm;
         pub(crate) use self::symbol::SYMBOLS;
     } else if #[cfg(all(target_arch = "x86_64", windows))] {
         mod x86_64_windows;
@@ -113,6 +118,8 @@ pub enum BackendKind {
     Riscv64Asm,
     /// Spindle's own `global_asm!` switch for s390x (z/Architecture ELF ABI).
     S390xAsm,
+    /// Spindle's own `global_asm!` switch for 32-bit x86 (i386 System V).
+    X86Asm,
     /// Spindle's own `global_asm!` switch for x86_64 Windows (Microsoft x64
     /// ABI, TEB stack fields swapped).
     X86_64WindowsAsm,
@@ -130,7 +137,7 @@ pub enum BackendKind {
 
 impl BackendKind {
     /// A short stable name: `x86_64-asm`, `aarch64-asm`, `riscv64-asm`,
-    /// `s390x-asm`, `x86_64-windows-asm`, `windows-fibers`, `ucontext`, `miri-threads` or
+    /// `s390x-asm`, `x86-asm`, `x86_64-windows-asm`, `windows-fibers`, `ucontext`, `miri-threads` or
     /// `unsupported`.
     pub const fn name(self) -> &'static str {
         match self {
@@ -138,6 +145,7 @@ impl BackendKind {
             BackendKind::Aarch64Asm => "aarch64-asm",
             BackendKind::Riscv64Asm => "riscv64-asm",
             BackendKind::S390xAsm => "s390x-asm",
+            BackendKind::X86Asm => "x86-asm",
             BackendKind::X86_64WindowsAsm => "x86_64-windows-asm",
             BackendKind::WindowsFibers => "windows-fibers",
             BackendKind::Ucontext => "ucontext",
@@ -154,6 +162,7 @@ impl BackendKind {
                 | BackendKind::Aarch64Asm
                 | BackendKind::Riscv64Asm
                 | BackendKind::S390xAsm
+                | BackendKind::X86Asm
                 | BackendKind::X86_64WindowsAsm
         )
     }
