@@ -21,6 +21,7 @@ need_targets=(
 need_targets+=(
     riscv64gc-unknown-linux-gnu
     armv7-unknown-linux-gnueabihf
+    thumbv7neon-unknown-linux-gnueabihf # the Arm switch as Thumb-2 (same linker, runner)
     i686-unknown-linux-gnu
     powerpc64le-unknown-linux-gnu
     s390x-unknown-linux-gnu

@@ -141,7 +141,9 @@ impl Target {
     pub fn qemu_linux(triple: &'static str) -> Target {
         let (qemu, sysroot): (&[&str], &str) = match triple {
             "riscv64gc-unknown-linux-gnu" => (&["qemu-riscv64"], "/usr/riscv64-linux-gnu"),
-            "armv7-unknown-linux-gnueabihf" => (&["qemu-arm"], "/usr/arm-linux-gnueabihf"),
+            "armv7-unknown-linux-gnueabihf" | "thumbv7neon-unknown-linux-gnueabihf" => {
+                (&["qemu-arm"], "/usr/arm-linux-gnueabihf")
+            }
             "i686-unknown-linux-gnu" => {
                 return Target {
                     triple,

@@ -41,10 +41,12 @@ fn app_manifest() -> PathBuf {
 
 /// The glibc cross targets and the backend `spindle_fiber::backend()`
 /// names there.
-const CROSS_TARGETS: [(&str, &str); 5] = [
+const CROSS_TARGETS: [(&str, &str); 6] = [
     ("riscv64gc-unknown-linux-gnu", "riscv64-asm"),
     ("s390x-unknown-linux-gnu", "s390x-asm"),
-    ("armv7-unknown-linux-gnueabihf", "ucontext"),
+    ("armv7-unknown-linux-gnueabihf", "arm-asm"),
+    // The same switch assembled as Thumb-2 (and the whole program in it).
+    ("thumbv7neon-unknown-linux-gnueabihf", "arm-asm"),
     ("i686-unknown-linux-gnu", "x86-asm"),
     ("powerpc64le-unknown-linux-gnu", "ucontext"),
 ];
@@ -182,6 +184,11 @@ fn fiber_app_on_riscv64_asm_under_thin_lto() {
 #[test]
 fn fiber_app_on_s390x_asm_under_thin_lto() {
     representative_cell("s390x-unknown-linux-gnu");
+}
+
+#[test]
+fn fiber_app_on_armv7_asm_under_thin_lto() {
+    representative_cell("armv7-unknown-linux-gnueabihf");
 }
 
 #[test]

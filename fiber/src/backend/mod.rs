@@ -13,6 +13,8 @@
 //! | riscv64, unix (RV64GC, LP64D; ELF)       | [`Asm`], `riscv64.rs`        |
 //! | s390x, Linux (z/Architecture ELF ABI)    | [`Asm`], `s390x.rs`          |
 //! | x86 (i686), Linux (i386 System V; ELF)   | [`Asm`], `x86.rs`            |
+//! | arm, Linux, ARMv7-A hard-float (AAPCS;   | [`Asm`], `arm.rs`            |
+//! | A32 and Thumb-2)                         |                              |
 //! | x86_64, Windows (Microsoft x64 ABI; COFF)| [`Asm`], `x86_64_windows.rs` |
 //! | Windows, any architecture                | `WindowsFibers`, `windows_fibers.rs` |
 //! | Linux/glibc: x86, x86_64, arm, aarch64,  | [`Ucontext`], `ucontext.rs`  |
@@ -56,6 +58,10 @@ cfg_if::cfg_if! {
     } else if #[cfg(all(target_arch = "x86", target_os = "linux"))] {
         mod x86;
         pub use self::x86::Asm;
+        pub(crate) use self::symbol::SYMBOLS;
+    } else if #[cfg(all(target_arch = "arm", spindle_asm))] {
+        mod arm;
+        pub use self::arm::Asm;
         pub(crate) use self::symbol::SYMBOLS;
     } else if #[cfg(all(target_arch = "x86_64", windows))] {
         mod x86_64_windows;
@@ -120,6 +126,9 @@ pub enum BackendKind {
     S390xAsm,
     /// Spindle's own `global_asm!` switch for 32-bit x86 (i386 System V).
     X86Asm,
+    /// Spindle's own `global_asm!` switch for 32-bit Arm (AAPCS, ARMv7-A
+    /// hard-float; A32 or Thumb-2).
+    ArmAsm,
     /// Spindle's own `global_asm!` switch for x86_64 Windows (Microsoft x64
     /// ABI, TEB stack fields swapped).
     X86_64WindowsAsm,
@@ -137,7 +146,7 @@ pub enum BackendKind {
 
 impl BackendKind {
     /// A short stable name: `x86_64-asm`, `aarch64-asm`, `riscv64-asm`,
-    /// `s390x-asm`, `x86-asm`, `x86_64-windows-asm`, `windows-fibers`, `ucontext`, `miri-threads` or
+    /// `s390x-asm`, `x86-asm`, `arm-asm`, `x86_64-windows-asm`, `windows-fibers`, `ucontext`, `miri-threads` or
     /// `unsupported`.
     pub const fn name(self) -> &'static str {
         match self {
@@ -146,6 +155,7 @@ impl BackendKind {
             BackendKind::Riscv64Asm => "riscv64-asm",
             BackendKind::S390xAsm => "s390x-asm",
             BackendKind::X86Asm => "x86-asm",
+            BackendKind::ArmAsm => "arm-asm",
             BackendKind::X86_64WindowsAsm => "x86_64-windows-asm",
             BackendKind::WindowsFibers => "windows-fibers",
             BackendKind::Ucontext => "ucontext",
@@ -163,6 +173,7 @@ impl BackendKind {
                 | BackendKind::Riscv64Asm
                 | BackendKind::S390xAsm
                 | BackendKind::X86Asm
+                | BackendKind::ArmAsm
                 | BackendKind::X86_64WindowsAsm
         )
     }
