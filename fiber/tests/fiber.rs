@@ -564,6 +564,13 @@ fn backend_reports_what_is_compiled_in() {
         // name: stable cfg has no Arm target features).
         assert_eq!(kind, spindle_fiber::BackendKind::ArmAsm);
         assert_eq!(kind.to_string(), "arm-asm");
+    } else if cfg!(all(
+        target_arch = "powerpc64",
+        target_endian = "little",
+        target_os = "linux"
+    )) {
+        assert_eq!(kind, spindle_fiber::BackendKind::Powerpc64Asm);
+        assert_eq!(kind.to_string(), "powerpc64-asm");
     } else if cfg!(all(target_os = "linux", target_env = "gnu")) {
         // Everywhere else with glibc the portable backend is the native one.
         assert_eq!(kind, spindle_fiber::BackendKind::Ucontext);

@@ -48,7 +48,7 @@ const CROSS_TARGETS: [(&str, &str); 6] = [
     // The same switch assembled as Thumb-2 (and the whole program in it).
     ("thumbv7neon-unknown-linux-gnueabihf", "arm-asm"),
     ("i686-unknown-linux-gnu", "x86-asm"),
-    ("powerpc64le-unknown-linux-gnu", "ucontext"),
+    ("powerpc64le-unknown-linux-gnu", "powerpc64-asm"),
 ];
 
 /// The backend name the app must print on `triple`.
@@ -189,6 +189,11 @@ fn fiber_app_on_s390x_asm_under_thin_lto() {
 #[test]
 fn fiber_app_on_armv7_asm_under_thin_lto() {
     representative_cell("armv7-unknown-linux-gnueabihf");
+}
+
+#[test]
+fn fiber_app_on_powerpc64le_asm_under_thin_lto() {
+    representative_cell("powerpc64le-unknown-linux-gnu");
 }
 
 #[test]

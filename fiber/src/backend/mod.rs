@@ -15,6 +15,7 @@
 //! | x86 (i686), Linux (i386 System V; ELF)   | [`Asm`], `x86.rs`            |
 //! | arm, Linux, ARMv7-A hard-float (AAPCS;   | [`Asm`], `arm.rs`            |
 //! | A32 and Thumb-2)                         |                              |
+//! | powerpc64le, Linux (ELF V2 ABI)          | [`Asm`], `powerpc64.rs`      |
 //! | x86_64, Windows (Microsoft x64 ABI; COFF)| [`Asm`], `x86_64_windows.rs` |
 //! | Windows, any architecture                | `WindowsFibers`, `windows_fibers.rs` |
 //! | Linux/glibc: x86, x86_64, arm, aarch64,  | [`Ucontext`], `ucontext.rs`  |
@@ -62,6 +63,10 @@ cfg_if::cfg_if! {
     } else if #[cfg(all(target_arch = "arm", spindle_asm))] {
         mod arm;
         pub use self::arm::Asm;
+        pub(crate) use self::symbol::SYMBOLS;
+    } else if #[cfg(all(target_arch = "powerpc64", target_endian = "little", target_os = "linux"))] {
+        mod powerpc64;
+        pub use self::powerpc64::Asm;
         pub(crate) use self::symbol::SYMBOLS;
     } else if #[cfg(all(target_arch = "x86_64", windows))] {
         mod x86_64_windows;
@@ -129,6 +134,8 @@ pub enum BackendKind {
     /// Spindle's own `global_asm!` switch for 32-bit Arm (AAPCS, ARMv7-A
     /// hard-float; A32 or Thumb-2).
     ArmAsm,
+    /// Spindle's own `global_asm!` switch for powerpc64le (ELF V2 ABI).
+    Powerpc64Asm,
     /// Spindle's own `global_asm!` switch for x86_64 Windows (Microsoft x64
     /// ABI, TEB stack fields swapped).
     X86_64WindowsAsm,
@@ -146,7 +153,8 @@ pub enum BackendKind {
 
 impl BackendKind {
     /// A short stable name: `x86_64-asm`, `aarch64-asm`, `riscv64-asm`,
-    /// `s390x-asm`, `x86-asm`, `arm-asm`, `x86_64-windows-asm`, `windows-fibers`, `ucontext`, `miri-threads` or
+    /// `s390x-asm`, `x86-asm`, `arm-asm`, `powerpc64-asm`,
+    /// `x86_64-windows-asm`, `windows-fibers`, `ucontext`, `miri-threads` or
     /// `unsupported`.
     pub const fn name(self) -> &'static str {
         match self {
@@ -156,6 +164,7 @@ impl BackendKind {
             BackendKind::S390xAsm => "s390x-asm",
             BackendKind::X86Asm => "x86-asm",
             BackendKind::ArmAsm => "arm-asm",
+            BackendKind::Powerpc64Asm => "powerpc64-asm",
             BackendKind::X86_64WindowsAsm => "x86_64-windows-asm",
             BackendKind::WindowsFibers => "windows-fibers",
             BackendKind::Ucontext => "ucontext",
@@ -174,6 +183,7 @@ impl BackendKind {
                 | BackendKind::S390xAsm
                 | BackendKind::X86Asm
                 | BackendKind::ArmAsm
+                | BackendKind::Powerpc64Asm
                 | BackendKind::X86_64WindowsAsm
         )
     }
