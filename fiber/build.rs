@@ -64,7 +64,7 @@ fn main() {
         && cfg("CARGO_CFG_TARGET_ABI") == "eabihf";
     if !miri
         && ((unix && ["x86_64", "aarch64", "riscv64"].contains(&arch.as_str()))
-            || (linux && ["s390x", "x86"].contains(&arch.as_str()))
+            || (linux && ["s390x", "x86", "loongarch64"].contains(&arch.as_str()))
             || (linux && armv7_hard_float)
             || (linux && arch == "powerpc64" && cfg("CARGO_CFG_TARGET_ENDIAN") == "little")
             || (windows && arch == "x86_64"))

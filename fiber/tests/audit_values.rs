@@ -73,6 +73,14 @@ fn sp_misalignment() -> usize {
     unsafe { core::arch::asm!("mr {}, 1", out(reg) sp) };
     sp % 16
 }
+#[cfg(all(target_arch = "loongarch64", not(miri)))]
+#[inline(always)]
+fn sp_misalignment() -> usize {
+    let sp: usize;
+    // SAFETY: reads a register, touches nothing.
+    unsafe { core::arch::asm!("move {}, $sp", out(reg) sp) };
+    sp % 16
+}
 /// Under Miri the fiber runs on a thread that Miri lays out (and Miri runs
 /// no assembly to read the register): the alignment the real switches set
 /// up is checked by the other backends' runs, not here.

@@ -571,6 +571,9 @@ fn backend_reports_what_is_compiled_in() {
     )) {
         assert_eq!(kind, spindle_fiber::BackendKind::Powerpc64Asm);
         assert_eq!(kind.to_string(), "powerpc64-asm");
+    } else if cfg!(all(target_arch = "loongarch64", target_os = "linux")) {
+        assert_eq!(kind, spindle_fiber::BackendKind::Loongarch64Asm);
+        assert_eq!(kind.to_string(), "loongarch64-asm");
     } else if cfg!(all(target_os = "linux", target_env = "gnu")) {
         // Everywhere else with glibc the portable backend is the native one.
         assert_eq!(kind, spindle_fiber::BackendKind::Ucontext);

@@ -16,6 +16,7 @@
 //! | arm, Linux, ARMv7-A hard-float (AAPCS;   | [`Asm`], `arm.rs`            |
 //! | A32 and Thumb-2)                         |                              |
 //! | powerpc64le, Linux (ELF V2 ABI)          | [`Asm`], `powerpc64.rs`      |
+//! | loongarch64, Linux (LP64D; ELF)          | [`Asm`], `loongarch64.rs`    |
 //! | x86_64, Windows (Microsoft x64 ABI; COFF)| [`Asm`], `x86_64_windows.rs` |
 //! | Windows, any architecture                | `WindowsFibers`, `windows_fibers.rs` |
 //! | Linux/glibc: x86, x86_64, arm, aarch64,  | [`Ucontext`], `ucontext.rs`  |
@@ -67,6 +68,10 @@ cfg_if::cfg_if! {
     } else if #[cfg(all(target_arch = "powerpc64", target_endian = "little", target_os = "linux"))] {
         mod powerpc64;
         pub use self::powerpc64::Asm;
+        pub(crate) use self::symbol::SYMBOLS;
+    } else if #[cfg(all(target_arch = "loongarch64", target_os = "linux"))] {
+        mod loongarch64;
+        pub use self::loongarch64::Asm;
         pub(crate) use self::symbol::SYMBOLS;
     } else if #[cfg(all(target_arch = "x86_64", windows))] {
         mod x86_64_windows;
@@ -136,6 +141,8 @@ pub enum BackendKind {
     ArmAsm,
     /// Spindle's own `global_asm!` switch for powerpc64le (ELF V2 ABI).
     Powerpc64Asm,
+    /// Spindle's own `global_asm!` switch for LoongArch64 (LP64D).
+    Loongarch64Asm,
     /// Spindle's own `global_asm!` switch for x86_64 Windows (Microsoft x64
     /// ABI, TEB stack fields swapped).
     X86_64WindowsAsm,
@@ -153,7 +160,7 @@ pub enum BackendKind {
 
 impl BackendKind {
     /// A short stable name: `x86_64-asm`, `aarch64-asm`, `riscv64-asm`,
-    /// `s390x-asm`, `x86-asm`, `arm-asm`, `powerpc64-asm`,
+    /// `s390x-asm`, `x86-asm`, `arm-asm`, `powerpc64-asm`, `loongarch64-asm`,
     /// `x86_64-windows-asm`, `windows-fibers`, `ucontext`, `miri-threads` or
     /// `unsupported`.
     pub const fn name(self) -> &'static str {
@@ -165,6 +172,7 @@ impl BackendKind {
             BackendKind::X86Asm => "x86-asm",
             BackendKind::ArmAsm => "arm-asm",
             BackendKind::Powerpc64Asm => "powerpc64-asm",
+            BackendKind::Loongarch64Asm => "loongarch64-asm",
             BackendKind::X86_64WindowsAsm => "x86_64-windows-asm",
             BackendKind::WindowsFibers => "windows-fibers",
             BackendKind::Ucontext => "ucontext",
@@ -184,6 +192,7 @@ impl BackendKind {
                 | BackendKind::X86Asm
                 | BackendKind::ArmAsm
                 | BackendKind::Powerpc64Asm
+                | BackendKind::Loongarch64Asm
                 | BackendKind::X86_64WindowsAsm
         )
     }
