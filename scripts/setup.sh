@@ -181,6 +181,13 @@ for manifest in tests/outside-host/Cargo.toml examples/plugins/pdk-greeter/Cargo
     cargo fetch --quiet --manifest-path "$manifest" || fail "cargo fetch failed for $manifest"
 done
 # --- end of issue 14: plugin kit
+# Issue 27: wasmtime's async probe and the cross round-trip benchmark, each
+# its own workspace and lock file; loongarch64 builds std from nightly's
+# rust-src (installed above for Miri) and links with zig (ziglang, above).
+for manifest in tests/async-probe/Cargo.toml benches/cross-switch/Cargo.toml; do
+    cargo fetch --quiet --manifest-path "$manifest" || fail "cargo fetch failed for $manifest"
+done
+command -v qemu-loongarch64 >/dev/null || fail "qemu-loongarch64 (Debian's qemu-user) was not found"
 # The runtime LTO probe is its own workspace with its own lock file.
 cargo fetch --quiet --manifest-path tests/runtime-probe/Cargo.toml ||
     fail "cargo fetch failed for tests/runtime-probe"
