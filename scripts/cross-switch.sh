@@ -16,7 +16,9 @@
 #   instruction: the ucontext figure leaves out the kernel's work.
 # * time per round trip: the median of 5 processes of 200,000 round trips
 #   each (wall clock under qemu; the kernel's work included).
-# i686 runs under qemu-i386 here too (the program has no threads, which
+# powerpc64le and loongarch64 are built with nightly (corosensei's
+# powerpc64 assembly needs a nightly feature; loongarch64's std is built
+# from rust-src). i686 runs under qemu-i386 here too (the program has no threads, which
 # qemu-i386 7.2 cannot start), and natively as well (IA-32 compatibility
 # mode: real hardware, time only).
 set -euo pipefail
@@ -55,10 +57,17 @@ for t in "${targets[@]}"; do
     if [[ $t == loongarch64-* ]]; then
         cargo +nightly build --quiet --release --manifest-path "$manifest" --target "$t" \
             -Zbuild-std=std,panic_unwind --target-dir target/cross-switch
+    elif [[ $t == powerpc64le-* ]]; then
+        # corosensei 0.3.4 enables asm_experimental_arch on powerpc64: a
+        # nightly build (all three implementations from the same compiler),
+        # with std from rust-src (nightly's rust-std for it is not offered).
+        cargo +nightly build --quiet --release --manifest-path "$manifest" --target "$t" \
+            -Zbuild-std=std,panic_unwind --target-dir target/cross-switch-nightly
+        bin=target/cross-switch-nightly/$t/release/spindle-cross-switch
     else
         cargo build --quiet --release --manifest-path "$manifest" --target "$t" --target-dir target/cross-switch
     fi
-    bin=target/cross-switch/$t/release/spindle-cross-switch
+    [[ $t == powerpc64le-* ]] || bin=target/cross-switch/$t/release/spindle-cross-switch
     read -r -a run <<<"$(runner "$t")"
     impls=$("${run[@]}" "$bin" list)
     base_i='' base_t=''

@@ -222,8 +222,9 @@ mod sealed {
 }
 pub(crate) use sealed::Sealed;
 
-/// A stack-switching implementation. Sealed: the set is [`Asm`] (x86_64,
-/// aarch64 and riscv64), [`Ucontext`] (Linux/glibc) and [`Unsupported`].
+/// A stack-switching implementation. Sealed: the set is [`Asm`] (one per
+/// architecture, see the table above), [`Ucontext`] (Linux/glibc),
+/// `WindowsFibers`, `MiriThreads` and [`Unsupported`].
 ///
 /// # Safety
 ///

@@ -11,13 +11,18 @@
 //! * `suspend` ends with the `ret` that answers `resume`'s `call`.
 //!
 //! 32-bit x86 has no instruction-pointer-relative `lea`. Position-
-//! independent code finds a label's address with `call 3f; 3: pop`, a call
-//! to the very next instruction, which processors since the Pentium Pro
-//! special-case: it pushes no return-stack-buffer entry (it is not a
-//! subroutine call). That is how the continuation address and the
-//! trampoline's fake return address are computed here, without a text
-//! relocation. The routines are written in AT&T syntax because LLVM's
-//! Intel-syntax parser takes `add ecx, 2f - 3b` for a memory operand.
+//! independent code finds a label's address with a call to the very next
+//! instruction (a "zero-length call"), which pushes that instruction's
+//! address; Intel's optimization manual says its cores do not take it for a
+//! subroutine call in return prediction. On a core without that special
+//! case it leaves one unmatched return-stack-buffer entry per suspend: a
+//! possible mispredict later, never a wrong result. (The other way, through
+//! the GOT, must find the GOT with the same call.) Here the pushed address
+//! is moved to the continuation label in place (`add` of a label difference
+//! to the stack slot) and the trampoline's fake return address is computed
+//! the same way, without a text relocation. The routines are written in
+//! AT&T syntax because LLVM's Intel-syntax parser takes `add ecx, 2f - 3b`
+//! for a memory operand.
 //!
 //! # Registers
 //!
@@ -255,19 +260,18 @@ unsafe impl Backend for Asm {
         let back: *mut u8;
         // SAFETY: we run on the fiber whose link slot is `control`, so the
         // slot holds X as `suspend` expects. We push ebp, esi and our
-        // continuation address (computed with a call to the next
-        // instruction, which the return-stack buffer ignores, and a label
-        // difference), and every other register is declared clobbered
+        // continuation address (pushed by a call to the next instruction,
+        // which the return-stack buffer ignores, and moved to label 2 by a
+        // label difference), and every other register is declared clobbered
         // because the parent runs before we continue.
         unsafe {
             asm!(
                 "pushl %ebp",
                 "pushl %esi",
+                // Pushes the address of 3, which becomes that of 2 in place.
                 "calll 3f",
                 "3:",
-                "popl %ecx",
-                "addl $(2f - 3b), %ecx",
-                "pushl %ecx",
+                "addl $(2f - 3b), (%esp)",
                 "jmp {suspend}",
                 // Reached by resume's indirect `jmp`: an IBT landing pad.
                 "2:",
