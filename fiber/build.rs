@@ -52,11 +52,29 @@ fn main() {
         .split(',')
         .any(|family| family == "unix");
     let windows = cfg("CARGO_CFG_TARGET_OS") == "windows";
+    let linux = cfg("CARGO_CFG_TARGET_OS") == "linux";
+    // 32-bit Arm: ARMv7-A with hard float, in A32 (`armv7-*`) or Thumb-2
+    // (`thumbv7*`) code. Stable Rust exposes no Arm target features to
+    // cfg, so the target name says which; ARMv6 and soft-float targets keep
+    // ucontext (src/backend/arm.rs says why).
+    let target = std::env::var("TARGET").unwrap_or_default();
+    let thumb = target.starts_with("thumbv7");
+    let armv7_hard_float = arch == "arm"
+        && (target.starts_with("armv7") || thumb)
+        && cfg("CARGO_CFG_TARGET_ABI") == "eabihf";
     if !miri
         && ((unix && ["x86_64", "aarch64", "riscv64"].contains(&arch.as_str()))
+            || (linux && ["s390x", "x86", "loongarch64"].contains(&arch.as_str()))
+            || (linux && armv7_hard_float)
+            || (linux && arch == "powerpc64" && cfg("CARGO_CFG_TARGET_ENDIAN") == "little")
             || (windows && arch == "x86_64"))
     {
         println!("cargo:rustc-cfg=spindle_asm");
+    }
+    // `spindle_arm_thumb`: the Arm switch is assembled as Thumb-2.
+    println!("cargo:rustc-check-cfg=cfg(spindle_arm_thumb)");
+    if armv7_hard_float && thumb {
+        println!("cargo:rustc-cfg=spindle_arm_thumb");
     }
 
     // `spindle_asan`: built with AddressSanitizer (`-Zsanitizer=address`)

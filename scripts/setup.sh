@@ -21,6 +21,7 @@ need_targets=(
 need_targets+=(
     riscv64gc-unknown-linux-gnu
     armv7-unknown-linux-gnueabihf
+    thumbv7neon-unknown-linux-gnueabihf # the Arm switch as Thumb-2 (same linker, runner)
     i686-unknown-linux-gnu
     powerpc64le-unknown-linux-gnu
     s390x-unknown-linux-gnu
@@ -98,6 +99,7 @@ need_packages+=(
     gcc-riscv64-linux-gnu libc6-dev-riscv64-cross
     gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
     gcc-i686-linux-gnu libc6-dev-i386-cross
+    libc6-i386 # /lib/ld-linux.so.2: i686 binaries run natively (qemu-i386 7.2 hangs in pthread_create)
     gcc-powerpc64le-linux-gnu libc6-dev-ppc64el-cross
     gcc-s390x-linux-gnu libc6-dev-s390x-cross
 )
@@ -187,6 +189,13 @@ for manifest in tests/outside-host/Cargo.toml examples/plugins/pdk-greeter/Cargo
     cargo fetch --quiet --manifest-path "$manifest" || fail "cargo fetch failed for $manifest"
 done
 # --- end of issue 14: plugin kit
+# Issue 27: wasmtime's async probe and the cross round-trip benchmark, each
+# its own workspace and lock file; loongarch64 builds std from nightly's
+# rust-src (installed above for Miri) and links with zig (ziglang, above).
+for manifest in tests/async-probe/Cargo.toml benches/cross-switch/Cargo.toml; do
+    cargo fetch --quiet --manifest-path "$manifest" || fail "cargo fetch failed for $manifest"
+done
+command -v qemu-loongarch64 >/dev/null || fail "qemu-loongarch64 (Debian's qemu-user) was not found"
 # The runtime LTO probe is its own workspace with its own lock file.
 cargo fetch --quiet --manifest-path tests/runtime-probe/Cargo.toml ||
     fail "cargo fetch failed for tests/runtime-probe"

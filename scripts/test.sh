@@ -3,7 +3,8 @@
 #   formatting, clippy (all targets, warnings are errors), every workspace
 #   test (including the LTO matrices), wasmtime's fibers replaced by Spindle's
 #   for the tests that exercise them, and spindle-fiber's suite again with the
-#   portable backend forced, on aarch64, riscv64 and ppc64le under qemu, on
+#   portable backend forced, on aarch64, riscv64, ppc64le, s390x and armv7
+#   under qemu and i686 natively (IA-32 mode), on
 #   x86_64 Windows under Wine (both Windows backends; wasmtime's async there
 #   on its own fibers and patched) and on rustc 1.85.
 set -euo pipefail
@@ -42,9 +43,9 @@ step "cargo test --workspace (includes the LTO matrices; wasmtime on its own fib
 # built in release, run and inspected (tests/tests/patch_cells.rs; 3.4 min
 # cold measured here; every cell: `cargo patch-full`).
 SPINDLE_EXPECT_FIBER=wasmtime cargo test --workspace --no-fail-fast
-# The nested builds of the LTO, seed, patch-cell and probe tests
-# (target/debug stays: the patched steps and the soak step reuse it).
-drop_on_ci target/lto-matrix target/lto-runtime target/lto-cross target/seed target/patch-cells target/tmp
+# The nested builds of the LTO, seed, patch-cell, async-probe and probe
+# tests (target/debug stays: the patched steps and the soak step reuse it).
+drop_on_ci target/lto-matrix target/lto-runtime target/lto-cross target/seed target/patch-cells target/tmp target/async-probe
 
 # The same wasmtime tests with wasmtime-internal-fiber replaced by
 # fiber/wasmtime-compat, through the [patch.crates-io] line a user adds (here
@@ -132,9 +133,29 @@ cargo test -p spindle-ucontext-layout --target armv7-unknown-linux-gnueabihf
 step "spindle-fiber on riscv64gc-unknown-linux-gnu under qemu-riscv64 (riscv64 asm and ucontext)"
 cargo test -p spindle-fiber --target riscv64gc-unknown-linux-gnu -- --test-threads=1
 
-step "spindle-fiber on powerpc64le-unknown-linux-gnu under qemu-ppc64le, 64 KiB pages (ucontext)"
+step "spindle-fiber on powerpc64le-unknown-linux-gnu under qemu-ppc64le, 64 KiB pages (powerpc64 asm and ucontext)"
 cargo test -p spindle-fiber --target powerpc64le-unknown-linux-gnu -- --test-threads=1
 # --- end of issue 13
+# --- issue 27: assembly switches for s390x, arm, x86, powerpc64le, loongarch64
+# The suites (each backend of the target, ABI audits, overflow, backtrace)
+# of the targets that got assembly; powerpc64le's is the step above. The
+# rest: `cargo cross-full` (every LTO cell, Thumb-2, `fallback`),
+# `cargo async-cross` (wasmtime's async with wasm on each),
+# `cargo +nightly loongarch64` and scripts/cross-switch.sh (performance).
+# `cargo test --workspace` ran one fiber-app LTO cell per target and
+# wasmtime's async on s390x (tests/tests/lto_cross.rs, async_cross.rs).
+step "clippy on spindle-fiber for the cross targets with assembly (the workspace clippy sees x86_64 only)"
+cargo clippy -p spindle-fiber --all-targets --quiet --target s390x-unknown-linux-gnu \
+    --target armv7-unknown-linux-gnueabihf --target thumbv7neon-unknown-linux-gnueabihf \
+    --target i686-unknown-linux-gnu --target powerpc64le-unknown-linux-gnu \
+    --target riscv64gc-unknown-linux-gnu --target aarch64-unknown-linux-gnu -- -D warnings
+step "spindle-fiber on s390x-unknown-linux-gnu under qemu-s390x (s390x asm and ucontext)"
+cargo test -p spindle-fiber --target s390x-unknown-linux-gnu -- --test-threads=1
+step "spindle-fiber on armv7-unknown-linux-gnueabihf under qemu-arm (arm asm in A32, and ucontext)"
+cargo test -p spindle-fiber --target armv7-unknown-linux-gnueabihf -- --test-threads=1
+step "spindle-fiber on i686-unknown-linux-gnu natively, IA-32 compatibility mode (x86 asm and ucontext)"
+cargo test -p spindle-fiber --target i686-unknown-linux-gnu -- --test-threads=1
+# --- end of issue 27
 step "spindle-fiber on x86_64-pc-windows-gnu under Wine (x86_64-windows-asm, then windows-fibers)"
 # Linked with mingw-w64, run by scripts/wine-run.sh (.cargo/config.toml).
 cargo test -p spindle-fiber --target x86_64-pc-windows-gnu

@@ -18,7 +18,9 @@
 //! # The switch
 //!
 //! On x86_64 (System V: Linux, macOS, the BSDs), aarch64 (Linux,
-//! Apple) and riscv64 (LP64D, ELF) stacks are switched by
+//! Apple), riscv64 (LP64D, ELF) and, on Linux, s390x, x86 (i686), ARMv7
+//! hard-float (A32 and Thumb-2), powerpc64le (ELF V2) and loongarch64
+//! (LP64D) stacks are switched by
 //! Spindle's own assembly, written in `global_asm!` as real symbols with
 //! global binding and hidden visibility whose names carry the crate version
 //! ([`SWITCH_SYMBOLS`]). They are referenced from Rust only through
@@ -26,8 +28,8 @@
 //! survive every LTO mode (`off`, `false`, `thin`, `fat`) and every
 //! codegen-units setting; the `spindle-tests` crate proves it by building
 //! and inspecting real binaries. On the other glibc targets whose
-//! `ucontext_t` layout the crate knows (x86, arm, powerpc64, s390x), the
-//! portable [`Ucontext`] backend is used; [`backend()`] says which is
+//! `ucontext_t` layout the crate knows (ARMv6 and soft-float arm, big-endian
+//! powerpc64), the portable [`Ucontext`] backend is used; [`backend()`] says which is
 //! compiled in, and the cargo feature `fallback` forces the portable one.
 //!
 //! # Stacks

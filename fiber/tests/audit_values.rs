@@ -1,8 +1,24 @@
 //! AUDIT: odd value types (ZST, over-aligned) and stack alignment in fibers.
 //!
 //! From the audit of issue 18 (found nothing at 9b1ab03); kept so these
-//! claims stay tested on both backends, natively and under qemu-aarch64.
-#![cfg(all(any(target_arch = "x86_64", target_arch = "aarch64"), unix))]
+//! claims stay tested on both backends, natively and under qemu on the
+//! other architectures with an assembly backend.
+//!
+//! "Aligned" is the ABI's stack alignment at a call: 16 bytes on x86_64,
+//! aarch64, x86 (i686 Linux), powerpc64 and loongarch64, 8 on s390x and
+//! arm (AAPCS).
+#![cfg(all(
+    any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_arch = "s390x",
+        target_arch = "x86",
+        target_arch = "arm",
+        target_arch = "powerpc64",
+        target_arch = "loongarch64"
+    ),
+    unix
+))]
 use spindle_fiber::{Backend, Fiber, FiberResult, Stack, Suspender};
 use std::hint::black_box;
 
@@ -18,23 +34,63 @@ struct Line([u8; 64]);
 
 #[cfg(all(target_arch = "x86_64", not(miri)))]
 #[inline(always)]
-fn sp_mod16() -> usize {
+fn sp_misalignment() -> usize {
     let sp: usize;
     // no `nostack`: the compiler guarantees call alignment here
     // SAFETY: reads a register, touches nothing.
     unsafe { core::arch::asm!("mov {}, rsp", out(reg) sp) };
     sp % 16
 }
+#[cfg(all(target_arch = "s390x", not(miri)))]
+#[inline(always)]
+fn sp_misalignment() -> usize {
+    let sp: usize;
+    // SAFETY: reads a register, touches nothing.
+    unsafe { core::arch::asm!("lgr {}, %r15", out(reg) sp) };
+    sp % 8
+}
+#[cfg(all(target_arch = "x86", not(miri)))]
+#[inline(always)]
+fn sp_misalignment() -> usize {
+    let sp: usize;
+    // SAFETY: reads a register, touches nothing.
+    unsafe { core::arch::asm!("mov {}, esp", out(reg) sp) };
+    sp % 16
+}
+#[cfg(all(target_arch = "arm", not(miri)))]
+#[inline(always)]
+fn sp_misalignment() -> usize {
+    let sp: usize;
+    // SAFETY: reads a register, touches nothing.
+    unsafe { core::arch::asm!("mov {}, sp", out(reg) sp) };
+    sp % 8
+}
+#[cfg(all(target_arch = "powerpc64", not(miri)))]
+#[inline(always)]
+fn sp_misalignment() -> usize {
+    let sp: usize;
+    // SAFETY: reads a register, touches nothing.
+    unsafe { core::arch::asm!("mr {}, 1", out(reg) sp) };
+    sp % 16
+}
+#[cfg(all(target_arch = "loongarch64", not(miri)))]
+#[inline(always)]
+fn sp_misalignment() -> usize {
+    let sp: usize;
+    // SAFETY: reads a register, touches nothing.
+    unsafe { core::arch::asm!("move {}, $sp", out(reg) sp) };
+    sp % 16
+}
 /// Under Miri the fiber runs on a thread that Miri lays out (and Miri runs
 /// no assembly to read the register): the alignment the real switches set
 /// up is checked by the other backends' runs, not here.
 #[cfg(miri)]
-fn sp_mod16() -> usize {
+fn sp_misalignment() -> usize {
     0
 }
 #[cfg(all(target_arch = "aarch64", not(miri)))]
 #[inline(always)]
-fn sp_mod16() -> usize {
+fn sp_misalignment() -> usize {
     let sp: usize;
     // SAFETY: reads a register, touches nothing (sp must stay 16-aligned
     // on aarch64 at all times, so any value read is a real check).
@@ -47,9 +103,9 @@ fn run<B: Backend>() {
     let mut f = Fiber::<_, _, _, _, B>::with_stack(
         Stack::new(256 * 1024).unwrap(),
         |a: PageZst, s: &Suspender<PageZst, PageZst, B>| {
-            assert_eq!(sp_mod16(), 0);
+            assert_eq!(sp_misalignment(), 0);
             let b = s.suspend(a);
-            assert_eq!(sp_mod16(), 0);
+            assert_eq!(sp_misalignment(), 0);
             s.suspend(b);
             PageZst
         },
@@ -79,7 +135,7 @@ fn run<B: Backend>() {
         #[repr(align(32))] struct C([u8; $n]);
         let c = C([1; $n]);
         let mut f = Fiber::<_, _, _, _, B>::with_stack(Stack::new(64 * 1024).unwrap(), move |(): (), _: &Suspender<(), (), B>| {
-            assert_eq!(sp_mod16(), 0);
+            assert_eq!(sp_misalignment(), 0);
             assert_eq!(&c as *const C as usize % 32, 0);
             black_box(c.0[$n - 1]) as usize
         }).unwrap();

@@ -553,6 +553,27 @@ fn backend_reports_what_is_compiled_in() {
     } else if cfg!(target_arch = "riscv64") {
         assert_eq!(kind, spindle_fiber::BackendKind::Riscv64Asm);
         assert_eq!(kind.to_string(), "riscv64-asm");
+    } else if cfg!(all(target_arch = "s390x", target_os = "linux")) {
+        assert_eq!(kind, spindle_fiber::BackendKind::S390xAsm);
+        assert_eq!(kind.to_string(), "s390x-asm");
+    } else if cfg!(all(target_arch = "x86", target_os = "linux")) {
+        assert_eq!(kind, spindle_fiber::BackendKind::X86Asm);
+        assert_eq!(kind.to_string(), "x86-asm");
+    } else if cfg!(all(target_arch = "arm", spindle_asm)) {
+        // ARMv7-A hard-float, A32 or Thumb-2 (build.rs reads the target
+        // name: stable cfg has no Arm target features).
+        assert_eq!(kind, spindle_fiber::BackendKind::ArmAsm);
+        assert_eq!(kind.to_string(), "arm-asm");
+    } else if cfg!(all(
+        target_arch = "powerpc64",
+        target_endian = "little",
+        target_os = "linux"
+    )) {
+        assert_eq!(kind, spindle_fiber::BackendKind::Powerpc64Asm);
+        assert_eq!(kind.to_string(), "powerpc64-asm");
+    } else if cfg!(all(target_arch = "loongarch64", target_os = "linux")) {
+        assert_eq!(kind, spindle_fiber::BackendKind::Loongarch64Asm);
+        assert_eq!(kind.to_string(), "loongarch64-asm");
     } else if cfg!(all(target_os = "linux", target_env = "gnu")) {
         // Everywhere else with glibc the portable backend is the native one.
         assert_eq!(kind, spindle_fiber::BackendKind::Ucontext);

@@ -1,22 +1,25 @@
 //! Issue 13's cross proof: `tests/fiber-app`, an application outside this
 //! workspace that depends on spindle-fiber (its own workspace and lock
 //! file, as a user's crate has), built for the glibc cross targets, read
-//! with the `object` crate and run under qemu-user.
+//! with the `object` crate and run under qemu-user (i686 natively, on the
+//! kernel's IA-32 compatibility mode: see `Target::qemu_linux`).
 //!
-//! * riscv64gc-unknown-linux-gnu, on Spindle's riscv64 assembly: every LTO
-//!   mode × codegen-units {1, 16}; each binary must define the versioned
-//!   switch routines in text with no undefined twin and keep the `#[used]`
-//!   anchor.
-//! * armv7, i686, powerpc64le (64 KiB pages) and s390x, on the portable
-//!   ucontext backend: thin LTO (the mode that broke wasmtime 38's switch),
-//!   codegen-units 16; no switch symbol may exist there (nothing would be
-//!   switching through it), and the app must report `backend=ucontext`.
+//! * The targets with Spindle's own assembly ([`CROSS_TARGETS`]: riscv64,
+//!   s390x, ...): every LTO mode × codegen-units {1, 16}; each binary must
+//!   define the versioned switch routines in text with no undefined twin
+//!   and keep the `#[used]` anchor, and the app must report the target's
+//!   `<arch>-asm` backend.
+//! * The targets still on the portable ucontext backend: thin LTO (the mode
+//!   that broke wasmtime 38's switch), codegen-units 16; no switch symbol
+//!   may exist there (nothing would be switching through it), and the app
+//!   must report `backend=ucontext`.
 //!
 //! Each run checks ping-pong, panic propagation and forced unwind with
 //! destructors (see the app). `cargo test` runs one representative cell
-//! (riscv64, thin, cgu 16). The whole set also runs spindle-fiber's own
-//! suite (every backend of the target) and the `ucontext_t` layout check
-//! on each cross target under qemu:
+//! per assembly target (thin, cgu 16). The whole set also runs
+//! spindle-fiber's own suite (every backend of the target, and again with
+//! `fallback`) and the `ucontext_t` layout check on each cross target under
+//! qemu:
 //!
 //! ```text
 //! cargo cross-full   # = cargo test -p spindle-tests --test lto_cross -- --ignored --nocapture
@@ -36,13 +39,25 @@ fn app_manifest() -> PathBuf {
     workspace_root().join("tests/fiber-app/Cargo.toml")
 }
 
+/// The glibc cross targets and the backend `spindle_fiber::backend()`
+/// names there.
+const CROSS_TARGETS: [(&str, &str); 6] = [
+    ("riscv64gc-unknown-linux-gnu", "riscv64-asm"),
+    ("s390x-unknown-linux-gnu", "s390x-asm"),
+    ("armv7-unknown-linux-gnueabihf", "arm-asm"),
+    // The same switch assembled as Thumb-2 (and the whole program in it).
+    ("thumbv7neon-unknown-linux-gnueabihf", "arm-asm"),
+    ("i686-unknown-linux-gnu", "x86-asm"),
+    ("powerpc64le-unknown-linux-gnu", "powerpc64-asm"),
+];
+
 /// The backend name the app must print on `triple`.
 fn expected_backend(triple: &str) -> &'static str {
-    if triple.starts_with("riscv64") {
-        "riscv64-asm"
-    } else {
-        "ucontext"
-    }
+    CROSS_TARGETS
+        .iter()
+        .find(|(t, _)| *t == triple)
+        .map(|(_, backend)| *backend)
+        .unwrap_or_else(|| panic!("{triple} is not one of CROSS_TARGETS"))
 }
 
 /// Builds, inspects and runs one cell; returns its report row.
@@ -122,7 +137,8 @@ fn check(triple: &'static str, lto: LtoMode, codegen_units: u32) -> Result<Strin
     }
     println!("{cell}: built in {build_time:.1?}\n{inspection}\n{line}");
     Ok(format!(
-        "| {triple} | {backend} | {lto} | {codegen_units} | linked ✓ | {symbol_column} | ran under qemu ✓ |"
+        "| {triple} | {backend} | {lto} | {codegen_units} | linked ✓ | {symbol_column} | ran {} ✓ |",
+        how_run(triple)
     ))
 }
 
@@ -154,19 +170,36 @@ fn run_cells(cells: &[(&'static str, LtoMode, u32)], report: Option<&str>) -> Ve
     failures
 }
 
-/// The cell `cargo test` (and so CI) runs.
-#[test]
-fn fiber_app_on_riscv64_asm_under_thin_lto() {
-    let failures = run_cells(&[("riscv64gc-unknown-linux-gnu", LtoMode::Thin, 16)], None);
+/// The cells `cargo test` (and so CI) runs: one per assembly target.
+fn representative_cell(triple: &'static str) {
+    let failures = run_cells(&[(triple, LtoMode::Thin, 16)], None);
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
-const FALLBACK_TARGETS: [&str; 4] = [
-    "armv7-unknown-linux-gnueabihf",
-    "i686-unknown-linux-gnu",
-    "powerpc64le-unknown-linux-gnu",
-    "s390x-unknown-linux-gnu",
-];
+#[test]
+fn fiber_app_on_riscv64_asm_under_thin_lto() {
+    representative_cell("riscv64gc-unknown-linux-gnu");
+}
+
+#[test]
+fn fiber_app_on_s390x_asm_under_thin_lto() {
+    representative_cell("s390x-unknown-linux-gnu");
+}
+
+#[test]
+fn fiber_app_on_armv7_asm_under_thin_lto() {
+    representative_cell("armv7-unknown-linux-gnueabihf");
+}
+
+#[test]
+fn fiber_app_on_powerpc64le_asm_under_thin_lto() {
+    representative_cell("powerpc64le-unknown-linux-gnu");
+}
+
+#[test]
+fn fiber_app_on_i686_asm_under_thin_lto() {
+    representative_cell("i686-unknown-linux-gnu");
+}
 
 /// `cargo test` of `package` for `triple` (run under the target's qemu
 /// runner from .cargo/config.toml), in a target directory of its own so the
@@ -210,29 +243,28 @@ fn nested_suite(triple: &str, package: &str, features: Option<&str>) -> Result<u
     Ok(passed)
 }
 
-/// The qemu command a target's binaries run under here.
-fn qemu_of(triple: &'static str) -> String {
+/// How a target's binaries run here: under which qemu command, or
+/// natively.
+fn how_run(triple: &'static str) -> String {
     match Target::qemu_linux(triple).run {
-        spindle_tests::Run::Runner(r) => r.join(" "),
-        _ => unreachable!("cross targets run under qemu"),
+        spindle_tests::Run::Runner(r) => format!("under qemu (`{}`)", r.join(" ")),
+        spindle_tests::Run::Native => "natively (IA-32 compatibility mode)".into(),
+        spindle_tests::Run::Cannot(why) => unreachable!("cross targets run here: {why}"),
     }
 }
 
 /// Everything issue 13 asks of the cross targets (see the module docs).
 #[test]
-#[ignore = "five cross fiber suites and twelve cross builds; run with `cargo cross-full`"]
+#[ignore = "the cross fiber suites and every LTO cell of each cross target; run with `cargo cross-full`"]
 fn cross_full() {
     let mut failures = Vec::new();
     let mut platform_rows = Vec::new();
-    let all: Vec<&'static str> = std::iter::once("riscv64gc-unknown-linux-gnu")
-        .chain(FALLBACK_TARGETS)
-        .collect();
-    for &triple in &all {
-        let asm = triple.starts_with("riscv64");
+    for &(triple, backend) in &CROSS_TARGETS {
+        let asm = backend.ends_with("-asm");
         let mut proof = Vec::new();
         let suite = nested_suite(triple, "spindle-fiber", None).and_then(|native| {
-            // On riscv64 the default build tests both backends already; the
-            // fallback feature makes ucontext the native one as well.
+            // With assembly the default build tests both backends already;
+            // the fallback feature makes ucontext the native one as well.
             let forced = if asm {
                 nested_suite(triple, "spindle-fiber", Some("fallback"))?
             } else {
@@ -271,9 +303,9 @@ fn cross_full() {
         };
         failures.extend(cell_failures);
         platform_rows.push(format!(
-            "| {triple} | `{}` | under qemu (`{}`): {} | {lto_column} |",
+            "| {triple} | `{}` | {}: {} | {lto_column} |",
             expected_backend(triple),
-            qemu_of(triple),
+            how_run(triple),
             proof.join("; "),
         ));
     }

@@ -7,7 +7,7 @@
 //! built twice for ppc64le and run under qemu-ppc64le with 64 KiB pages:
 //!
 //! * `tests/runtime-probe`, with `[patch.crates-io]` putting Spindle's
-//!   `wasmtime-internal-fiber` in (ucontext backend there): must work;
+//!   `wasmtime-internal-fiber` in (its powerpc64le assembly): must work;
 //! * `tests/runtime-probe-unpatched`, wasmtime's own fibers: must fail with
 //!   wasmtime's exact error.
 //!

@@ -11,6 +11,12 @@
 //! | x86_64, unix (System V ABI; ELF, Mach-O) | [`Asm`], `x86_64.rs`         |
 //! | aarch64, unix (AAPCS64; Linux, Apple)    | [`Asm`], `aarch64.rs`        |
 //! | riscv64, unix (RV64GC, LP64D; ELF)       | [`Asm`], `riscv64.rs`        |
+//! | s390x, Linux (z/Architecture ELF ABI)    | [`Asm`], `s390x.rs`          |
+//! | x86 (i686), Linux (i386 System V; ELF)   | [`Asm`], `x86.rs`            |
+//! | arm, Linux, ARMv7-A hard-float (AAPCS;   | [`Asm`], `arm.rs`            |
+//! | A32 and Thumb-2)                         |                              |
+//! | powerpc64le, Linux (ELF V2 ABI)          | [`Asm`], `powerpc64.rs`      |
+//! | loongarch64, Linux (LP64D; ELF)          | [`Asm`], `loongarch64.rs`    |
 //! | x86_64, Windows (Microsoft x64 ABI; COFF)| [`Asm`], `x86_64_windows.rs` |
 //! | Windows, any architecture                | `WindowsFibers`, `windows_fibers.rs` |
 //! | Linux/glibc: x86, x86_64, arm, aarch64,  | [`Ucontext`], `ucontext.rs`  |
@@ -46,6 +52,26 @@ cfg_if::cfg_if! {
     } else if #[cfg(all(target_arch = "riscv64", unix))] {
         mod riscv64;
         pub use self::riscv64::Asm;
+        pub(crate) use self::symbol::SYMBOLS;
+    } else if #[cfg(all(target_arch = "s390x", target_os = "linux"))] {
+        mod s390x;
+        pub use self::s390x::Asm;
+        pub(crate) use self::symbol::SYMBOLS;
+    } else if #[cfg(all(target_arch = "x86", target_os = "linux"))] {
+        mod x86;
+        pub use self::x86::Asm;
+        pub(crate) use self::symbol::SYMBOLS;
+    } else if #[cfg(all(target_arch = "arm", spindle_asm))] {
+        mod arm;
+        pub use self::arm::Asm;
+        pub(crate) use self::symbol::SYMBOLS;
+    } else if #[cfg(all(target_arch = "powerpc64", target_endian = "little", target_os = "linux"))] {
+        mod powerpc64;
+        pub use self::powerpc64::Asm;
+        pub(crate) use self::symbol::SYMBOLS;
+    } else if #[cfg(all(target_arch = "loongarch64", target_os = "linux"))] {
+        mod loongarch64;
+        pub use self::loongarch64::Asm;
         pub(crate) use self::symbol::SYMBOLS;
     } else if #[cfg(all(target_arch = "x86_64", windows))] {
         mod x86_64_windows;
@@ -106,6 +132,17 @@ pub enum BackendKind {
     Aarch64Asm,
     /// Spindle's own `global_asm!` switch for RISC-V 64 (LP64D).
     Riscv64Asm,
+    /// Spindle's own `global_asm!` switch for s390x (z/Architecture ELF ABI).
+    S390xAsm,
+    /// Spindle's own `global_asm!` switch for 32-bit x86 (i386 System V).
+    X86Asm,
+    /// Spindle's own `global_asm!` switch for 32-bit Arm (AAPCS, ARMv7-A
+    /// hard-float; A32 or Thumb-2).
+    ArmAsm,
+    /// Spindle's own `global_asm!` switch for powerpc64le (ELF V2 ABI).
+    Powerpc64Asm,
+    /// Spindle's own `global_asm!` switch for LoongArch64 (LP64D).
+    Loongarch64Asm,
     /// Spindle's own `global_asm!` switch for x86_64 Windows (Microsoft x64
     /// ABI, TEB stack fields swapped).
     X86_64WindowsAsm,
@@ -123,6 +160,7 @@ pub enum BackendKind {
 
 impl BackendKind {
     /// A short stable name: `x86_64-asm`, `aarch64-asm`, `riscv64-asm`,
+    /// `s390x-asm`, `x86-asm`, `arm-asm`, `powerpc64-asm`, `loongarch64-asm`,
     /// `x86_64-windows-asm`, `windows-fibers`, `ucontext`, `miri-threads` or
     /// `unsupported`.
     pub const fn name(self) -> &'static str {
@@ -130,6 +168,11 @@ impl BackendKind {
             BackendKind::X86_64Asm => "x86_64-asm",
             BackendKind::Aarch64Asm => "aarch64-asm",
             BackendKind::Riscv64Asm => "riscv64-asm",
+            BackendKind::S390xAsm => "s390x-asm",
+            BackendKind::X86Asm => "x86-asm",
+            BackendKind::ArmAsm => "arm-asm",
+            BackendKind::Powerpc64Asm => "powerpc64-asm",
+            BackendKind::Loongarch64Asm => "loongarch64-asm",
             BackendKind::X86_64WindowsAsm => "x86_64-windows-asm",
             BackendKind::WindowsFibers => "windows-fibers",
             BackendKind::Ucontext => "ucontext",
@@ -145,6 +188,11 @@ impl BackendKind {
             BackendKind::X86_64Asm
                 | BackendKind::Aarch64Asm
                 | BackendKind::Riscv64Asm
+                | BackendKind::S390xAsm
+                | BackendKind::X86Asm
+                | BackendKind::ArmAsm
+                | BackendKind::Powerpc64Asm
+                | BackendKind::Loongarch64Asm
                 | BackendKind::X86_64WindowsAsm
         )
     }
@@ -174,8 +222,9 @@ mod sealed {
 }
 pub(crate) use sealed::Sealed;
 
-/// A stack-switching implementation. Sealed: the set is [`Asm`] (x86_64,
-/// aarch64 and riscv64), [`Ucontext`] (Linux/glibc) and [`Unsupported`].
+/// A stack-switching implementation. Sealed: the set is [`Asm`] (one per
+/// architecture, see the table above), [`Ucontext`] (Linux/glibc),
+/// `WindowsFibers`, `MiriThreads` and [`Unsupported`].
 ///
 /// # Safety
 ///

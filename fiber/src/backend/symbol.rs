@@ -25,6 +25,22 @@ macro_rules! asm_name {
     };
 }
 
+/// ELF's symbol type for a function in `.type`: `@function`, except on
+/// 32-bit Arm, whose assembler reads `@` as the start of a comment and
+/// spells it `%function`.
+#[cfg(not(target_arch = "arm"))]
+macro_rules! elf_function_type {
+    () => {
+        "@function"
+    };
+}
+#[cfg(target_arch = "arm")]
+macro_rules! elf_function_type {
+    () => {
+        "%function"
+    };
+}
+
 /// Declares a global, hidden, function-typed symbol and opens its CFI.
 #[cfg(all(
     not(target_vendor = "apple"),
@@ -43,7 +59,9 @@ macro_rules! asm_begin {
             "\n",
             ".type ",
             asm_name!($name),
-            ", @function\n",
+            ", ",
+            elf_function_type!(),
+            "\n",
             asm_name!($name),
             ":\n",
         )
@@ -62,7 +80,9 @@ macro_rules! asm_begin {
             ".p2align 4\n",
             ".type ",
             asm_name!($name),
-            ", @function\n",
+            ", ",
+            elf_function_type!(),
+            "\n",
             asm_name!($name),
             ":\n",
         )

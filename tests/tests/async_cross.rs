@@ -1,0 +1,101 @@
+//! wasmtime's async on Spindle's fibers on the targets that got assembly
+//! switches: `tests/async-probe` (wasmtime 48.0.8, runtime + async, the
+//! drop-in patched in as an application does) built for each target and
+//! run under its qemu (i686 natively, see `Target::qemu_linux`). The probe
+//! makes 200 `call_async` calls of an async host function that is pending
+//! three times per call: 600 suspends and resumes of the calls' fibers on
+//! Spindle's switch, checked by count, and prints the backend it switched
+//! with, which must be the target's `<arch>-asm`.
+//!
+//! * `cargo test` (and so CI) runs the s390x cell: host calls only, no
+//!   compiler in the build (the cheapest wasmtime build that still runs
+//!   its fibers).
+//! * `cargo async-cross` runs every target with the probe's `wasm` feature:
+//!   a wasm loop calling the same host function, compiled by Cranelift on
+//!   s390x (wasmtime compiles natively for it) and run by Pulley on armv7,
+//!   thumbv7neon, i686 and powerpc64le. Each is a wasmtime build with a
+//!   compiler or interpreter for that target (several minutes each here).
+//!   loongarch64 is not among them: its std is built from nightly's
+//!   rust-src (`cargo +nightly loongarch64`), which this harness does not
+//!   drive.
+
+use std::time::Instant;
+
+use spindle_tests::{Cell, LtoMode, Target, workspace_root};
+
+fn probe(
+    triple: &'static str,
+    backend: &str,
+    features: Option<&'static str>,
+) -> Result<String, String> {
+    let cell = Cell {
+        target: Target::qemu_linux(triple),
+        lto: LtoMode::ThinLocal,
+        codegen_units: 16,
+        features,
+    };
+    let started = Instant::now();
+    let binary = cell
+        .build_standalone(
+            &workspace_root().join("tests/async-probe/Cargo.toml"),
+            "spindle-async-probe",
+            &workspace_root().join("target/async-probe"),
+        )
+        .map_err(|e| format!("{e:#}"))?;
+    let built = started.elapsed();
+    let started = Instant::now();
+    let line = cell
+        .run(&binary)
+        .map_err(|e| format!("{e:#}"))?
+        .ok_or_else(|| format!("{cell}: did not run"))?;
+    println!(
+        "{cell}: built in {built:.0?}, ran in {:.1?}: {line}",
+        started.elapsed()
+    );
+    let want = format!("spindle-async-probe ok: backend={backend} ");
+    if !line.starts_with(&want) {
+        return Err(format!(
+            "{cell}: expected a line starting {want:?}, got {line:?}"
+        ));
+    }
+    if features.is_some() && line.contains("not built") {
+        return Err(format!("{cell}: the wasm caller was not built: {line:?}"));
+    }
+    Ok(line)
+}
+
+/// The cell `cargo test` runs.
+#[test]
+fn wasmtime_async_host_calls_on_s390x_asm() {
+    if let Err(e) = probe("s390x-unknown-linux-gnu", "s390x-asm", None) {
+        panic!("{e}");
+    }
+}
+
+#[test]
+#[ignore = "a wasmtime build with a compiler or interpreter per target; run with `cargo async-cross`"]
+fn async_cross_full() {
+    let cells = [
+        ("s390x-unknown-linux-gnu", "s390x-asm"),
+        ("armv7-unknown-linux-gnueabihf", "arm-asm"),
+        ("thumbv7neon-unknown-linux-gnueabihf", "arm-asm"),
+        ("i686-unknown-linux-gnu", "x86-asm"),
+        ("powerpc64le-unknown-linux-gnu", "powerpc64-asm"),
+    ];
+    let mut failures = Vec::new();
+    let mut rows = Vec::new();
+    for (triple, backend) in cells {
+        match probe(triple, backend, Some("wasm")) {
+            Ok(line) => rows.push(format!("| {triple} | `{backend}` | ✓ {line} |")),
+            Err(e) => {
+                rows.push(format!("| {triple} | `{backend}` | ✗ |"));
+                failures.push(e);
+            }
+        }
+    }
+    println!(
+        "\n| target | backend | probe |\n|---|---|---|\n{}",
+        rows.join("\n")
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
