@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use spindle_runtime::{Error, ErrorKind, Host, LinkProblem};
+use spindle_runtime::{Error, ErrorKind, LinkProblem};
 
 const BAD_IMPORTS: &str = r#"
 (module $bad
