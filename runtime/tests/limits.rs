@@ -151,11 +151,13 @@ fn cancel_from_another_thread() {
     let plugin = host.load_wat("spin", SPIN).unwrap();
     let mut inst = plugin.instantiate(Journal::default()).unwrap();
     let cancel = inst.cancel_handle();
+    // Taken before the canceller exists: on a loaded machine this thread
+    // may be descheduled for longer than the canceller's 50 ms sleep.
+    let start = Instant::now();
     let canceller = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(50));
         cancel.cancel();
     });
-    let start = Instant::now();
     let err = inst.call::<(), ()>("forever", ()).unwrap_err();
     canceller.join().unwrap();
     assert!(
