@@ -941,7 +941,11 @@ fn child_foreign_fault() {
 
 /// gdb, stopped inside a fiber, walks through the trampoline's CFI into the
 /// function that resumed the fiber (run on this same binary as a child).
-#[cfg(all(spindle_asm, target_arch = "x86_64", target_os = "linux"))]
+#[cfg(all(
+    spindle_asm,
+    any(target_arch = "x86_64", target_arch = "x86"),
+    target_os = "linux"
+))]
 #[test]
 fn gdb_backtrace_walks_from_fiber_into_resumer() {
     let exe = std::env::current_exe().unwrap();
@@ -986,14 +990,22 @@ fn gdb_backtrace_walks_from_fiber_into_resumer() {
     );
 }
 
-#[cfg(all(spindle_asm, target_arch = "x86_64", target_os = "linux"))]
+#[cfg(all(
+    spindle_asm,
+    any(target_arch = "x86_64", target_arch = "x86"),
+    target_os = "linux"
+))]
 #[unsafe(no_mangle)]
 #[inline(never)]
 extern "C" fn spindle_gdb_inside_fiber(x: u64) -> u64 {
     std::hint::black_box(x) + 1
 }
 
-#[cfg(all(spindle_asm, target_arch = "x86_64", target_os = "linux"))]
+#[cfg(all(
+    spindle_asm,
+    any(target_arch = "x86_64", target_arch = "x86"),
+    target_os = "linux"
+))]
 #[unsafe(no_mangle)]
 #[inline(never)]
 extern "C" fn spindle_gdb_resumer(
@@ -1005,7 +1017,11 @@ extern "C" fn spindle_gdb_resumer(
         .unwrap()
 }
 
-#[cfg(all(spindle_asm, target_arch = "x86_64", target_os = "linux"))]
+#[cfg(all(
+    spindle_asm,
+    any(target_arch = "x86_64", target_arch = "x86"),
+    target_os = "linux"
+))]
 #[test]
 #[ignore = "run under gdb by gdb_backtrace_walks_from_fiber_into_resumer"]
 fn child_gdb_target() {
