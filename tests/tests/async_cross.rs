@@ -8,8 +8,8 @@
 //! with, which must be the target's `<arch>-asm`.
 //!
 //! * `cargo test` (and so CI) runs the s390x cell: host calls only, no
-//!   compiler in the build (the cheapest wasmtime build that still runs
-//!   its fibers).
+//!   compiler in the build, unoptimized (the cheapest wasmtime build that
+//!   still runs its fibers).
 //! * `cargo async-cross` runs every target with the probe's `wasm` feature:
 //!   a wasm loop calling the same host function, compiled by Cranelift on
 //!   s390x (wasmtime compiles natively for it) and run by Pulley on armv7,
@@ -23,10 +23,44 @@ use std::time::Instant;
 
 use spindle_tests::{Cell, LtoMode, Target, workspace_root};
 
+#[path = "../../support/nested_cargo.rs"]
+mod nested_cargo;
+
+fn manifest() -> std::path::PathBuf {
+    workspace_root().join("tests/async-probe/Cargo.toml")
+}
+
+/// The probe in the dev profile (no optimization, so a cheap wasmtime
+/// build): the CI cell.
+fn build_dev(triple: &str) -> Result<std::path::PathBuf, String> {
+    let target_dir = workspace_root().join("target/async-probe");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = std::process::Command::new(cargo);
+    nested_cargo::scrub_outer_build(&mut cmd);
+    let out = cmd
+        .current_dir(workspace_root())
+        .args(["build", "--quiet", "--manifest-path"])
+        .arg(manifest())
+        .args(["--bin", "spindle-async-probe", "--target", triple])
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .output()
+        .map_err(|e| format!("running cargo build for the probe on {triple}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "cargo build of the probe failed for {triple}:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(target_dir.join(triple).join("debug/spindle-async-probe"))
+}
+
+/// Builds (release with thin-local LTO, or the dev profile with `dev`),
+/// runs and checks the probe on `triple`; returns its line.
 fn probe(
     triple: &'static str,
     backend: &str,
     features: Option<&'static str>,
+    dev: bool,
 ) -> Result<String, String> {
     let cell = Cell {
         target: Target::qemu_linux(triple),
@@ -35,21 +69,25 @@ fn probe(
         features,
     };
     let started = Instant::now();
-    let binary = cell
-        .build_standalone(
-            &workspace_root().join("tests/async-probe/Cargo.toml"),
+    let binary = if dev {
+        build_dev(triple)?
+    } else {
+        cell.build_standalone(
+            &manifest(),
             "spindle-async-probe",
             &workspace_root().join("target/async-probe"),
         )
-        .map_err(|e| format!("{e:#}"))?;
+        .map_err(|e| format!("{e:#}"))?
+    };
     let built = started.elapsed();
     let started = Instant::now();
     let line = cell
         .run(&binary)
         .map_err(|e| format!("{e:#}"))?
         .ok_or_else(|| format!("{cell}: did not run"))?;
+    let profile = if dev { "dev profile" } else { "release" };
     println!(
-        "{cell}: built in {built:.0?}, ran in {:.1?}: {line}",
+        "{triple} ({profile}): built in {built:.0?}, ran in {:.1?}: {line}",
         started.elapsed()
     );
     let want = format!("spindle-async-probe ok: backend={backend} ");
@@ -67,7 +105,7 @@ fn probe(
 /// The cell `cargo test` runs.
 #[test]
 fn wasmtime_async_host_calls_on_s390x_asm() {
-    if let Err(e) = probe("s390x-unknown-linux-gnu", "s390x-asm", None) {
+    if let Err(e) = probe("s390x-unknown-linux-gnu", "s390x-asm", None, true) {
         panic!("{e}");
     }
 }
@@ -85,7 +123,7 @@ fn async_cross_full() {
     let mut failures = Vec::new();
     let mut rows = Vec::new();
     for (triple, backend) in cells {
-        match probe(triple, backend, Some("wasm")) {
+        match probe(triple, backend, Some("wasm"), false) {
             Ok(line) => rows.push(format!("| {triple} | `{backend}` | ✓ {line} |")),
             Err(e) => {
                 rows.push(format!("| {triple} | `{backend}` | ✗ |"));
