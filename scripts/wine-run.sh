@@ -25,4 +25,9 @@ if [[ ! -d "$WINEPREFIX" ]]; then
     mkdir -p "$WINEPREFIX"
     wineboot --init >/dev/null 2>&1 || true
 fi
+# One server for the whole run, kept 60 s past its last client: a server
+# that shuts down as the next test binary connects makes that binary fail
+# with "wine client error: recvmsg: Connection reset by peer" (seen once on
+# CI). Does nothing when a server for this prefix is already running.
+wineserver -p60 >/dev/null 2>&1 || true
 exec wine "$@"
