@@ -24,12 +24,19 @@ fn code(o: &Output) -> i32 {
     o.status.code().expect("exited normally")
 }
 
-/// Writes `text` to a fresh file in this test binary's scratch directory.
+/// Writes `text` to `name` in this test binary's scratch directory. Tests run
+/// in parallel and several write the same plugin while others' `spindle`
+/// processes read it, so the file is written aside and renamed into place: a
+/// reader sees the whole old file or the whole new one, never a truncated one.
 fn file(name: &str, text: &str) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-run-check");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let aside = dir.join(format!(".{name}.{}.{n}", std::process::id()));
+    std::fs::write(&aside, text).unwrap();
+    std::fs::rename(&aside, &path).unwrap();
     path
 }
 
