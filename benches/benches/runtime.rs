@@ -14,6 +14,11 @@
 //!   allocators [`wasmtime_*` vs `spindle_*`].
 //!
 //! Run: `cargo bench -p spindle-benches --bench runtime`
+//!
+//! `SPINDLE_CALLS=<raw|func|name>:<calls>` runs only that many `nop` calls
+//! of one side (raw `TypedFunc::call`, spindle's looked-up `Func::call`, or
+//! `Instance::call` by name), for instruction counts under callgrind
+//! (BENCHMARKS.md).
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -272,7 +277,49 @@ fn raw_engine(pooling: bool) -> Engine {
     Engine::new(&config).unwrap()
 }
 
+/// `SPINDLE_CALLS=<side>:<n>`: `n` nop calls of one side alone, so that two
+/// callgrind runs of different `n` give the instructions of one call.
+fn calls_only(spec: &str) {
+    let Some((side, n)) = spec.split_once(':') else {
+        panic!("SPINDLE_CALLS is <raw|func|name>:<calls>, not {spec:?}");
+    };
+    let n: usize = n.parse().expect("SPINDLE_CALLS: calls is a number");
+    let host = spindle_host(false);
+    let plugin = host.load_wat("small", PLUGIN).unwrap();
+    match side {
+        "raw" => {
+            let engine = host.engine().clone();
+            let module = Module::new(&engine, PLUGIN).unwrap();
+            let pre = raw_linker(&engine).instantiate_pre(&module).unwrap();
+            let mut store = raw_store(&engine);
+            let inst = pre.instantiate(&mut store).unwrap();
+            let nop = inst.get_typed_func::<(), ()>(&mut store, "nop").unwrap();
+            for _ in 0..n {
+                nop.call(&mut store, ()).unwrap();
+            }
+        }
+        "func" => {
+            let mut inst = plugin.instantiate(0).unwrap();
+            let mut f = inst.func::<(), ()>("nop").unwrap();
+            for _ in 0..n {
+                f.call(()).unwrap();
+            }
+        }
+        "name" => {
+            let mut inst = plugin.instantiate(0).unwrap();
+            for _ in 0..n {
+                inst.call::<(), ()>(black_box("nop"), ()).unwrap();
+            }
+        }
+        _ => panic!("SPINDLE_CALLS: side is raw, func or name, not {side:?}"),
+    }
+}
+
 fn main() {
+    if let Some(spec) = std::env::var_os("SPINDLE_CALLS") {
+        calls_only(spec.to_str().expect("SPINDLE_CALLS is UTF-8"));
+        return;
+    }
     // `cargo bench -- <filter>` and criterion's --list/--test modes skip the
     // paired run; a plain `cargo bench --bench runtime` prints it first.
     if std::env::args().skip(1).all(|a| a == "--bench") {

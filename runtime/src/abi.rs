@@ -45,6 +45,7 @@ pub(crate) fn region(ptr: u32, len: u32, size: usize) -> Option<Range<usize>> {
     (end <= size).then_some(start..end)
 }
 
+#[inline]
 pub(crate) fn bounds(
     function: &str,
     what: &'static str,
@@ -52,41 +53,64 @@ pub(crate) fn bounds(
     len: u32,
     mem: &[u8],
 ) -> Result<Range<usize>, Error> {
-    region(ptr, len, mem.len()).ok_or_else(|| {
-        ErrorKind::GuestBounds {
-            function: function.to_string(),
-            what,
-            ptr,
-            len,
-            memory_size: mem.len(),
-        }
-        .into()
-    })
+    match region(ptr, len, mem.len()) {
+        Some(r) => Ok(r),
+        None => Err(out_of_bounds(function, what, ptr, len, mem.len())),
+    }
+}
+
+/// The error of [`bounds`], built out of line: every call checks bounds
+/// and almost none fails.
+#[cold]
+#[inline(never)]
+fn out_of_bounds(
+    function: &str,
+    what: &'static str,
+    ptr: u32,
+    len: u32,
+    memory_size: usize,
+) -> Error {
+    ErrorKind::GuestBounds {
+        function: function.to_string(),
+        what,
+        ptr,
+        len,
+        memory_size,
+    }
+    .into()
 }
 
 /// Checks the pointer `cabi_realloc` returned for `size` bytes, in a memory
 /// of `memory_size` bytes as it is after the call (it may have grown it).
 /// An empty allocation may point anywhere up to the end, even at 0: nothing
 /// is written there.
+#[inline]
 pub(crate) fn check_allocation(
     function: &str,
     ptr: u32,
     size: u32,
     memory_size: usize,
 ) -> Result<Range<usize>, Error> {
+    match region(ptr, size, memory_size) {
+        Some(r) if size == 0 || ptr != 0 => Ok(r),
+        _ => Err(bad_allocation(function, ptr, size, memory_size)),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn bad_allocation(function: &str, ptr: u32, size: u32, memory_size: usize) -> Error {
     let problem = if size > 0 && ptr == 0 {
         AllocatorProblem::Null
-    } else if let Some(r) = region(ptr, size, memory_size) {
-        return Ok(r);
     } else {
         AllocatorProblem::OutOfBounds { ptr, memory_size }
     };
-    Err(ErrorKind::Allocator {
+    ErrorKind::Allocator {
         function: function.to_string(),
         size,
         problem,
     }
-    .into())
+    .into()
 }
 
 /// An error from calling `cabi_realloc`: a plain trap is the allocator's
@@ -119,11 +143,13 @@ pub(crate) fn contract(function: &str, problem: impl Into<String>) -> Error {
     .into()
 }
 
+#[inline(always)]
 fn u32_at(mem: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(mem[at..at + 4].try_into().expect("4 bytes"))
 }
 
 /// Reads the `(ptr, len)` pair at `at`, which must be in bounds.
+#[inline(always)]
 pub(crate) fn pair_at(mem: &[u8], at: usize) -> (u32, u32) {
     (u32_at(mem, at), u32_at(mem, at + 4))
 }
@@ -136,6 +162,7 @@ pub(crate) enum Outcome {
 
 /// Decodes the result area at `area` in `mem`: its alignment, bounds and
 /// tag, then the payload's bounds and size (against `max_output`).
+#[inline(always)]
 pub(crate) fn decode_result(
     function: &str,
     mem: &[u8],
@@ -143,10 +170,7 @@ pub(crate) fn decode_result(
     max_output: Option<usize>,
 ) -> Result<Outcome, Error> {
     if !area.is_multiple_of(RESULT_ALIGN) {
-        return Err(contract(
-            function,
-            format!("its result area pointer {area:#x} is not 4-byte aligned"),
-        ));
+        return Err(misaligned_area(function, area));
     }
     let head = bounds(function, "return area", area, RESULT_AREA, mem)?;
     let tag = mem[head.start];
@@ -154,30 +178,49 @@ pub(crate) fn decode_result(
     let what = match tag {
         0 => "output",
         1 => "error message",
-        other => {
-            return Err(contract(
-                function,
-                format!("its result tag is {other}; 0 (ok) and 1 (error) are the only tags"),
-            ));
-        }
+        other => return Err(unknown_tag(function, other)),
     };
     let range = bounds(function, what, ptr, len, mem)?;
     if let Some(limit) = max_output
         && len as usize > limit
     {
-        return Err(ErrorKind::OutputLimit {
-            function: function.to_string(),
-            what,
-            len,
-            limit,
-        }
-        .into());
+        return Err(over_output_limit(function, what, len, limit));
     }
     Ok(if tag == 0 {
         Outcome::Ok(range)
     } else {
         Outcome::Err(range)
     })
+}
+
+#[cold]
+#[inline(never)]
+fn misaligned_area(function: &str, area: u32) -> Error {
+    contract(
+        function,
+        format!("its result area pointer {area:#x} is not 4-byte aligned"),
+    )
+}
+
+#[cold]
+#[inline(never)]
+fn unknown_tag(function: &str, tag: u8) -> Error {
+    contract(
+        function,
+        format!("its result tag is {tag}; 0 (ok) and 1 (error) are the only tags"),
+    )
+}
+
+#[cold]
+#[inline(never)]
+fn over_output_limit(function: &str, what: &'static str, len: u32, limit: usize) -> Error {
+    ErrorKind::OutputLimit {
+        function: function.to_string(),
+        what,
+        len,
+        limit,
+    }
+    .into()
 }
 
 /// A plugin's error message, cut at `max` bytes with a note giving the

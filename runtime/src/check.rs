@@ -1,5 +1,5 @@
 //! Checking a plugin against a host described by signatures alone, and
-//! calling exports with dynamically typed values.
+//! compiling a plugin file without a host.
 //!
 //! Tools (the `spindle` command) check plugins against hosts they do not
 //! run: a manifest lists what an application provides, with no closures
@@ -10,9 +10,8 @@ use std::path::Path;
 
 use wasmtime::{Engine, Module, ValType};
 
-use crate::error::{Error, ErrorKind, classify};
+use crate::error::{Error, ErrorKind};
 use crate::host::Host;
-use crate::instance::Instance;
 use crate::link::{self, HostFuncs, LinkError};
 use crate::load_limits::LoadLimits;
 use crate::types::Signature;
@@ -128,86 +127,10 @@ pub fn compile_file_with(
     })
 }
 
-impl<T: 'static> Instance<T> {
-    /// The signature of function export `name`, if there is one.
-    pub fn export_signature(&self, name: &str) -> Option<Signature> {
-        match self.module.get_export(name)? {
-            wasmtime::ExternType::Func(ft) => Some(Signature::from_func_type(&ft)),
-            _ => None,
-        }
-    }
-
-    /// Calls export `name` with values whose types are known only at run
-    /// time (a command line, a script). Same limits and errors as
-    /// [`Instance::call`]; a wrong argument count or type is
-    /// [`ErrorKind::ExportSignature`].
-    pub fn call_dynamic(
-        &mut self,
-        name: &str,
-        args: &[wasmtime::Val],
-    ) -> Result<Vec<wasmtime::Val>, Error> {
-        let Some(func) = self.instance.get_func(&mut self.store, name) else {
-            return Err(ErrorKind::MissingExport {
-                name: name.to_string(),
-                available: self.function_exports_near(name),
-            }
-            .into());
-        };
-        let ty = func.ty(&self.store);
-        let given: Option<Vec<ValType>> = args
-            .iter()
-            .map(|a| match a {
-                wasmtime::Val::I32(_) => Some(ValType::I32),
-                wasmtime::Val::I64(_) => Some(ValType::I64),
-                wasmtime::Val::F32(_) => Some(ValType::F32),
-                wasmtime::Val::F64(_) => Some(ValType::F64),
-                _ => None,
-            })
-            .collect();
-        let fits = given.as_ref().is_some_and(|g| {
-            g.len() == ty.params().len() && g.iter().zip(ty.params()).all(|(a, b)| a.matches(&b))
-        });
-        if !fits {
-            return Err(ErrorKind::ExportSignature {
-                name: name.to_string(),
-                expected: Signature::new(given.unwrap_or_default(), ty.results().collect()),
-                found: Signature::from_func_type(&ty),
-            }
-            .into());
-        }
-        let mut results = vec![wasmtime::Val::I32(0); ty.results().len()];
-        self.arming.arm(&mut self.store)?;
-        let called = match self.async_call {
-            Some(run) => {
-                if let Some(ex) = &self.store.data().exchange {
-                    // As in a plain call: nothing may suspend here.
-                    crate::exchange::deactivate(ex);
-                }
-                run(&mut self.store, func, args, &mut results)
-            }
-            None => {
-                self.arming.check_native_stack()?;
-                func.call(&mut self.store, args, &mut results)
-            }
-        };
-        match called {
-            Ok(()) => Ok(results),
-            Err(e) => {
-                let e = classify(e, self.arming.budget);
-                match e.kind() {
-                    // proc_exit(0) ends a call without results normally.
-                    ErrorKind::Exit { code: 0 } if results.is_empty() => Ok(results),
-                    _ => Err(e),
-                }
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Ctx, Limits};
+    use crate::Ctx;
 
     fn host() -> Host<()> {
         Host::<()>::builder()
@@ -260,47 +183,5 @@ mod tests {
             Signature::from_types([ValType::I32, ValType::I32], []),
         );
         assert!(spec.check("p", &module).is_ok());
-    }
-
-    #[test]
-    fn dynamic_calls_check_types_and_keep_limits() {
-        let host = Host::<()>::builder().enable_fuel().build().unwrap();
-        let plugin = host
-            .load_wat(
-                "p",
-                r#"(module
-                    (func (export "run") (param i32) (result i32) (local.get 0))
-                    (func (export "spin") (loop (br 0))))"#,
-            )
-            .unwrap();
-        let mut inst = plugin
-            .instantiate_with((), Limits::new().fuel(1000))
-            .unwrap();
-        let out = inst.call_dynamic("run", &[wasmtime::Val::I32(7)]).unwrap();
-        assert_eq!(out[0].unwrap_i32(), 7);
-        let err = inst
-            .call_dynamic("run", &[wasmtime::Val::I64(7)])
-            .unwrap_err();
-        assert!(
-            matches!(err.kind(), ErrorKind::ExportSignature { .. }),
-            "{err}"
-        );
-        let err = inst.call_dynamic("rnu", &[]).unwrap_err();
-        assert!(
-            matches!(err.kind(), ErrorKind::MissingExport { .. }),
-            "{err}"
-        );
-        let err = inst.call_dynamic("spin", &[]).unwrap_err();
-        assert!(
-            matches!(err.kind(), ErrorKind::OutOfFuel { fuel: 1000, .. }),
-            "{err}"
-        );
-        // Fuel is per call: the next call has its full budget again.
-        assert!(inst.call_dynamic("run", &[wasmtime::Val::I32(1)]).is_ok());
-        assert_eq!(
-            inst.export_signature("run").unwrap().to_string(),
-            "(func (param i32) (result i32))"
-        );
-        assert!(inst.export_signature("nope").is_none());
     }
 }

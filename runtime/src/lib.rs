@@ -34,11 +34,10 @@
 //! +--------------+---------------------------------------------------------+
 //! | module       | holds                                                   |
 //! +--------------+---------------------------------------------------------+
-//! | check        | HostSpec, compile_file, Instance::call_dynamic: tools   |
+//! | check        | HostSpec, compile_file: tools for checking plugins      |
 //! | host         | HostBuilder, Host: engine, linker, loading plugins      |
 //! | plugin       | Plugin: a checked, pre-linked module; instantiation     |
-//! | bytes        | Instance::call_bytes, call_str: the guest contract      |
-//! | instance     | Instance, Func, CancelHandle: typed calls               |
+//! | instance     | Instance, Func, CancelHandle: every kind of call        |
 //! | shared       | what plugins and instances keep of their host           |
 //! | resumable    | Call, Step, Ctx::suspend: suspendable calls             |
 //! | hostfn       | Ctx, HostFn: host functions and guest memory access     |
@@ -59,7 +58,6 @@
 //! ```
 
 mod abi;
-mod bytes;
 mod cache;
 mod check;
 mod error;

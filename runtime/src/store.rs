@@ -31,8 +31,8 @@ pub struct State<T> {
     /// How long the running call may wait in the host in total (sleeping,
     /// polling, blocking reads of WASI) when it has fuel but no deadline.
     pub(crate) wait_budget: Option<Duration>,
-    /// Calls armed so far (the start function included): the number of the
-    /// running or last call, which a [`CancelHandle`] targets.
+    /// Calls armed since the first [`CancelHandle`] was taken: the number
+    /// of the running or last call, which a handle targets.
     pub(crate) call_number: u64,
     /// Created with the first [`CancelHandle`]; until then there is nothing
     /// to check and no allocation to make per instance.
@@ -109,6 +109,8 @@ pub(crate) fn wait_budget(fuel: u64) -> Duration {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Arming {
     pub fuel_metering: bool,
+    /// A deadline, fuel or fuel metering: something to reset per call.
+    budgeted: bool,
     pub budget: CallBudget,
     /// Native stack a synchronous call needs on the calling thread.
     pub native_stack: usize,
@@ -132,6 +134,7 @@ impl Arming {
         }
         Ok(Arming {
             fuel_metering,
+            budgeted: fuel_metering || limits.deadline.is_some() || limits.fuel.is_some(),
             budget: CallBudget {
                 fuel: limits.fuel,
                 deadline: limits.deadline,
@@ -158,18 +161,24 @@ impl Arming {
         }
     }
 
-    /// Resets the per-call budgets. Kept small: it runs before every call.
-    #[inline]
+    /// Resets the per-call budgets. Kept small and in line: it runs before
+    /// every call.
+    #[inline(always)]
     pub(crate) fn arm<T>(&self, store: &mut Store<State<T>>) -> Result<(), Error> {
         let data = store.data_mut();
-        data.call_number += 1;
-        if let Some(c) = &data.cancel
-            && c.hits(data.call_number)
-        {
-            return Err(ErrorKind::Cancelled {
-                backtrace: Backtrace::default(),
+        // Calls are numbered only once a handle can name one: until the
+        // first `cancel_handle` nothing reads the number.
+        if let Some(c) = &data.cancel {
+            data.call_number += 1;
+            if c.hits(data.call_number) {
+                return Err(ErrorKind::Cancelled {
+                    backtrace: Backtrace::default(),
+                }
+                .into());
             }
-            .into());
+        }
+        if !self.budgeted {
+            return Ok(());
         }
         if let Some(deadline) = self.budget.deadline {
             // An instant, not a count of epoch callbacks: time spent where

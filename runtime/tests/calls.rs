@@ -3,7 +3,8 @@
 
 mod common;
 use common::*;
-use spindle_runtime::{BoxError, Ctx, Host};
+use spindle_runtime::wasmtime::Val;
+use spindle_runtime::{BoxError, Ctx, ErrorKind, Host, Limits};
 
 #[test]
 fn typed_calls_and_host_state() {
@@ -198,4 +199,44 @@ fn error_is_one_pointer() {
         std::mem::size_of::<Result<(), spindle_runtime::Error>>(),
         std::mem::size_of::<usize>()
     );
+}
+
+#[test]
+fn dynamic_calls_check_types_and_keep_limits() {
+    let host = Host::<()>::builder().enable_fuel().build().unwrap();
+    let plugin = host
+        .load_wat(
+            "p",
+            r#"(module
+                (func (export "run") (param i32) (result i32) (local.get 0))
+                (func (export "spin") (loop (br 0))))"#,
+        )
+        .unwrap();
+    let mut inst = plugin
+        .instantiate_with((), Limits::new().fuel(1000))
+        .unwrap();
+    let out = inst.call_dynamic("run", &[Val::I32(7)]).unwrap();
+    assert_eq!(out[0].unwrap_i32(), 7);
+    let err = inst.call_dynamic("run", &[Val::I64(7)]).unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::ExportSignature { .. }),
+        "{err}"
+    );
+    let err = inst.call_dynamic("rnu", &[]).unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::MissingExport { .. }),
+        "{err}"
+    );
+    let err = inst.call_dynamic("spin", &[]).unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::OutOfFuel { fuel: 1000, .. }),
+        "{err}"
+    );
+    // Fuel is per call: the next call has its full budget again.
+    assert!(inst.call_dynamic("run", &[Val::I32(1)]).is_ok());
+    assert_eq!(
+        inst.export_signature("run").unwrap().to_string(),
+        "(func (param i32) (result i32))"
+    );
+    assert!(inst.export_signature("nope").is_none());
 }

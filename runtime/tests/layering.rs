@@ -1,6 +1,7 @@
 //! The module layering drawn in `src/lib.rs` is the one the code has: every
-//! `crate::` path in `src/*.rs` names a module below its own, directly or
-//! through a re-export at the crate root.
+//! `crate::` path in `src/*.rs` (and in `src/<module>/**.rs`, which belong
+//! to `<module>`) names a module below its own, directly or through a
+//! re-export at the crate root.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -113,6 +114,20 @@ fn first_segment(path: &str) -> String {
         .collect()
 }
 
+/// Every `.rs` file under `dir` with the top-level module it belongs to:
+/// `src/x.rs` and everything under `src/x/` belong to `x`.
+fn rust_files(dir: &Path, module: Option<&str>, out: &mut Vec<(String, std::path::PathBuf)>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let stem = path.file_stem().unwrap().to_str().unwrap().to_string();
+        if path.is_dir() {
+            rust_files(&path, Some(module.unwrap_or(&stem)), out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push((module.map_or(stem, str::to_string), path));
+        }
+    }
+}
+
 #[test]
 fn modules_import_only_downward() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
@@ -125,21 +140,19 @@ fn modules_import_only_downward() {
         .collect();
     let reexports = root_reexports(&lib);
     let mut problems = Vec::new();
-    let mut files: Vec<_> = std::fs::read_dir(&src)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
-        .collect();
+    let mut files = Vec::new();
+    rust_files(&src, None, &mut files);
     files.sort();
     assert!(files.len() > 5, "found only {files:?} in {}", src.display());
-    for file in &files {
-        let module = file.file_stem().unwrap().to_str().unwrap();
+    for (module, file) in &files {
+        let module = module.as_str();
         if module == "lib" {
             continue;
         }
         let Some(&own) = rank.get(module) else {
             problems.push(format!(
-                "src/{module}.rs is not in the layer table of src/lib.rs"
+                "{} (module `{module}`) is not in the layer table of src/lib.rs",
+                file.display()
             ));
             continue;
         };
@@ -155,7 +168,8 @@ fn modules_import_only_downward() {
             match rank.get(target) {
                 Some(&other) if other > own => {}
                 Some(_) => problems.push(format!(
-                    "src/{module}.rs uses `crate::{segment}` from `{target}`, which is above it"
+                    "{} uses `crate::{segment}` from `{target}`, which is above it",
+                    file.display()
                 )),
                 // A root item that is not a re-export (a macro, `wasmtime`).
                 None => {}

@@ -1,19 +1,18 @@
 //! Calling exports with bytes and strings through the guest contract
 //! (docs/guest-contract.md): the host side of `call_bytes` and `call_str`.
 
-use wasmtime::{Memory, Store, TypedFunc, WasmParams, WasmResults};
+use wasmtime::Memory;
 
+use super::{Instance, Way, cached, enter};
 use crate::abi::{self, ListFunc, Outcome, PostFunc};
-use crate::error::{Error, ErrorKind, classify};
-use crate::exchange::deactivate;
-use crate::instance::Instance;
-use crate::store::{AsyncCall, State};
-use crate::types::{Signature, Values};
+use crate::error::{Error, ErrorKind};
 
 /// An export of the contract, looked up and type-checked once per name.
-struct ListExport {
+pub(super) struct ListExport {
     func: ListFunc,
     post: Option<PostFunc>,
+    /// The plugin's `memory`, checked with the export.
+    memory: Memory,
 }
 
 impl<T: 'static> Instance<T> {
@@ -30,9 +29,8 @@ impl<T: 'static> Instance<T> {
     /// a failing allocator have their own kinds too. The instance can be
     /// called again after any of them.
     pub fn call_bytes(&mut self, name: &str, input: &[u8]) -> Result<Vec<u8>, Error> {
-        let mut out = Vec::new();
-        self.call_bytes_into(name, input, &mut out)?;
-        Ok(out)
+        // One allocation of the output's size, not a growing buffer.
+        self.call_list(name, input, |_, bytes| Ok(bytes.to_vec()))
     }
 
     /// [`Instance::call_bytes`] into a buffer the caller reuses: `out` is
@@ -69,8 +67,10 @@ impl<T: 'static> Instance<T> {
         input: &[u8],
         lift: impl FnOnce(&str, &[u8]) -> Result<R, Error>,
     ) -> Result<R, Error> {
-        let slot = self.list_export(name)?;
-        let memory = self.contract_exports(name)?;
+        let slot = match cached(&self.lists, name) {
+            Some(i) => i,
+            None => self.check_list_export(name)?,
+        };
         let Ok(len) = u32::try_from(input.len()) else {
             return Err(ErrorKind::InputTooLarge {
                 function: name.to_string(),
@@ -78,33 +78,25 @@ impl<T: 'static> Instance<T> {
             }
             .into());
         };
-        self.arming.arm(&mut self.store)?;
-        let budget = self.arming.budget;
-        if self.async_call.is_none() {
-            self.arming.check_native_stack()?;
-        } else if let Some(ex) = &self.store.data().exchange {
-            // As in a plain call: nothing may suspend here.
-            deactivate(ex);
-        }
-        // Borrowed field by field, not cloned: cloning a `TypedFunc` clones
-        // its registered type (several atomic operations), which made a
-        // 1 KiB echo call 2.8 times the raw wasmtime time (BENCHMARKS.md).
-        let store = &mut self.store;
-        let run = self.async_call;
-        let export = self.checked[slot]
-            .1
-            .downcast_ref::<ListExport>()
-            .expect("list_export stored a ListExport here");
-        let realloc = self.realloc.as_ref().expect("contract_exports set it");
+        let mut entry = enter(&mut self.store, &self.arming, self.async_call, Way::Here)?;
+        // Borrowed, not cloned: cloning a `TypedFunc` clones its registered
+        // type (several atomic operations), which once made a 1 KiB echo
+        // call 2.8 times the raw wasmtime time (BENCHMARKS.md).
+        let export = &self.lists[slot].1;
+        let memory = export.memory;
+        let realloc = self.realloc.as_ref().expect("check_list_export set it");
 
-        let ptr = invoke(store, run, realloc, (0, 0, abi::LIST_ALIGN, len))
-            .map_err(|e| abi::allocator_failed(name, len, e, budget))?;
-        let mem = memory.data_mut(&mut *store);
+        let ptr = entry
+            .call(realloc, (0, 0, abi::LIST_ALIGN, len))
+            .map_err(|e| abi::allocator_failed(name, len, e, entry.budget))?;
+        let mem = memory.data_mut(&mut *entry.store);
         let r = abi::check_allocation(name, ptr, len, mem.len())?;
         mem[r].copy_from_slice(input);
 
-        let area = invoke(store, run, &export.func, (ptr, len)).map_err(|e| classify(e, budget))?;
-        let mem = memory.data(&*store);
+        let area = entry
+            .call(&export.func, (ptr, len))
+            .map_err(|e| entry.fail(e))?;
+        let mem = memory.data(&*entry.store);
         let max_error = self.arming.max_error;
         let lifted =
             abi::decode_result(name, mem, area, self.arming.max_output).and_then(|outcome| {
@@ -120,7 +112,7 @@ impl<T: 'static> Instance<T> {
         // Called whatever the host made of the result, so that a plugin's
         // memory stays flat even when its results are refused.
         if let Some(post) = &export.post {
-            let freed = invoke(store, run, post, area).map_err(|e| classify(e, budget));
+            let freed = entry.call(post, area).map_err(|e| entry.fail(e));
             if lifted.is_ok() {
                 freed?;
             }
@@ -128,28 +120,12 @@ impl<T: 'static> Instance<T> {
         lifted
     }
 
-    /// The index in `checked` of export `name` as a [`ListExport`].
-    fn list_export(&mut self, name: &str) -> Result<usize, Error> {
-        let slot = self.checked.iter().position(|(n, _)| **n == *name);
-        if let Some(i) = slot
-            && self.checked[i].1.is::<ListExport>()
-        {
-            return Ok(i);
-        }
-        let Some(func) = self.instance.get_func(&mut self.store, name) else {
-            return Err(ErrorKind::MissingExport {
-                name: name.to_string(),
-                available: self.function_exports_near(name),
-            }
-            .into());
-        };
-        let typed = func.typed::<(u32, u32), u32>(&self.store).map_err(|_| {
-            Error::from(ErrorKind::ExportSignature {
-                name: name.to_string(),
-                expected: Signature::of::<(u32, u32), u32>(),
-                found: Signature::from_func_type(&func.ty(&self.store)),
-            })
-        })?;
+    /// Looks export `name` up for its first bytes call, checks it and the
+    /// contract's other exports, and keeps it in `lists`: a name is cached
+    /// only once everything a bytes call needs is there.
+    #[cold]
+    fn check_list_export(&mut self, name: &str) -> Result<usize, Error> {
+        let func = self.typed_export::<(u32, u32), u32>(name)?;
         let post_name = abi::post_name(name);
         let post = match self.instance.get_func(&mut self.store, &post_name) {
             None => None,
@@ -157,17 +133,10 @@ impl<T: 'static> Instance<T> {
                 abi::contract(name, format!("its `{post_name}` is not (func (param i32))"))
             })?),
         };
-        let export = Box::new(ListExport { func: typed, post });
-        Ok(match slot {
-            Some(i) => {
-                self.checked[i].1 = export;
-                i
-            }
-            None => {
-                self.checked.push((name.into(), export));
-                self.checked.len() - 1
-            }
-        })
+        let memory = self.contract_exports(name)?;
+        self.lists
+            .push((name.into(), ListExport { func, post, memory }));
+        Ok(self.lists.len() - 1)
     }
 
     /// The plugin's `memory`, with its `cabi_realloc` checked and cached.
@@ -191,29 +160,5 @@ impl<T: 'static> Instance<T> {
             })?;
         self.realloc = Some(realloc);
         Ok(memory)
-    }
-}
-
-/// One guest call, on the plugin's fiber if it imports async host
-/// functions (wasmtime then refuses the synchronous entry points).
-#[inline]
-fn invoke<T, P, R>(
-    store: &mut Store<State<T>>,
-    run: Option<AsyncCall<T>>,
-    func: &TypedFunc<P, R>,
-    args: P,
-) -> wasmtime::Result<R>
-where
-    P: WasmParams + Values,
-    R: WasmResults + Values,
-{
-    match run {
-        None => func.call(store, args),
-        Some(run) => {
-            let params = args.into_vals();
-            let mut results = vec![wasmtime::Val::I32(0); R::val_types().len()];
-            run(store, *func.func(), &params, &mut results)?;
-            Ok(R::from_vals(&results))
-        }
     }
 }
