@@ -107,7 +107,7 @@ need_packages+=(
 need_packages+=(valgrind) # memcheck runs the fiber suite (fiber/README.md, scripts/test.sh)
 # --- end of issue 15: valgrind
 # --- issue 14: C plugin
-# The C plugin (examples/plugins/c-greeter, cli/tests/c_plugin.rs): clang for
+# The C plugin (examples/plugins/c-greeter, cli/tests/all/c_plugin.rs): clang for
 # wasm32-wasi, wasm-ld, wasi-libc's malloc, compiler-rt's wasm32 builtins.
 need_packages+=(clang lld wasi-libc libclang-rt-dev-wasm32)
 # --- end of issue 14: C plugin
@@ -149,7 +149,7 @@ if ! cargo-zigbuild --version >/dev/null 2>&1 || ! python3 -c "import ziglang" 2
     cargo-zigbuild --version >/dev/null 2>&1 || fail "cargo-zigbuild installed but does not run (is pip's bin directory on PATH?)"
 fi
 
-# --- doctor link logs (cli/tests/doctor_logs.rs, scripts/make-link-logs.sh) ---
+# --- doctor link logs (cli/tests/all/doctor_logs.rs, scripts/make-link-logs.sh) ---
 # A real wasm link failure on nightly (Rust 1.96+ no longer passes
 # --allow-undefined); the test prints "NOT RUN: ..." without it, this makes
 # CI run it. (Its mingw COFF link uses mingw-w64, installed above.)

@@ -38,7 +38,7 @@ step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 step "cargo test --workspace (includes the LTO matrices; wasmtime on its own fibers)"
-# Also `spindle patch`: its unit and workspace tests (cli/tests/patch.rs,
+# Also `spindle patch`: its unit and workspace tests (cli/tests/all/patch.rs,
 # cargo metadata only, ~15 s) and one proof cell, wasmtime 46.0.3 patched,
 # built in release, run and inspected (tests/tests/patch_cells.rs; 3.4 min
 # cold measured here; every cell: `cargo patch-full`).
@@ -79,7 +79,7 @@ drop_on_ci target/compat-versions
 # natively): std, and no_std with its allocator and panic handler; and the
 # kit's plugin, so clippy sees the expansions. ~40 s cold here.
 # Its plugins are built and run by `cargo test --workspace`
-# (examples/tests/pdk.rs, cli/tests/c_plugin.rs).
+# (examples/tests/pdk.rs, cli/tests/all/c_plugin.rs).
 step "spindle-pdk on wasm32-unknown-unknown and wasm32-wasip1 (std and no_std)"
 for t in wasm32-unknown-unknown wasm32-wasip1; do
     cargo clippy -p spindle-pdk --target "$t" --quiet -- -D warnings

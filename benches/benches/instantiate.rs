@@ -22,7 +22,7 @@
 //!
 //! Run: `cargo bench -p spindle-benches --bench instantiate`.
 
-#[path = "../../runtime/tests/wasi_common/mod.rs"]
+#[path = "../../runtime/tests/all/wasi_common/mod.rs"]
 mod wasi_common;
 
 use std::hint::black_box;

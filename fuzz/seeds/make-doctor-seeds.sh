@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates fuzz/corpus/doctor/: small build outputs of the kinds
-# `spindle doctor` reads, made the way cli/tests/doctor.rs makes its own:
+# `spindle doctor` reads, made the way cli/tests/all/doctor.rs makes its own:
 # `rustc --emit=obj` of a no_std object referencing spindle's switch symbol
 # for ELF and Mach-O targets, a hand-written ar archive and rlib, a fat
 # Mach-O, a linked ELF executable, and wasm/WAT plugins. Each file is a few

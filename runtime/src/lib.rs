@@ -26,7 +26,7 @@
 //! # Layers
 //!
 //! Modules import downward only, like wasmtime's store, instance and linker:
-//! each row may use the rows below it, never a row above. `tests/layering.rs`
+//! each row may use the rows below it, never a row above. `tests/all/layering.rs`
 //! reads this table and fails on an upward import (including one through a
 //! re-export at the crate root) or on a module missing from it.
 //!

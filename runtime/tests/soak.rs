@@ -4,6 +4,7 @@
 //! runs them in release mode and prints the figures (RELIABILITY.md).
 //! `SPINDLE_SOAK_SCALE` (a factor, default 1) scales the counts down for CI.
 
+#[path = "all/common/mod.rs"]
 mod common;
 use common::*;
 

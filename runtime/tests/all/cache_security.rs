@@ -4,8 +4,7 @@
 //! Every entry a test plants is built to be accepted by the old checks, so a
 //! cache that trusts the directory fails here.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::hash::Hasher;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};

@@ -1,8 +1,7 @@
 //! Typed calls, host functions with state and guest memory, plugin loading
 //! from every source.
 
-mod common;
-use common::*;
+use crate::common::*;
 use spindle_runtime::wasmtime::Val;
 use spindle_runtime::{BoxError, Ctx, ErrorKind, Host, Limits};
 

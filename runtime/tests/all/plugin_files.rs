@@ -3,9 +3,7 @@
 //! ends, a directory, a sparse file claiming gigabytes. Each must be refused
 //! with its own error before anything large is read, and the host goes on.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use spindle_runtime::{ErrorKind, LoadLimit};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;

@@ -2,8 +2,7 @@
 //! applied per memory or per table instead of per instance, and a deadline
 //! whose tick count wrapped.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use spindle_runtime::{ErrorKind, Limits};
 use std::path::Path;

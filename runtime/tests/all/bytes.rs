@@ -3,7 +3,7 @@
 
 use spindle_runtime::{BoxError, Ctx, ErrorKind, Host, Limits};
 
-const UPPER: &str = include_str!("data/upper.wat");
+const UPPER: &str = include_str!("../data/upper.wat");
 
 fn upper_host() -> Host<()> {
     Host::<()>::builder().build().unwrap()

@@ -2,12 +2,9 @@
 //! plugins built for wasm32-wasip1 (runtime/tests/plugins/wasi-plugin) and
 //! the runtime's WAT edge cases, through the `spindle` binary.
 
-#[path = "../../runtime/tests/wasi_common/mod.rs"]
-mod wasi_common;
-
+use crate::wasi_common::plugins;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
-use wasi_common::plugins;
 
 fn spindle(args: &[&str]) -> Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_spindle"))

@@ -1,8 +1,7 @@
 //! Each limit ends the call with its own error; the host and other instances
 //! keep working.
 
-mod common;
-use common::*;
+use crate::common::*;
 use spindle_runtime::{Error, ErrorKind, Limits};
 use std::time::{Duration, Instant};
 

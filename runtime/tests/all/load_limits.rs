@@ -2,8 +2,7 @@
 //! refused before compiling, each with its own error naming the limit, the
 //! value and the function (issue 19, "Compilation is unbounded").
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use spindle_runtime::{ErrorKind, LoadLimit, LoadLimitError, LoadLimits};
 use std::path::Path;

@@ -8,18 +8,14 @@
 fn wasi_tests_need_the_wasi_feature() {
     println!(
         "NOT RUN: spindle-runtime was built without its `wasi` feature; \
-         run `cargo test -p spindle-runtime --features wasi --test wasi` \
+         run `cargo test -p spindle-runtime --features wasi --test all wasi::` \
          (the workspace test enables it through spindle-cli)"
     );
 }
 
 #[cfg(feature = "wasi")]
-#[path = "wasi_common/mod.rs"]
-mod wasi_common;
-
-#[cfg(feature = "wasi")]
 mod with_wasi {
-    use super::wasi_common::plugins;
+    use crate::wasi_common::plugins;
     use spindle_runtime::{
         BoxError, Ctx, ErrorKind, Host, HostBuilder, Limits, LinkProblem, Output, Step, Wasi,
     };

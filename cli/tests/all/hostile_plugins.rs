@@ -8,8 +8,6 @@
 //! were run against 9b1ab03).
 
 #[cfg(unix)]
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -228,7 +226,7 @@ fn a_table_grown_to_2_gb_hits_the_default_table_limit() {
     // At 9b1ab03 the CLI had no table cap: growing by 0x10000000 elements
     // succeeded under --timeout 100ms (1.56 s, 2.1 GB).
     let plugin = fixture("tablegrow.wat");
-    let r = common::spindle_as(
+    let r = crate::common::spindle_as(
         &["run", "--timeout", "100ms", &plugin, "g", "268435456"],
         Some(16 << 30),
         None,
@@ -245,8 +243,9 @@ fn a_table_grown_to_2_gb_hits_the_default_table_limit() {
     assert!(r.max_rss_kib < 512 << 10, "peak RSS {} KiB", r.max_rss_kib);
 
     // --max-table moves the cap, to the element.
-    let run =
-        |n: &str| common::spindle_as(&["run", "--max-table", "10", &plugin, "g", n], None, None);
+    let run = |n: &str| {
+        crate::common::spindle_as(&["run", "--max-table", "10", &plugin, "g", n], None, None)
+    };
     let r = run("10");
     assert_eq!(
         (r.code, r.stdout.as_str()),
@@ -270,7 +269,7 @@ fn random_fill_checks_its_bounds_before_it_allocates() {
     // check (7.2 s, 4.2 GB RSS). Now the bounds come first and the bytes go
     // straight into guest memory.
     let plugin = fixture("fill.wat");
-    let r = common::spindle_as(&["run", "--timeout", "10ms", &plugin, "once"], None, None);
+    let r = crate::common::spindle_as(&["run", "--timeout", "10ms", &plugin, "once"], None, None);
     assert_eq!(r.code, Some(1), "{}", r.stderr);
     assert!(
         r.stderr.contains(

@@ -10,11 +10,9 @@
 //! the machine 2 GB.
 #![cfg(unix)]
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::{Run, spindle_as};
+use crate::common::{Run, spindle_as};
 use serde_json::Value;
 
 fn scratch(name: &str) -> PathBuf {

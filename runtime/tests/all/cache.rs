@@ -1,7 +1,6 @@
 //! The on-disk compiled-module cache: hits, misses, stale and corrupt entries.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[test]
 fn second_load_comes_from_cache() {

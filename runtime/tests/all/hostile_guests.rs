@@ -402,7 +402,7 @@ fn output_that_is_not_utf8_for_call_str() {
     r.goes_on();
 }
 
-const UPPER: &str = include_str!("data/upper.wat");
+const UPPER: &str = include_str!("../data/upper.wat");
 
 /// Pages of the instance's memory and the arena top the plugin reports.
 fn footprint(inst: &mut Instance<()>) -> (usize, i32) {

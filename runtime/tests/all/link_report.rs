@@ -1,8 +1,7 @@
 //! The load-time import/export report: every problem at once, with WAT
 //! signatures, suggestions and the `env` hint.
 
-mod common;
-use common::*;
+use crate::common::*;
 use spindle_runtime::{Error, ErrorKind, LinkProblem};
 
 const BAD_IMPORTS: &str = r#"

@@ -2,8 +2,7 @@
 //! the application, which resumes it later. Limits, errors and cancellation
 //! across suspensions.
 
-mod common;
-use common::*;
+use crate::common::*;
 use spindle_runtime::{
     BoxError, Call, Ctx, Error, ErrorKind, HostBuilder, Instance, Limits, Step, TrapCode,
 };

@@ -1,8 +1,7 @@
 //! The library's own failure modes (issue 19): a host thread with a small
 //! native stack, and cancels that race the end of a call.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use spindle_runtime::{Error, ErrorKind};
 

@@ -4,7 +4,7 @@
 //! one would wait on the lock the outer build holds.
 #![allow(dead_code)]
 
-#[path = "../../../support/nested_cargo.rs"]
+#[path = "../../../../support/nested_cargo.rs"]
 mod nested_cargo;
 
 use std::path::{Path, PathBuf};

@@ -1,8 +1,7 @@
 //! Every kind of bad plugin gets a clear, matchable error, and the same host
 //! then loads and runs a good plugin.
 
-mod common;
-use common::*;
+use crate::common::*;
 use spindle_runtime::{Error, ErrorKind, Limits, TrapCode};
 
 fn good_binary() -> Vec<u8> {
