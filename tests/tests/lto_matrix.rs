@@ -4,7 +4,7 @@
 //! versioned switch routine must be a defined, global text symbol with no
 //! undefined entry of the same name), and it is run where it can run.
 //!
-//! The table it prints is the one in README.md; it is also written to
+//! The table it prints is the one in docs/lto.md; it is also written to
 //! `target/lto-matrix/REPORT.md`.
 
 use spindle_tests::{Cell, LtoMode, Target, switch_symbols, workspace_root};
@@ -206,7 +206,7 @@ fn harness_rejects_unexported_switch_symbols() {
     assert!(message.contains("spindle_fiber_"), "{message}");
 }
 
-/// The known trap (README: "The one way to break the link"), reproduced in
+/// The known trap (docs/lto.md: "The one way to break the link"), reproduced in
 /// every LTO mode: a crate that depends on spindle-fiber but reaches the
 /// switch only through its own `extern "C"` declaration never gets the rlib
 /// on its link line, so the symbol is undefined. Every supported use goes

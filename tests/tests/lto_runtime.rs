@@ -9,7 +9,7 @@
 //! Each cell is a release build of wasmtime and Cranelift (minutes on two
 //! cores), so `cargo test` runs the two cells that matter most, where the
 //! original bug struck (ThinLTO) on the host and on aarch64-apple-darwin.
-//! The full matrix is one command (README, "wasmtime on Spindle fibers"):
+//! The full matrix is one command (docs/wasmtime-patch.md):
 //!
 //! ```text
 //! cargo lto-runtime-full     # = cargo test -p spindle-tests --test lto_runtime -- --ignored --nocapture
