@@ -174,8 +174,8 @@ pub fn check_plugin(plugin: &Path, spec: &HostSpec) -> Result<Outcome, Failure> 
         Ok(m) => m,
         Err(e) => {
             return match e.kind() {
-                spindle_runtime::ErrorKind::Io { .. } => Err(Failure::io(e.to_string())),
-                _ => Ok(Outcome::Invalid(e.to_string())),
+                spindle_runtime::ErrorKind::Io { .. } => Err(Failure::io(e.report().to_string())),
+                _ => Ok(Outcome::Invalid(e.report().to_string())),
             };
         }
     };

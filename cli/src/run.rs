@@ -527,7 +527,7 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
         .limits(limits.clone())
         .wasi(wasi_grants(&args, &[]))
         .build()
-        .map_err(|e| Failure::plugin(format!("cannot set up the host: {e}")))?;
+        .map_err(|e| Failure::plugin(format!("cannot set up the host: {}", e.report())))?;
     let (name, binary) = read_plugin(&args.plugin)?;
     let plugin = host.load_bytes(&name, &binary).map_err(load_failure)?;
     let name = plugin.name().to_string();
@@ -787,11 +787,12 @@ fn signature_of(ty: &spindle_runtime::wasmtime::ExternType) -> String {
 /// Load errors: unreadable file (3), or a plugin that does not load (1).
 pub fn load_failure(e: spindle_runtime::Error) -> Failure {
     match e.kind() {
-        ErrorKind::Io { .. } => Failure::io(e.to_string()),
+        ErrorKind::Io { .. } => Failure::io(e.report().to_string()),
         ErrorKind::Link(_) => Failure::plugin(format!(
-            "{e}\n(`spindle host-functions` lists what `spindle run` provides)"
+            "{}\n(`spindle host-functions` lists what `spindle run` provides)",
+            e.report()
         )),
-        _ => Failure::plugin(e.to_string()),
+        _ => Failure::plugin(e.report().to_string()),
     }
 }
 
@@ -802,7 +803,8 @@ pub fn load_failure(e: spindle_runtime::Error) -> Failure {
 fn result_missing(plugin: &str, what: &str, e: spindle_runtime::Error) -> Failure {
     if let ErrorKind::Exit { code: 0 } = e.kind() {
         return Failure::plugin(format!(
-            "`{plugin}`: {what}: {e} before returning its result; nothing was printed"
+            "`{plugin}`: {what}: {} before returning its result; nothing was printed",
+            e.report()
         ));
     }
     call_failure(plugin, what, e)
@@ -813,7 +815,7 @@ fn call_failure(plugin: &str, what: &str, e: spindle_runtime::Error) -> Failure 
         // The plugin chose to end: its code is spindle's, with a note.
         return Failure {
             code: exit_status(*code),
-            message: format!("`{plugin}`: {what}: {e}"),
+            message: format!("`{plugin}`: {what}: {}", e.report()),
         };
     }
     let hint = match e.kind() {
@@ -827,7 +829,7 @@ fn call_failure(plugin: &str, what: &str, e: spindle_runtime::Error) -> Failure 
         ErrorKind::WasiDir { .. } => "\nhint: check the --dir flags",
         _ => "",
     };
-    Failure::plugin(format!("`{plugin}`: {what}: {e}{hint}"))
+    Failure::plugin(format!("`{plugin}`: {what}: {}{hint}", e.report()))
 }
 
 #[cfg(test)]

@@ -60,7 +60,7 @@ fn main() -> Result<(), Error> {
         .load_file(env!("GREETER_TYPO_WASM"))
         .map_err(Error::into_kind)
     {
-        Err(e @ ErrorKind::Link(_)) => println!("{e}"),
+        Err(ErrorKind::Link(report)) => println!("{report}"),
         Err(e) => panic!("expected a link report, got {e:?}"),
         Ok(_) => panic!("a plugin importing `lgo` must not load"),
     }

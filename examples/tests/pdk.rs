@@ -122,7 +122,7 @@ fn the_std_wasip1_build_needs_wasi_and_runs_with_it() {
     let Err(err) = host().load_file(&built().wasip1_std) else {
         panic!("a host without WASI loaded a plugin that imports it");
     };
-    let text = err.to_string();
+    let text = err.report().to_string();
     assert!(text.contains("wasi_snapshot_preview1"), "{text}");
     assert!(!text.contains("\"app\""), "{text}");
 

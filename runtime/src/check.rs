@@ -157,8 +157,15 @@ mod tests {
         assert_eq!(funcs, ["m.log(func (param i32 i32))"]);
         let module = Module::new(host.engine(), PLUGIN).unwrap();
         let from_spec = spec.check("p", &module).unwrap_err().to_string();
-        let from_host = host.load_wat("p", PLUGIN).err().unwrap().to_string();
+        let loaded = host.load_wat("p", PLUGIN).err().unwrap();
+        // The host's error says what failed; its cause is the same report.
+        assert_eq!(loaded.to_string(), "cannot load plugin `p`");
+        let from_host = std::error::Error::source(&loaded).unwrap().to_string();
         assert_eq!(from_spec, from_host);
+        assert_eq!(
+            loaded.report().to_string(),
+            format!("cannot load plugin `p`: {from_spec}")
+        );
         assert!(from_spec.contains(r#"did you mean (import "m" "log""#));
     }
 

@@ -38,9 +38,18 @@ impl Error {
         *self.0
     }
 
-    /// The wasm backtrace carried by this error, if any.
+    /// The wasm backtrace carried by this error, if any. Not part of
+    /// `Display`, which says what went wrong in one line of its own;
+    /// [`Error::report`] shows it with the causes.
     pub fn backtrace(&self) -> Option<&Backtrace> {
         self.0.backtrace()
+    }
+
+    /// The whole story for a person to read: this error, each cause in the
+    /// [`source`](std::error::Error::source) chain after a `: `, then the
+    /// wasm backtrace if there is one. `spindle run` prints this.
+    pub fn report(&self) -> Report<'_> {
+        Report(self)
     }
 
     /// The link report, if this is a load-time import/export problem.
@@ -53,6 +62,30 @@ impl Error {
 
     pub(crate) fn wasmtime(e: wasmtime::Error) -> Self {
         ErrorKind::Wasmtime(e).into()
+    }
+}
+
+/// [`Error::report`]: an error with its causes and backtrace.
+pub struct Report<'e>(&'e Error);
+
+impl fmt::Display for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = std::error::Error::source(self.0);
+        while let Some(c) = cause {
+            write!(f, ": {c}")?;
+            cause = c.source();
+        }
+        if let Some(b) = self.0.backtrace() {
+            write!(f, "{b}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }
 
@@ -397,16 +430,16 @@ impl ErrorKind {
 impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ErrorKind::Io { path, source } => {
-                write!(f, "cannot read plugin {}: {source}", path.display())
+            ErrorKind::Io { path, .. } => {
+                write!(f, "cannot read plugin {}", path.display())
             }
             ErrorKind::InvalidModule { plugin, reason } => {
                 write!(f, "plugin `{plugin}` is not a valid wasm module: {reason}")
             }
-            ErrorKind::LoadLimit { plugin, error } => {
-                write!(f, "plugin `{plugin}` refused before compiling: {error}")
+            ErrorKind::LoadLimit { plugin, .. } => {
+                write!(f, "plugin `{plugin}` refused before compiling")
             }
-            ErrorKind::Link(l) => l.fmt(f),
+            ErrorKind::Link(l) => write!(f, "cannot load plugin `{}`", l.plugin()),
             ErrorKind::MissingExport { name, available } => {
                 write!(f, "plugin has no exported function `{name}`")?;
                 match available.as_slice() {
@@ -423,48 +456,32 @@ impl fmt::Display for ErrorKind {
                 "export `{name}` has a different signature than the call expects\n  \
                  call expects:    {expected}\n  plugin exports:  {found}"
             ),
-            ErrorKind::OutOfFuel { fuel, backtrace } => {
-                write!(
-                    f,
-                    "plugin ran out of fuel ({fuel} units per call){backtrace}"
-                )
+            ErrorKind::OutOfFuel { fuel, .. } => {
+                write!(f, "plugin ran out of fuel ({fuel} units per call)")
             }
-            ErrorKind::DeadlineExceeded {
-                deadline,
-                backtrace,
-            } => {
-                write!(
-                    f,
-                    "plugin call exceeded its {deadline:?} deadline{backtrace}"
-                )
+            ErrorKind::DeadlineExceeded { deadline, .. } => {
+                write!(f, "plugin call exceeded its {deadline:?} deadline")
             }
             ErrorKind::WaitLimit { allowed } => write!(
                 f,
                 "plugin call waited in the host longer than its fuel allows ({allowed:?} of \
                  waiting, one nanosecond per unit of fuel)"
             ),
-            ErrorKind::Cancelled { backtrace } => write!(f, "plugin call was cancelled{backtrace}"),
-            ErrorKind::StackOverflow { backtrace } => {
-                write!(
-                    f,
-                    "plugin overflowed its wasm stack (runaway recursion?){backtrace}"
-                )
+            ErrorKind::Cancelled { .. } => write!(f, "plugin call was cancelled"),
+            ErrorKind::StackOverflow { .. } => {
+                write!(f, "plugin overflowed its wasm stack (runaway recursion?)")
             }
             ErrorKind::MemoryLimit {
-                requested,
-                limit,
-                backtrace,
+                requested, limit, ..
             } => write!(
                 f,
-                "plugin tried to grow its memory to {requested} bytes, over the {limit}-byte limit (all of its memories together){backtrace}"
+                "plugin tried to grow its memory to {requested} bytes, over the {limit}-byte limit (all of its memories together)"
             ),
             ErrorKind::TableLimit {
-                requested,
-                limit,
-                backtrace,
+                requested, limit, ..
             } => write!(
                 f,
-                "plugin tried to grow its tables to {requested} elements, over the {limit}-element limit (all of its tables together){backtrace}"
+                "plugin tried to grow its tables to {requested} elements, over the {limit}-element limit (all of its tables together)"
             ),
             ErrorKind::TooManyMemories { count, limit } => write!(
                 f,
@@ -479,36 +496,24 @@ impl fmt::Display for ErrorKind {
                  call may need {needed} (max_wasm_stack plus a reserve for host code): call \
                  from a thread with a bigger stack or lower HostBuilder::max_wasm_stack"
             ),
-            ErrorKind::Ticker(e) => write!(f, "cannot start the epoch ticker thread: {e}"),
-            ErrorKind::Trap { code, backtrace } => {
+            ErrorKind::Ticker(_) => write!(f, "cannot start the epoch ticker thread"),
+            ErrorKind::Trap { code, .. } => {
                 let desc = code.to_string();
                 let desc = desc.strip_prefix("wasm trap: ").unwrap_or(&desc);
-                write!(f, "plugin trapped: {desc}{backtrace}")
+                write!(f, "plugin trapped: {desc}")
             }
-            ErrorKind::HostFunction {
-                function,
-                error,
-                backtrace,
-            } => {
-                write!(f, "host function `{function}` failed: {error}{backtrace}")
+            ErrorKind::HostFunction { function, .. } => {
+                write!(f, "host function `{function}` failed")
             }
             ErrorKind::HostPanic {
-                function,
-                message,
-                backtrace,
+                function, message, ..
             } => {
-                write!(
-                    f,
-                    "host function `{function}` panicked: {message}{backtrace}"
-                )
+                write!(f, "host function `{function}` panicked: {message}")
             }
-            ErrorKind::CannotSuspend {
-                function,
-                backtrace,
-            } => write!(
+            ErrorKind::CannotSuspend { function, .. } => write!(
                 f,
                 "host function `{function}` tried to suspend the plugin, but the call \
-                 was not started with `Instance::start`{backtrace}"
+                 was not started with `Instance::start`"
             ),
             ErrorKind::SuspendType {
                 host_yields,
@@ -577,14 +582,10 @@ impl fmt::Display for ErrorKind {
                 "`{function}`: an input of {len} bytes does not fit a 32-bit guest"
             ),
             ErrorKind::Exit { code } => write!(f, "plugin exited with code {code} (proc_exit)"),
-            ErrorKind::WasiOutputLimit {
-                stream,
-                limit,
-                backtrace,
-            } => write!(
+            ErrorKind::WasiOutputLimit { stream, limit, .. } => write!(
                 f,
                 "plugin wrote more than {limit} bytes to its {stream}, the bound of its capture \
-                 buffer (what fit was kept){backtrace}"
+                 buffer (what fit was kept)"
             ),
             ErrorKind::WasiDir {
                 host,
@@ -640,10 +641,10 @@ pub enum AllocatorProblem {
 impl fmt::Display for AllocatorProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            AllocatorProblem::Trapped { code, backtrace } => {
+            AllocatorProblem::Trapped { code, .. } => {
                 let desc = code.to_string();
                 let desc = desc.strip_prefix("wasm trap: ").unwrap_or(&desc);
-                write!(f, "it trapped: {desc}{backtrace}")
+                write!(f, "it trapped: {desc}")
             }
             AllocatorProblem::Null => f.write_str("it returned a null pointer"),
             AllocatorProblem::OutOfBounds { ptr, memory_size } => write!(
@@ -886,5 +887,68 @@ pub(crate) fn ok_if_exit_zero<R: Values>(e: Error) -> Result<R, Error> {
     match e.kind() {
         ErrorKind::Exit { code: 0 } if R::val_types().is_empty() => Ok(R::from_vals(&[])),
         _ => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one_frame() -> Backtrace {
+        Backtrace {
+            frames: vec![Frame {
+                module: Some("m".into()),
+                func_index: 3,
+                func_name: Some("inner".into()),
+                module_offset: Some(0x2a),
+            }],
+        }
+    }
+
+    #[test]
+    fn display_is_the_errors_own_words_and_the_report_adds_causes_and_backtrace() {
+        let io: Error = ErrorKind::Io {
+            path: "p.wasm".into(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+        }
+        .into();
+        assert_eq!(io.to_string(), "cannot read plugin p.wasm");
+        assert_eq!(
+            std::error::Error::source(&io).unwrap().to_string(),
+            "no such file"
+        );
+        assert_eq!(
+            io.report().to_string(),
+            "cannot read plugin p.wasm: no such file"
+        );
+
+        let host: Error = ErrorKind::HostFunction {
+            function: "app::get".into(),
+            error: "not found".into(),
+            backtrace: one_frame(),
+        }
+        .into();
+        assert_eq!(host.to_string(), "host function `app::get` failed");
+        let report = host.report().to_string();
+        assert!(
+            report.starts_with("host function `app::get` failed: not found\nwasm backtrace:"),
+            "{report}"
+        );
+        assert!(report.contains("m!inner"), "{report}");
+
+        let trap: Error = ErrorKind::Trap {
+            code: TrapCode::UnreachableCodeReached,
+            backtrace: one_frame(),
+        }
+        .into();
+        assert!(!trap.to_string().contains('\n'), "{trap}");
+        assert!(trap.report().to_string().contains("wasm backtrace:"));
+
+        let ticker: Error = ErrorKind::Ticker(std::io::Error::other("no threads")).into();
+        assert_eq!(ticker.to_string(), "cannot start the epoch ticker thread");
+        assert_eq!(
+            ticker.report().to_string(),
+            "cannot start the epoch ticker thread: no threads"
+        );
     }
 }

@@ -80,7 +80,7 @@ mod wasi;
 
 pub use cache::default_key_file as default_cache_key_file;
 pub use check::{HostSpec, compile_file, compile_file_with};
-pub use error::{AllocatorProblem, Backtrace, BoxError, Error, ErrorKind, Frame, TrapCode};
+pub use error::{AllocatorProblem, Backtrace, BoxError, Error, ErrorKind, Frame, Report, TrapCode};
 pub use exchange::SuspendError;
 pub use host::{Host, HostBuilder};
 pub use hostfn::{Ctx, HostFn, HostFuture, HostReturn, MemoryAccessError};

@@ -201,7 +201,12 @@ fn traps_carry_code_and_named_backtrace() {
         .map(|f| f.func_name.as_deref())
         .collect();
     assert_eq!(names, [Some("boom"), Some("outer")], "{backtrace}");
-    let text = err.to_string();
+    // The backtrace is shown by the report, not by Display.
+    assert_eq!(
+        err.to_string(),
+        "plugin trapped: wasm `unreachable` instruction executed"
+    );
+    let text = err.report().to_string();
     assert!(
         text.contains("unreachable") && text.contains("traps!boom"),
         "{text}"
@@ -322,10 +327,19 @@ fn host_function_error_and_panic() {
     assert_eq!(function, "host::fail");
     assert_eq!(error.to_string(), "negative input -1");
     assert!(backtrace.contains("via_fail"), "{backtrace}");
+    // Display is this error's own words; the host function's error is its
+    // source, and the report tells both.
+    assert_eq!(err.to_string(), "host function `host::fail` failed");
+    assert_eq!(
+        std::error::Error::source(&err).unwrap().to_string(),
+        "negative input -1"
+    );
     assert!(
-        err.to_string()
-            .contains("host function `host::fail` failed: negative input -1"),
-        "{err}"
+        err.report()
+            .to_string()
+            .starts_with("host function `host::fail` failed: negative input -1\nwasm backtrace:"),
+        "{}",
+        err.report()
     );
 
     let err = inst.call::<(), ()>("via_panic", ()).unwrap_err();

@@ -94,7 +94,7 @@ fn every_import_problem_is_reported_at_once() {
     assert!(matches!(&problems[6], LinkProblem::MissingExport { name, .. } if name == "init"));
 
     assert!(link.has_env_hint());
-    let text = err.to_string();
+    let text = err.report().to_string();
     for needle in [
         "plugin `bad.wat` does not fit this host (7 problems):",
         "missing import: (import \"host\" \"lgo\" (func (param i32 i32)))",
@@ -143,10 +143,14 @@ fn no_env_hint_without_env_imports() {
         .unwrap();
     let link = err.as_link().unwrap();
     assert!(!link.has_env_hint());
-    assert!(!err.to_string().contains("wasm_import_module"), "{err}");
+    assert!(
+        !err.report().to_string().contains("wasm_import_module"),
+        "{err}"
+    );
     // "hots" is not a module the host has; the name still matches host.log.
     assert!(
-        err.to_string()
+        err.report()
+            .to_string()
             .contains("did you mean (import \"host\" \"log\""),
         "{err}"
     );

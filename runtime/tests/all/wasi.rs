@@ -357,7 +357,7 @@ mod with_wasi {
         assert!(*feature);
         assert!(names.iter().any(|n| n == "fd_write"), "{names:?}");
         assert_eq!(link.problems().len(), 1, "{err}");
-        let shown = err.to_string();
+        let shown = err.report().to_string();
         assert!(
             shown.contains("enable WASI: build the host with `Host::builder().wasi(spindle_runtime::Wasi::new())`"),
             "{shown}"
@@ -388,7 +388,7 @@ mod with_wasi {
                 .expect("an unknown-function problem");
             assert_eq!(unknown.0, "fd_writ");
             assert_eq!(unknown.1.first().map(String::as_str), Some("fd_write"));
-            let shown = err.to_string();
+            let shown = err.report().to_string();
             assert!(shown.contains("unknown WASI function"), "{shown}");
             assert!(shown.contains("did you mean \"fd_write\"?"), "{shown}");
         }
