@@ -8,7 +8,8 @@ use std::ops::Range;
 
 use wasmtime::TypedFunc;
 
-use crate::error::{AllocatorProblem, CallBudget, Error, ErrorKind, classify};
+use crate::classify::{CallBudget, classify};
+use crate::error::{AllocatorProblem, Error, ErrorKind};
 
 /// The allocator export, named and typed as in the component model's
 /// canonical ABI: `(old_ptr, old_size, align, new_size) -> ptr`.

@@ -9,7 +9,8 @@ use std::task::{Context, Poll};
 use wasmtime::{Caller, Linker, Memory};
 
 use crate::abi::{self, Realloc};
-use crate::error::{BoxError, CallBudget, Error, ErrorKind, Internal};
+use crate::classify::{CallBudget, Internal};
+use crate::error::{BoxError, Error, ErrorKind};
 use crate::exchange::SuspendError;
 use crate::store::{State, check_deadline_after_host};
 use crate::types::{Signature, Val, Values};
@@ -289,7 +290,7 @@ fn guest_copy_error(e: wasmtime::Error) -> Error {
     match e.downcast::<Internal>() {
         Ok(Internal::Contract(kind)) => (*kind).into(),
         Ok(other) => Error::wasmtime(other.into()),
-        Err(e) => crate::error::classify(e, CallBudget::default()),
+        Err(e) => crate::classify::classify(e, CallBudget::default()),
     }
 }
 

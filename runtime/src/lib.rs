@@ -50,16 +50,20 @@
 //! | cache        | the authenticated on-disk compile cache                 |
 //! | ticker       | the one epoch ticker thread                             |
 //! | native_stack | how much native stack the calling thread has left       |
-//! | error        | Error, ErrorKind, classifying wasmtime errors           |
+//! | classify     | turning wasmtime's errors back into Error               |
+//! | error        | Error, ErrorKind, Report                                |
 //! | link         | the import/export report                                |
 //! | load_limits  | the pre-compile bounds pass                             |
 //! | types        | Val, Values, Signature                                  |
+//! | backtrace    | Backtrace, Frame: the wasm frames an error carries      |
 //! +--------------+---------------------------------------------------------+
 //! ```
 
 mod abi;
+mod backtrace;
 mod cache;
 mod check;
+mod classify;
 mod error;
 mod exchange;
 mod host;
@@ -78,9 +82,10 @@ mod types;
 mod waits;
 mod wasi;
 
+pub use backtrace::{Backtrace, Frame};
 pub use cache::default_key_file as default_cache_key_file;
 pub use check::{HostSpec, compile_file, compile_file_with};
-pub use error::{AllocatorProblem, Backtrace, BoxError, Error, ErrorKind, Frame, Report, TrapCode};
+pub use error::{AllocatorProblem, BoxError, Error, ErrorKind, Report, TrapCode};
 pub use exchange::SuspendError;
 pub use host::{Host, HostBuilder};
 pub use hostfn::{Ctx, HostFn, HostFuture, HostReturn, MemoryAccessError};

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use wasmtime::ResourceLimiter;
 
-use crate::error::Internal;
+use crate::classify::Internal;
 
 /// Per-instance limits. `None` means unlimited.
 ///

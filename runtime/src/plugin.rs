@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use wasmtime::{InstancePre, Module};
 
-use crate::error::{Error, ErrorKind, classify};
+use crate::classify::classify;
+use crate::error::{Error, ErrorKind};
 use crate::instance::{Instance, START};
 use crate::limits::Limits;
 use crate::shared::Shared;

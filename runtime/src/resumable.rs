@@ -15,7 +15,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use crate::error::{CallBudget, Error, ErrorKind, classify, ok_if_exit_zero};
+use crate::classify::{CallBudget, classify, ok_if_exit_zero};
+use crate::error::{Error, ErrorKind};
 use crate::exchange::{SharedExchange, SuspendError, Yielded, deactivate, lock};
 use crate::hostfn::Ctx;
 use crate::types::Values;

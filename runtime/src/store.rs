@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use wasmtime::{Memory, Store, UpdateDeadline};
 
-use crate::error::{Backtrace, CallBudget, Error, ErrorKind, Internal};
+use crate::backtrace::Backtrace;
+use crate::classify::{CallBudget, Internal};
+use crate::error::{Error, ErrorKind};
 use crate::exchange::SharedExchange;
 use crate::limits::{Limiter, Limits};
 use crate::native_stack;

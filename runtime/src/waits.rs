@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use crate::error::Internal;
+use crate::classify::Internal;
 use crate::exchange::Unpark;
 use wasmtime::Store;
 

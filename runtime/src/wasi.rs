@@ -184,7 +184,8 @@ pub(crate) use enabled::*;
 #[cfg(feature = "wasi")]
 mod enabled {
     use super::*;
-    use crate::error::{Error, ErrorKind, Internal};
+    use crate::classify::Internal;
+    use crate::error::{Error, ErrorKind};
     use std::sync::Mutex;
     use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
     use wasmtime_wasi::p1::WasiP1Ctx;

@@ -17,7 +17,8 @@ use std::sync::Arc;
 
 use wasmtime::{ExternType, Module, Store, TypedFunc, Val};
 
-use crate::error::{CallBudget, Error, ErrorKind, classify};
+use crate::classify::{CallBudget, classify};
+use crate::error::{Error, ErrorKind};
 use crate::exchange::deactivate;
 use crate::hostfn::MemoryAccessError;
 use crate::link::nearest;

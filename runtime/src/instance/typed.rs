@@ -8,7 +8,8 @@ use std::marker::PhantomData;
 use wasmtime::{TypedFunc, Val, ValType};
 
 use super::{Instance, START, Way, cached, enter};
-use crate::error::{Error, ErrorKind, classify, ok_if_exit_zero};
+use crate::classify::{classify, ok_if_exit_zero};
+use crate::error::{Error, ErrorKind};
 use crate::exchange::activate;
 use crate::resumable::Call;
 use crate::types::{Signature, Values};
