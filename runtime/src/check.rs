@@ -115,9 +115,9 @@ pub fn compile_file_with(
     path: impl AsRef<Path>,
     limits: &LoadLimits,
 ) -> Result<Module, Error> {
-    let (name, bytes) = crate::host::read_plugin_file(path.as_ref(), limits)?;
-    crate::host::check_header(&name, &bytes)?;
-    crate::host::check_load_limits(&name, &bytes, limits)?;
+    let (name, bytes) = crate::files::read_plugin_file(path.as_ref(), limits)?;
+    crate::files::check_header(&name, &bytes)?;
+    crate::files::check_load_limits(&name, &bytes, limits)?;
     Module::from_binary(engine, &bytes).map_err(|e| {
         ErrorKind::InvalidModule {
             plugin: name,

@@ -48,6 +48,7 @@
 //! | exchange     | suspend/resume mailbox, SuspendError                    |
 //! | limits       | Limits and the wasmtime resource limiter                |
 //! | cache        | the authenticated on-disk compile cache                 |
+//! | files        | reading plugin files; the checks before compiling       |
 //! | ticker       | the one epoch ticker thread                             |
 //! | native_stack | how much native stack the calling thread has left       |
 //! | classify     | turning wasmtime's errors back into Error               |
@@ -66,6 +67,7 @@ mod check;
 mod classify;
 mod error;
 mod exchange;
+mod files;
 mod host;
 mod hostfn;
 mod instance;

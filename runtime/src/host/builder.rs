@@ -1,21 +1,22 @@
-//! The host: engine, host functions and defaults, built once and shared.
+//! [`HostBuilder`]: everything a host is configured with, fixed once it is
+//! built.
 
+use super::{Host, HostInner};
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, Linker, Module, PoolingAllocationConfig, ValType,
+    Config, Engine, InstanceAllocationStrategy, Linker, PoolingAllocationConfig, ValType,
 };
 
 use crate::cache::{self, Cache, WarnFn};
 use crate::error::{BoxError, Error, ErrorKind};
 use crate::hostfn::{self, Ctx, HostFn, HostFuture, HostReturn};
 use crate::limits::Limits;
-use crate::link::{self, HostFuncs};
-use crate::load_limits::{self, LoadLimits};
-use crate::plugin::Plugin;
+use crate::link::HostFuncs;
+use crate::load_limits::LoadLimits;
 use crate::shared::Shared;
 use crate::store::{AsyncCall, State};
 use crate::ticker;
@@ -377,19 +378,6 @@ impl<T: 'static> HostBuilder<T> {
     }
 }
 
-pub(crate) struct HostInner<T: 'static> {
-    /// What plugins and instances keep of the host.
-    pub(crate) shared: Arc<Shared<T>>,
-    pub(crate) linker: Linker<State<T>>,
-    pub(crate) funcs: HostFuncs,
-    /// Host functions registered with `func_async`: a plugin importing any
-    /// of them must be instantiated and called through wasmtime's async API.
-    pub(crate) async_funcs: HashSet<(String, String)>,
-    pub(crate) required_exports: Vec<(String, Signature)>,
-    pub(crate) load_limits: LoadLimits,
-    pub(crate) cache: Option<Cache>,
-}
-
 impl<T: Send + 'static> HostBuilder<T> {
     /// Registers an async host function `module`.`name`, which may suspend
     /// the plugin call with [`Ctx::suspend`](crate::Ctx::suspend). Like
@@ -473,263 +461,4 @@ impl<T: Send + 'static> HostBuilder<T> {
         self.async_call = Some(call_async_blocking::<T>);
         self
     }
-}
-
-/// A configured plugin host: one engine, its host functions and defaults.
-/// Cheap to clone and shareable across threads.
-pub struct Host<T: 'static> {
-    pub(crate) inner: Arc<HostInner<T>>,
-}
-
-impl<T: 'static> Clone for Host<T> {
-    fn clone(&self) -> Self {
-        Host {
-            inner: self.inner.clone(),
-        }
-    }
-}
-
-impl<T: 'static> Host<T> {
-    /// Starts configuring a host whose instances carry user state `T`.
-    pub fn builder() -> HostBuilder<T> {
-        HostBuilder::new()
-    }
-
-    /// The underlying wasmtime engine.
-    pub fn engine(&self) -> &Engine {
-        &self.inner.shared.engine
-    }
-
-    /// Loads a plugin from a file: WebAssembly text if it ends in `.wat`,
-    /// a binary module otherwise.
-    pub fn load_file(&self, path: impl AsRef<Path>) -> Result<Plugin<T>, Error> {
-        let (name, binary) = read_plugin_file(path.as_ref(), &self.inner.load_limits)?;
-        self.load_bytes(&name, &binary)
-    }
-
-    /// Loads a plugin from WebAssembly text.
-    pub fn load_wat(&self, name: &str, text: &str) -> Result<Plugin<T>, Error> {
-        self.load_bytes(name, &wat_to_binary(name, text)?)
-    }
-
-    /// Loads a plugin from a binary wasm module.
-    pub fn load_bytes(&self, name: &str, bytes: &[u8]) -> Result<Plugin<T>, Error> {
-        check_header(name, bytes)?;
-        let (module, cached) = self.compile(name, bytes)?;
-        link::check(
-            name,
-            &module,
-            &self.inner.funcs,
-            self.inner.shared.wasi.is_some(),
-            &self.inner.required_exports,
-        )?;
-        let pre = self
-            .inner
-            .linker
-            .instantiate_pre(&module)
-            .map_err(Error::wasmtime)?;
-        let imports_wasi = module
-            .imports()
-            .any(|i| i.module() == crate::link::WASI_MODULE);
-        // WASI's host calls are async (so a deadline can end their waits),
-        // which puts a plugin importing them on a fiber like an async host
-        // function does.
-        let needs_async = (imports_wasi && self.inner.shared.wasi.is_some())
-            || module.imports().any(|i| {
-                self.inner
-                    .async_funcs
-                    .contains(&(i.module().to_string(), i.name().to_string()))
-            });
-        Ok(Plugin::new(
-            self.inner.shared.clone(),
-            name.to_string(),
-            module,
-            pre,
-            cached,
-            needs_async,
-            imports_wasi,
-        ))
-    }
-
-    fn compile(&self, name: &str, bytes: &[u8]) -> Result<(Module, bool), Error> {
-        check_load_limits(name, bytes, &self.inner.load_limits)?;
-        let engine = &self.inner.shared.engine;
-        let key = self.inner.cache.as_ref().map(|_| Cache::key(engine, bytes));
-        if let (Some(cache), Some(key)) = (&self.inner.cache, &key)
-            && let Some(module) = cache.load(engine, key)
-        {
-            return Ok((module, true));
-        }
-        let module = Module::from_binary(engine, bytes).map_err(|e| ErrorKind::InvalidModule {
-            plugin: name.to_string(),
-            reason: format!("{e:#}"),
-        })?;
-        if let (Some(cache), Some(key)) = (&self.inner.cache, &key) {
-            // A cache write failure (read-only dir, full disk) only means the
-            // next load compiles again; the plugin itself is fine.
-            cache.store(key, &module);
-        }
-        Ok((module, false))
-    }
-
-    /// Where the cache keeps (or would keep) the compiled form of `bytes`.
-    pub fn cache_path(&self, bytes: &[u8]) -> Option<PathBuf> {
-        let cache = self.inner.cache.as_ref()?;
-        Some(cache.path(&Cache::key(&self.inner.shared.engine, bytes)))
-    }
-}
-
-/// The pre-pass that keeps Cranelift from seeing modules over `limits`.
-pub(crate) fn check_load_limits(
-    name: &str,
-    bytes: &[u8],
-    limits: &LoadLimits,
-) -> Result<(), Error> {
-    load_limits::check(bytes, limits).map_err(|error| {
-        ErrorKind::LoadLimit {
-            plugin: name.to_string(),
-            error,
-        }
-        .into()
-    })
-}
-
-/// Rejects what is obviously not a core wasm module with a precise reason
-/// before the parser reports a less readable one.
-pub(crate) fn check_header(name: &str, bytes: &[u8]) -> Result<(), Error> {
-    let fail = |reason: String| {
-        Err(ErrorKind::InvalidModule {
-            plugin: name.to_string(),
-            reason,
-        }
-        .into())
-    };
-    let text_like = bytes
-        .iter()
-        .find(|b| !b.is_ascii_whitespace())
-        .is_some_and(|&b| b == b'(' || b == b';');
-    // Compare only what is there, so a 3-byte `abc` is "wrong magic" and a
-    // 3-byte `\0as` is "truncated".
-    let head = &bytes[..bytes.len().min(4)];
-    if bytes.is_empty() || !b"\0asm".starts_with(head) {
-        let shown: Vec<String> = bytes.iter().take(4).map(|b| format!("{b:02x}")).collect();
-        let mut reason = format!(
-            "wrong magic number: expected `00 61 73 6d` (\"\\0asm\"), found `{}`",
-            shown.join(" ")
-        );
-        if text_like {
-            reason.push_str("; this looks like WebAssembly text: load it with `load_wat` or give the file a `.wat` extension");
-        }
-        return fail(reason);
-    }
-    if bytes.len() < 8 {
-        return fail(format!(
-            "truncated: {} bytes, shorter than the 8-byte module header",
-            bytes.len()
-        ));
-    }
-    if bytes[4..8] != [1, 0, 0, 0] {
-        return fail(format!(
-            "unsupported binary version {:02x?}: only core modules (version 1) are supported, not components",
-            &bytes[4..8]
-        ));
-    }
-    Ok(())
-}
-
-/// Reads a plugin file and returns its name (the path, for error reports)
-/// and its binary module: WebAssembly text if the file ends in `.wat`,
-/// translated, a binary module otherwise.
-///
-/// The file must be a regular file, checked with `fstat` on the open
-/// descriptor (opened without blocking, so a FIFO cannot hang the load and a
-/// device such as `/dev/zero` is never read), and no larger than the load
-/// limit on module size (four times that for `.wat`, whose text is several
-/// times its binary). Nothing past the bound is read, even from a file that
-/// grows while it is read.
-pub(crate) fn read_plugin_file(
-    path: &Path,
-    limits: &LoadLimits,
-) -> Result<(String, Vec<u8>), Error> {
-    let name = path.display().to_string();
-    let is_wat = path.extension().is_some_and(|e| e == "wat");
-    let max = if is_wat {
-        limits.module_bytes.saturating_mul(4)
-    } else {
-        limits.module_bytes
-    } as u64;
-    let io = |source: std::io::Error| ErrorKind::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let too_large = |value: u64| ErrorKind::LoadLimit {
-        plugin: name.clone(),
-        error: load_limits::LoadLimitError {
-            limit: load_limits::LoadLimit::ModuleBytes,
-            value,
-            max,
-            func_index: None,
-            func_name: None,
-        },
-    };
-    let file = open_regular_file(path).map_err(io)?;
-    let len = file.metadata().map_err(io)?.len();
-    if len > max {
-        return Err(too_large(len).into());
-    }
-    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-    std::io::Read::read_to_end(&mut std::io::Read::take(&file, max + 1), &mut bytes).map_err(io)?;
-    if bytes.len() as u64 > max {
-        return Err(too_large(bytes.len() as u64).into());
-    }
-    if is_wat {
-        let text = String::from_utf8(bytes).map_err(|e| ErrorKind::InvalidModule {
-            plugin: name.clone(),
-            reason: format!("WAT file is not UTF-8: {e}"),
-        })?;
-        let binary = wat_to_binary(&name, &text)?;
-        Ok((name, binary))
-    } else {
-        Ok((name, bytes))
-    }
-}
-
-/// Opens `path` for reading if, on the open descriptor, it is a regular
-/// file; anything else is an `InvalidInput` error naming what it is.
-fn open_regular_file(path: &Path) -> std::io::Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        // Without O_NONBLOCK, opening a FIFO waits for a writer.
-        options.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
-    }
-    let file = options.open(path)?;
-    let file_type = file.metadata()?.file_type();
-    if file_type.is_file() {
-        return Ok(file);
-    }
-    let kind = if file_type.is_dir() {
-        "a directory"
-    } else {
-        "not a regular file (a FIFO, device or socket)"
-    };
-    Err(std::io::Error::new(
-        std::io::ErrorKind::InvalidInput,
-        format!("it is {kind}; plugins are read from regular files only"),
-    ))
-}
-
-/// WebAssembly text to a binary module; syntax errors name the plugin and
-/// point at the line.
-fn wat_to_binary(name: &str, text: &str) -> Result<Vec<u8>, Error> {
-    wat::parse_str(text).map_err(|mut e| {
-        e.set_path(Path::new(name));
-        ErrorKind::InvalidModule {
-            plugin: name.to_string(),
-            reason: format!("WAT syntax error: {e}"),
-        }
-        .into()
-    })
 }
