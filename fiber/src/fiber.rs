@@ -44,9 +44,6 @@ use crate::backend::{Backend, BackendKind, Native};
 use crate::stack::{DEFAULT_STACK_SIZE, FiberStack, Stack};
 use crate::{Error, abort_with, asan, overflow, valgrind};
 
-/// Smallest stack `Stack::new` maps, and the least room a fiber must have
-/// below its start object.
-pub(crate) const MIN_STACK_SIZE: usize = 16 * 1024;
 const MIN_FREE_STACK: usize = 4 * 1024;
 
 /// What [`Fiber::resume`] returns: the fiber either suspended with a value or

@@ -64,8 +64,7 @@ mod backend;
 mod fiber;
 mod overflow;
 mod stack;
-#[cfg(windows)]
-mod sys_windows;
+mod sys;
 mod valgrind;
 
 #[cfg(spindle_asm)]

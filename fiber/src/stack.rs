@@ -10,6 +10,10 @@ use crate::Error;
 #[cfg(windows)]
 pub(crate) mod windows;
 
+/// Smallest stack `Stack::new` maps, and the least room a fiber must have
+/// below its start object.
+pub(crate) const MIN_STACK_SIZE: usize = 16 * 1024;
+
 /// Default usable size of a [`Stack`] made by `Fiber::new`: 256 KiB.
 ///
 /// Pages are only committed when touched, so a generous default costs address
@@ -92,30 +96,6 @@ pub unsafe trait FiberStack {
     }
 }
 
-/// The page size, asked of the OS once: every `Stack` has exactly one guard
-/// page, so its size need not be stored in each stack.
-pub(crate) fn page_size() -> usize {
-    use core::sync::atomic::{AtomicUsize, Ordering};
-    static PAGE: AtomicUsize = AtomicUsize::new(0);
-    let cached = PAGE.load(Ordering::Relaxed);
-    if cached != 0 {
-        return cached;
-    }
-    cfg_if::cfg_if! {
-        if #[cfg(unix)] {
-            // SAFETY: sysconf has no preconditions.
-            let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-            let size = if size > 0 { size as usize } else { 4096 };
-        } else if #[cfg(windows)] {
-            let size = windows::page_size();
-        } else {
-            let size = 4096;
-        }
-    }
-    PAGE.store(size, Ordering::Relaxed);
-    size
-}
-
 /// A stack mapped with `mmap`: `size` usable bytes (rounded up to whole
 /// pages) above one inaccessible guard page. Unmapped on drop.
 ///
@@ -144,9 +124,9 @@ impl Stack {
 
     #[cfg(all(unix, not(miri)))]
     fn map(size: usize) -> Result<Stack, Error> {
-        let page = page_size();
+        let page = crate::sys::page_size();
         let size = size
-            .max(crate::fiber::MIN_STACK_SIZE)
+            .max(MIN_STACK_SIZE)
             .checked_next_multiple_of(page)
             .ok_or(Error::StackTooLarge { requested: size })?;
         let total = size
@@ -198,8 +178,8 @@ impl Stack {
     #[cfg(miri)]
     fn map(size: usize) -> Result<Stack, Error> {
         let size = size
-            .max(crate::fiber::MIN_STACK_SIZE)
-            .checked_next_multiple_of(page_size())
+            .max(MIN_STACK_SIZE)
+            .checked_next_multiple_of(crate::sys::page_size())
             .ok_or(Error::StackTooLarge { requested: size })?;
         let layout = miri_layout(size).ok_or(Error::StackTooLarge { requested: size })?;
         // SAFETY: the layout has a non-zero size.
@@ -226,7 +206,7 @@ const MAP_NORESERVE: libc::c_int = 0;
 /// The allocation of a `size`-byte [`Stack`] under Miri.
 #[cfg(miri)]
 fn miri_layout(size: usize) -> Option<std::alloc::Layout> {
-    std::alloc::Layout::from_size_align(size, page_size()).ok()
+    std::alloc::Layout::from_size_align(size, crate::sys::page_size()).ok()
 }
 
 impl Drop for Stack {
@@ -242,7 +222,7 @@ impl Drop for Stack {
         // SAFETY: we own the whole mapping and nothing runs on it any more
         // (a Fiber gives its stack back only when nothing lives on it).
         unsafe {
-            let page = page_size();
+            let page = crate::sys::page_size();
             let base = self.limit.as_ptr().sub(page);
             // Before the unmap: the address may be reused at once.
             crate::overflow::unregister(base as usize);
@@ -286,7 +266,7 @@ unsafe impl FiberStack for Stack {
         if cfg!(miri) {
             return self.limit.as_ptr()..self.limit.as_ptr();
         }
-        self.limit.as_ptr().wrapping_sub(page_size())..self.limit.as_ptr()
+        self.limit.as_ptr().wrapping_sub(crate::sys::page_size())..self.limit.as_ptr()
     }
 }
 

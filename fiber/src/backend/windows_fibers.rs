@@ -46,7 +46,7 @@ use core::mem;
 use core::ptr;
 
 use super::{Backend, BackendKind, EntryFn, Sealed};
-use crate::sys_windows::*;
+use crate::sys::windows::*;
 
 /// Windows' own fibers.
 #[derive(Debug)]

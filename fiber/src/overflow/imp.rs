@@ -123,7 +123,7 @@ fn ensure_alternate_stack() -> Result<(), Error> {
             return Ok(());
         }
     }
-    let page = crate::stack::page_size();
+    let page = crate::sys::page_size();
     let size = libc::SIGSTKSZ.max(64 * 1024).next_multiple_of(page);
     let total = size + page;
     // SAFETY: a fresh anonymous mapping; its lowest page becomes the guard

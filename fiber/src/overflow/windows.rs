@@ -17,7 +17,7 @@ use std::sync::Mutex;
 
 use super::{CURRENT_GUARD, INSTALLED, is_fiber_guard};
 use crate::Error;
-use crate::sys_windows::*;
+use crate::sys::windows::*;
 
 /// Installs (once per process) a vectored exception handler, first in the
 /// chain, that reports a fiber stack overflow as `fiber stack overflow` on

@@ -52,7 +52,7 @@ use core::ptr::{self, NonNull};
 
 use super::Stack;
 use crate::Error;
-use crate::sys_windows::*;
+use crate::sys::windows::*;
 
 /// Windows' page size on every architecture it runs on.
 pub(crate) const PAGE: usize = 4096;
@@ -155,7 +155,7 @@ pub(crate) unsafe fn commit_down_to(teb: TebStack, down_to: usize) -> Result<usi
 
 pub(super) fn map(size: usize) -> Result<Stack, Error> {
     let size = size
-        .max(crate::fiber::MIN_STACK_SIZE)
+        .max(super::MIN_STACK_SIZE)
         .checked_next_multiple_of(PAGE)
         .ok_or(Error::StackTooLarge { requested: size })?;
     let total = size
@@ -216,9 +216,4 @@ pub(super) unsafe fn unmap(limit: *mut u8) {
     crate::overflow::unregister(base);
     // SAFETY: base is the start of our own reservation.
     unsafe { VirtualFree(base as *mut c_void, 0, MEM_RELEASE) };
-}
-
-/// Page size of the stacks (Windows' is 4 KiB everywhere).
-pub(super) fn page_size() -> usize {
-    PAGE
 }
