@@ -363,6 +363,7 @@ mod os {
     use std::path::{Path, PathBuf};
 
     use super::{KEY_LEN, MAX_ENTRY_BYTES, random_hex};
+    use crate::files::{Links, OpenError, open_regular};
 
     fn euid() -> u32 {
         // SAFETY: geteuid has no preconditions and cannot fail.
@@ -406,25 +407,26 @@ mod os {
         check_owner_mode(&meta, 0o022)
     }
 
+    /// Opens a file of the cache's own (an entry, the key), refusing a
+    /// symbolic link or anything but a regular file; `Ok(None)` when there
+    /// is none.
+    fn open_own(path: &Path) -> Result<Option<(File, std::fs::Metadata)>, String> {
+        match open_regular(path, Links::Refuse) {
+            Ok(opened) => Ok(Some(opened)),
+            Err(OpenError::Io(e)) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(OpenError::Io(e)) if e.raw_os_error() == Some(libc::ELOOP) => {
+                Err("it is a symbolic link".into())
+            }
+            Err(OpenError::Io(e)) => Err(e.to_string()),
+            Err(OpenError::NotRegular(_)) => Err("not a regular file".into()),
+        }
+    }
+
     /// `Ok(None)` when there is no entry.
     pub(super) fn read_entry(path: &Path) -> Result<Option<Vec<u8>>, String> {
-        let f = match OpenOptions::new()
-            .read(true)
-            // NONBLOCK: a FIFO planted at the name must not hang the open.
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-            .open(path)
-        {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-                return Err("it is a symbolic link".into());
-            }
-            Err(e) => return Err(e.to_string()),
+        let Some((f, meta)) = open_own(path)? else {
+            return Ok(None);
         };
-        let meta = f.metadata().map_err(|e| e.to_string())?;
-        if !meta.file_type().is_file() {
-            return Err("not a regular file".into());
-        }
         check_owner_mode(&meta, 0o022)?;
         if meta.len() > MAX_ENTRY_BYTES {
             return Err(format!(
@@ -453,22 +455,9 @@ mod os {
     }
 
     pub(super) fn read_key(path: &Path) -> Result<Option<[u8; KEY_LEN]>, String> {
-        let f = match OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-            .open(path)
-        {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-                return Err("it is a symbolic link".into());
-            }
-            Err(e) => return Err(e.to_string()),
+        let Some((f, meta)) = open_own(path)? else {
+            return Ok(None);
         };
-        let meta = f.metadata().map_err(|e| e.to_string())?;
-        if !meta.file_type().is_file() {
-            return Err("not a regular file".into());
-        }
         check_owner_mode(&meta, 0o077)?;
         if meta.len() != KEY_LEN as u64 {
             return Err(format!("{} bytes, expected {KEY_LEN}", meta.len()));

@@ -100,8 +100,14 @@ pub(crate) fn read_plugin_file(
             func_name: None,
         },
     };
-    let file = open_regular_file(path).map_err(io)?;
-    let len = file.metadata().map_err(io)?.len();
+    let (file, meta) = open_regular(path, Links::Follow).map_err(|e| match e {
+        OpenError::Io(e) => io(e),
+        OpenError::NotRegular(what) => io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("it is {what}; plugins are read from regular files only"),
+        )),
+    })?;
+    let len = meta.len();
     if len > max {
         return Err(too_large(len).into());
     }
@@ -122,31 +128,60 @@ pub(crate) fn read_plugin_file(
     }
 }
 
+/// Whether [`open_regular`] follows a symbolic link at the path.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Links {
+    /// Open what the link points to (a plugin file named by the user).
+    Follow,
+    /// Refuse the link itself (`O_NOFOLLOW`: files spindle owns, such as
+    /// the compile cache's entries and key, which someone could replace
+    /// with a link).
+    Refuse,
+}
+
+/// Why [`open_regular`] refused a path.
+#[derive(Debug)]
+pub(crate) enum OpenError {
+    /// The open or the `fstat` failed (`ELOOP` for a refused link).
+    Io(std::io::Error),
+    /// It opened, and it is not a regular file: what it is.
+    NotRegular(&'static str),
+}
+
 /// Opens `path` for reading if, on the open descriptor, it is a regular
-/// file; anything else is an `InvalidInput` error naming what it is.
-fn open_regular_file(path: &Path) -> std::io::Result<std::fs::File> {
+/// file: the one way spindle-runtime opens a file it reads. Without
+/// blocking, so a FIFO cannot hang the open, and a device such as
+/// `/dev/zero` is never read.
+pub(crate) fn open_regular(
+    path: &Path,
+    links: Links,
+) -> Result<(std::fs::File, std::fs::Metadata), OpenError> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         // Without O_NONBLOCK, opening a FIFO waits for a writer.
-        options.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+        let mut flags = libc::O_NONBLOCK | libc::O_NOCTTY;
+        if links == Links::Refuse {
+            flags |= libc::O_NOFOLLOW;
+        }
+        options.custom_flags(flags);
     }
-    let file = options.open(path)?;
-    let file_type = file.metadata()?.file_type();
+    #[cfg(not(unix))]
+    let _ = links;
+    let file = options.open(path).map_err(OpenError::Io)?;
+    let meta = file.metadata().map_err(OpenError::Io)?;
+    let file_type = meta.file_type();
     if file_type.is_file() {
-        return Ok(file);
-    }
-    let kind = if file_type.is_dir() {
-        "a directory"
+        Ok((file, meta))
+    } else if file_type.is_dir() {
+        Err(OpenError::NotRegular("a directory"))
     } else {
-        "not a regular file (a FIFO, device or socket)"
-    };
-    Err(std::io::Error::new(
-        std::io::ErrorKind::InvalidInput,
-        format!("it is {kind}; plugins are read from regular files only"),
-    ))
+        Err(OpenError::NotRegular(
+            "not a regular file (a FIFO, device or socket)",
+        ))
+    }
 }
 
 /// WebAssembly text to a binary module; syntax errors name the plugin and
