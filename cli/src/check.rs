@@ -162,12 +162,8 @@ pub enum Outcome {
 
 /// Compiles `plugin` and checks it against `spec`. I/O errors are failures.
 pub fn check_plugin(plugin: &Path, spec: &HostSpec) -> Result<Outcome, Failure> {
-    // The runtime reads the path itself; refuse what would hang or exhaust
-    // memory there first (a FIFO, a device, an oversized file). The file is
-    // opened again by the runtime: a path swapped in between needs write
-    // access to its directory, which already allows any plugin at all.
-    crate::files::open_regular(plugin, "plugin", crate::files::MAX_PLUGIN_FILE)
-        .map_err(Failure::io)?;
+    // The runtime's reader refuses what would hang or exhaust memory (a
+    // FIFO, a device, a file over the load limit) on the open descriptor.
     let engine = Engine::new(&Config::new())
         .map_err(|e| Failure::plugin(format!("cannot create the wasm engine: {e:#}")))?;
     let module = match spindle_runtime::compile_file(&engine, plugin) {

@@ -1,5 +1,5 @@
-//! Opening the files a user hands the CLI: regular files only, of a bounded
-//! size.
+//! Opening the files a user hands the CLI other than plugins (which the
+//! runtime reads): regular files only, of a bounded size.
 //!
 //! A FIFO would block `open`/`read` until someone writes (a hang), a device
 //! such as `/dev/zero` never ends (memory grows until the OOM killer), and a
@@ -11,11 +11,6 @@
 use std::fs::{File, OpenOptions};
 use std::io::Read;
 use std::path::Path;
-
-/// A plugin file (`.wasm` or `.wat`) larger than this is refused before it
-/// is read. Real plugins are kilobytes to tens of megabytes; the limit keeps
-/// a 2 GB file (or a sparse one that merely claims to be) from costing 2 GB.
-pub const MAX_PLUGIN_FILE: u64 = 256 << 20;
 
 /// A host manifest larger than this is refused (a real one is a few KiB).
 pub const MAX_MANIFEST_FILE: u64 = 16 << 20;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::Args;
 use spindle_runtime::wasmtime::{Val, ValType};
-use spindle_runtime::{ErrorKind, Host, Limits, Output, Wasi};
+use spindle_runtime::{ErrorKind, Host, Limits, LoadLimits, Output, Wasi};
 
 use crate::builtins;
 use crate::{EXIT_OK, Failure};
@@ -528,7 +528,10 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
         .wasi(wasi_grants(&args, &[]))
         .build()
         .map_err(|e| Failure::plugin(format!("cannot set up the host: {}", e.report())))?;
-    let (name, binary) = read_plugin(&args.plugin)?;
+    // Read by the runtime's reader (regular files only, within the host's
+    // load limits), kept here for the parameter names of the name section.
+    let (name, binary) = spindle_runtime::read_plugin_file(&args.plugin, &LoadLimits::default())
+        .map_err(load_failure)?;
     let plugin = host.load_bytes(&name, &binary).map_err(load_failure)?;
     let name = plugin.name().to_string();
 
@@ -749,30 +752,6 @@ fn write_output(output: &[u8]) {
         }
         std::process::exit(i32::from(crate::EXIT_IO));
     }
-}
-
-/// The plugin file as a binary module, and its name for reports (the path):
-/// a regular file of at most [`MAX_PLUGIN_FILE`](crate::files::MAX_PLUGIN_FILE)
-/// bytes, WebAssembly text if it ends in `.wat`.
-fn read_plugin(path: &Path) -> Result<(String, Vec<u8>), Failure> {
-    let bytes = crate::files::read_regular(path, "plugin", crate::files::MAX_PLUGIN_FILE)
-        .map_err(Failure::io)?;
-    let name = path.display().to_string();
-    if path.extension().is_none_or(|e| e != "wat") {
-        return Ok((name, bytes));
-    }
-    let text = String::from_utf8(bytes).map_err(|e| {
-        Failure::plugin(format!(
-            "plugin `{name}` is not a valid wasm module: WAT file is not UTF-8: {e}"
-        ))
-    })?;
-    let binary = wat::parse_str(&text).map_err(|mut e| {
-        e.set_path(path);
-        Failure::plugin(format!(
-            "plugin `{name}` is not a valid wasm module: WAT syntax error: {e}"
-        ))
-    })?;
-    Ok((name, binary))
 }
 
 fn signature_of(ty: &spindle_runtime::wasmtime::ExternType) -> String {

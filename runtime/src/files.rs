@@ -67,7 +67,9 @@ pub(crate) fn check_header(name: &str, bytes: &[u8]) -> Result<(), Error> {
 
 /// Reads a plugin file and returns its name (the path, for error reports)
 /// and its binary module: WebAssembly text if the file ends in `.wat`,
-/// translated, a binary module otherwise.
+/// translated, a binary module otherwise. [`Host::load_file`](crate::Host::load_file)
+/// reads with it; tools that want the module's bytes too (a name section,
+/// a hash) read with it and load with [`Host::load_bytes`](crate::Host::load_bytes).
 ///
 /// The file must be a regular file, checked with `fstat` on the open
 /// descriptor (opened without blocking, so a FIFO cannot hang the load and a
@@ -75,10 +77,7 @@ pub(crate) fn check_header(name: &str, bytes: &[u8]) -> Result<(), Error> {
 /// limit on module size (four times that for `.wat`, whose text is several
 /// times its binary). Nothing past the bound is read, even from a file that
 /// grows while it is read.
-pub(crate) fn read_plugin_file(
-    path: &Path,
-    limits: &LoadLimits,
-) -> Result<(String, Vec<u8>), Error> {
+pub fn read_plugin_file(path: &Path, limits: &LoadLimits) -> Result<(String, Vec<u8>), Error> {
     let name = path.display().to_string();
     let is_wat = path.extension().is_some_and(|e| e == "wat");
     let max = if is_wat {
@@ -104,7 +103,7 @@ pub(crate) fn read_plugin_file(
         OpenError::Io(e) => io(e),
         OpenError::NotRegular(what) => io(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
-            format!("it is {what}; plugins are read from regular files only"),
+            format!("it is {what}, not a regular file; plugins are read from regular files only"),
         )),
     })?;
     let len = meta.len();
@@ -172,15 +171,35 @@ pub(crate) fn open_regular(
     let _ = links;
     let file = options.open(path).map_err(OpenError::Io)?;
     let meta = file.metadata().map_err(OpenError::Io)?;
-    let file_type = meta.file_type();
-    if file_type.is_file() {
+    if meta.is_file() {
         Ok((file, meta))
-    } else if file_type.is_dir() {
-        Err(OpenError::NotRegular("a directory"))
     } else {
-        Err(OpenError::NotRegular(
-            "not a regular file (a FIFO, device or socket)",
-        ))
+        Err(OpenError::NotRegular(kind_of(meta.file_type())))
+    }
+}
+
+/// What a path that is not a regular file is, for errors.
+fn kind_of(file_type: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if file_type.is_char_device() {
+            return "a character device";
+        }
+        if file_type.is_block_device() {
+            return "a block device";
+        }
+        if file_type.is_socket() {
+            return "a socket";
+        }
+    }
+    if file_type.is_dir() {
+        "a directory"
+    } else {
+        "not a file"
     }
 }
 

@@ -89,6 +89,7 @@ pub use cache::default_key_file as default_cache_key_file;
 pub use check::{HostSpec, compile_file, compile_file_with};
 pub use error::{AllocatorProblem, BoxError, Error, ErrorKind, Report, TrapCode};
 pub use exchange::SuspendError;
+pub use files::read_plugin_file;
 pub use host::{Host, HostBuilder};
 pub use hostfn::{Ctx, HostFn, HostFuture, HostReturn, MemoryAccessError};
 pub use instance::{CancelHandle, Func, Instance};
