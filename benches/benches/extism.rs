@@ -1,5 +1,5 @@
 //! spindle-runtime against Extism (1.x, on its own wasmtime 49) doing the
-//! same job, in the same process: issue 14's "≤ 0.5× Extism" targets.
+//! same job, in the same process, against the "≤ 0.5× Extism" targets.
 //!
 //! Each side runs its own natural plugin for the job, written the way its
 //! users write one: spindle's `echo` in runtime/tests/data/upper.wat (the

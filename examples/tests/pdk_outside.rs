@@ -1,4 +1,4 @@
-//! Issue 14's done-means for the kit, from outside the workspace: the kit's
+//! The kit's proof from outside the workspace: the kit's
 //! plugin built on stable and on nightly (plugins/pdk-greeter, its own
 //! workspace), and a host crate outside the workspace (tests/outside-host,
 //! its own workspace and Cargo.lock, spindle-runtime by path) calls each

@@ -1,4 +1,4 @@
-//! One epoch ticker thread serves every host (issue 19: with a thread per
+//! One epoch ticker thread serves every host (with a thread per
 //! host, `HostBuilder::build` panicked once the process could not start
 //! another, at about 950 live hosts under `ulimit -v 3000000`). Alone in its
 //! test binary so the thread count it reads is its own.

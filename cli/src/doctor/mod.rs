@@ -124,7 +124,7 @@ pub fn diagnose_quietly(paths: Vec<PathBuf>, target: Option<String>) -> Result<u
 /// `doctor --log` on a log already in memory, without printing: each cause
 /// found, as its stable kind (the JSON report's `kind`, e.g.
 /// `switch-lost-under-lto`) and its message. For spindle-tests, which feeds
-/// it the real failing link of issue 17's seed application.
+/// it the real failing link of the seed application (tests/seed-38).
 #[doc(hidden)]
 pub fn diagnose_log_quietly(
     text: &str,

@@ -258,7 +258,7 @@ fn wasmtime_switch_symbols_lost_under_lto() {
     );
 }
 
-/// The seed's own failing build (issue 17), as cargo printed it cold:
+/// The seed's own failing build (tests/seed-38), as cargo printed it cold:
 /// wasmtime 38.0.3, rustc 1.91.1, thin LTO, `cargo zigbuild` for
 /// aarch64-apple-darwin (tests/seed-38; tests/tests/seed.rs reproduces it
 /// and feeds the fresh log to the doctor's library function). Not from

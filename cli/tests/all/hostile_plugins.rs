@@ -1,5 +1,5 @@
-//! Plugins and arguments that tried to make `spindle run` die or lie
-//! (issue 19): a crafted name section, closed output streams, terminal
+//! Plugins and arguments that tried to make `spindle run` die or lie:
+//! a crafted name section, closed output streams, terminal
 //! escapes in names and log text, f32 arguments that do not fit, a table
 //! grown to 2 GB, and `random_fill` over 4 GB. The plugins are the audit's
 //! reproductions, copied into `tests/fixtures/`.

@@ -1,5 +1,5 @@
 //! The compile cache against a local user who can write the cache directory
-//! (issue 19, reproductions in the audit of 9b1ab03): forged entries,
+//! (reproductions from a security audit): forged entries,
 //! planted symlinks, 64-bit key collisions, and untrusted directories.
 //! Every entry a test plants is built to be accepted by the old checks, so a
 //! cache that trusts the directory fails here.

@@ -1,4 +1,4 @@
-//! The library's own failure modes (issue 19): a host thread with a small
+//! The library's own failure modes: a host thread with a small
 //! native stack, and cancels that race the end of a call.
 
 use crate::common::*;

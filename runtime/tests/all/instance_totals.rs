@@ -1,4 +1,4 @@
-//! Limits a plugin could step around at 9b1ab03 (issue 19): caps that
+//! Limits a plugin could once step around: caps that
 //! applied per memory or per table instead of per instance, and a deadline
 //! whose tick count wrapped.
 

@@ -1,6 +1,6 @@
 //! Load-time limits: modules whose shape makes Cranelift take gigabytes are
 //! refused before compiling, each with its own error naming the limit, the
-//! value and the function (issue 19, "Compilation is unbounded").
+//! value and the function: compilation is bounded before it starts.
 
 use crate::common::*;
 
