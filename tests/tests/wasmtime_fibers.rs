@@ -212,8 +212,9 @@ const ALLOCS: [Alloc; 3] = [Alloc::OnDemand, Alloc::Pooling, Alloc::Custom];
 fn allocs() -> Vec<Alloc> {
     if on_win32_fibers() {
         eprintln!(
-            "NOT RUN: the Custom (with_host_stack) cell: Win32 Fibers refuse custom \
-             stacks (ERROR_NOT_SUPPORTED); Spindle's x86_64-windows-asm backend runs them"
+            "the Custom (with_host_stack) cell does not apply: Win32 Fibers refuse custom \
+             stacks (ERROR_NOT_SUPPORTED), which custom_stacks_on_windows checks; \
+             Spindle's x86_64-windows-asm backend runs them"
         );
         ALLOCS
             .into_iter()

@@ -396,8 +396,8 @@ fn doctor_command_exits_with_the_commands_status() {
 #[test]
 fn given_outputs_cross_check_the_ignored_file() {
     let Some(gcc) = tool("aarch64-linux-gnu-gcc") else {
-        eprintln!(
-            "NOT RUN: given_outputs_cross_check_the_ignored_file needs aarch64-linux-gnu-gcc (scripts/setup.sh installs it)"
+        crate::common::not_run(
+            "given_outputs_cross_check_the_ignored_file needs aarch64-linux-gnu-gcc (scripts/setup.sh installs it)",
         );
         return;
     };
@@ -488,7 +488,7 @@ fn real_link(what: &str, dir: &Path, cmd: &[&str], wanted: &[&str]) {
 #[test]
 fn real_gnu_ld_link_with_a_missing_library() {
     if tool("gcc").is_none() {
-        eprintln!("NOT RUN: real_gnu_ld_link_with_a_missing_library needs gcc");
+        crate::common::not_run("real_gnu_ld_link_with_a_missing_library needs gcc");
         return;
     }
     let dir = scratch("gnu");
@@ -514,8 +514,8 @@ fn real_gnu_ld_link_with_a_missing_library() {
             ],
         );
     } else {
-        eprintln!(
-            "NOT RUN: the mingw half of real_gnu_ld_link_with_a_missing_library needs x86_64-w64-mingw32-gcc (apt-get install gcc-mingw-w64-x86-64)"
+        crate::common::not_run(
+            "the mingw half of real_gnu_ld_link_with_a_missing_library needs x86_64-w64-mingw32-gcc (apt-get install gcc-mingw-w64-x86-64)",
         );
     }
     std::fs::remove_dir_all(&dir).unwrap();
@@ -528,8 +528,8 @@ fn real_zig_link_of_an_arm64_archive_into_x86_64_macho() {
         .output()
         .is_ok_and(|o| o.status.success());
     if !zig_ok {
-        eprintln!(
-            "NOT RUN: real_zig_link_of_an_arm64_archive_into_x86_64_macho needs ziglang from PyPI (scripts/setup.sh installs it)"
+        crate::common::not_run(
+            "real_zig_link_of_an_arm64_archive_into_x86_64_macho needs ziglang from PyPI (scripts/setup.sh installs it)",
         );
         return;
     }
@@ -621,8 +621,8 @@ fn real_nightly_wasm_link_with_an_import_without_module() {
                 .any(|l| l == "wasm32-unknown-unknown")
         });
     if !has_target {
-        eprintln!(
-            "NOT RUN: real_nightly_wasm_link_with_an_import_without_module needs nightly with wasm32-unknown-unknown (scripts/setup.sh adds it)"
+        crate::common::not_run(
+            "real_nightly_wasm_link_with_an_import_without_module needs nightly with wasm32-unknown-unknown (scripts/setup.sh adds it)",
         );
         return;
     }

@@ -16,8 +16,8 @@ fn wasm32_members_of_an_archive_are_wasm32_objects() {
                 .any(|l| l == "wasm32-unknown-unknown")
         });
     if !has_target {
-        eprintln!(
-            "NOT RUN: wasm32_members_of_an_archive_are_wasm32_objects needs the wasm32-unknown-unknown target (scripts/setup.sh adds it)"
+        crate::common::not_run(
+            "wasm32_members_of_an_archive_are_wasm32_objects needs the wasm32-unknown-unknown target (scripts/setup.sh adds it)",
         );
         return;
     }

@@ -104,7 +104,10 @@ fn caller_memory_refused() -> bool {
     let refused =
         cfg!(windows) && spindle_fiber::backend() == spindle_fiber::BackendKind::WindowsFibers;
     if refused {
-        eprintln!("NOT RUN on the Win32 Fibers backend: caller memory is refused there");
+        eprintln!(
+            "does not apply on the Win32 Fibers backend, which refuses caller memory \
+             (refuse_caller_memory_on_win32_fibers checks that)"
+        );
     }
     refused
 }

@@ -6,10 +6,10 @@
 #[cfg(not(feature = "wasi"))]
 #[test]
 fn wasi_tests_need_the_wasi_feature() {
-    println!(
-        "NOT RUN: spindle-runtime was built without its `wasi` feature; \
+    crate::common::not_run(
+        "spindle-runtime was built without its `wasi` feature; \
          run `cargo test -p spindle-runtime --features wasi --test all wasi::` \
-         (the workspace test enables it through spindle-cli)"
+         (the workspace test enables it through spindle-cli)",
     );
 }
 
