@@ -158,6 +158,15 @@ impl Target {
             ),
             "s390x-unknown-linux-gnu" => (&["qemu-s390x"], "/usr/s390x-linux-gnu"),
             "aarch64-unknown-linux-gnu" => return Target::aarch64_linux(),
+            // Linked statically against zig's musl (.cargo/config.toml), so
+            // qemu needs no sysroot.
+            "loongarch64-unknown-linux-musl" => {
+                return Target {
+                    triple,
+                    run: Run::Runner(vec!["qemu-loongarch64".to_string()]),
+                    linker: Linker::Cargo,
+                };
+            }
             other => panic!("no qemu runner known for {other}"),
         };
         let mut runner: Vec<String> = qemu.iter().map(|s| s.to_string()).collect();
@@ -285,6 +294,23 @@ impl Cell {
     ) -> Result<PathBuf> {
         let manifest = manifest.to_str().context("manifest path is not UTF-8")?;
         self.build_with(&["--manifest-path", manifest], bin, target_dir)
+    }
+
+    /// Like [`build_standalone`](Cell::build_standalone), with the rustup
+    /// toolchain `toolchain` and `extra` cargo arguments (e.g. nightly and
+    /// `-Zbuild-std=std,panic_unwind` for a target rustup has no std for).
+    pub fn build_standalone_on_toolchain(
+        &self,
+        toolchain: &str,
+        extra: &[&str],
+        manifest: &Path,
+        bin: &str,
+        target_dir: &Path,
+    ) -> Result<PathBuf> {
+        let manifest = manifest.to_str().context("manifest path is not UTF-8")?;
+        let mut which = vec!["--manifest-path", manifest];
+        which.extend_from_slice(extra);
+        self.build_in(Some(toolchain), &which, bin, target_dir)
     }
 
     /// Like [`build`](Cell::build), with the rustup toolchain `toolchain`
