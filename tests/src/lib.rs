@@ -739,6 +739,46 @@ pub fn find_rlib(deps_dir: &Path, crate_name: &str) -> Result<PathBuf> {
         .with_context(|| format!("no {prefix}*.rlib in {}", deps_dir.display()))
 }
 
+/// The `lib<name>-<hash>.rlib` of a build whose executables are in
+/// `profile_dir` (`<target-dir>/<triple>/<profile>`): in its `deps/` where
+/// cargo puts rlibs (stable), else anywhere under its `build/` (newer
+/// nightly cargo's build-dir layout puts each unit's output in
+/// `build/<package>/<hash>/out/`), the most recently written one there.
+pub fn find_profile_rlib(profile_dir: &Path, crate_name: &str) -> Result<PathBuf> {
+    let deps = profile_dir.join("deps");
+    if deps.is_dir() {
+        return find_rlib(&deps, crate_name);
+    }
+    let prefix = format!("lib{crate_name}-");
+    let mut found: Vec<(std::time::SystemTime, PathBuf)> = Vec::new();
+    let mut dirs = vec![profile_dir.join("build")];
+    while let Some(dir) = dirs.pop() {
+        let entries =
+            std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))?;
+        for entry in entries {
+            let entry = entry?;
+            let path = entry.path();
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if entry.file_type()?.is_dir() {
+                dirs.push(path);
+            } else if name.starts_with(&prefix) && name.ends_with(".rlib") {
+                found.push((entry.metadata()?.modified()?, path));
+            }
+        }
+    }
+    found
+        .into_iter()
+        .max_by_key(|(modified, _)| *modified)
+        .map(|(_, path)| path)
+        .with_context(|| {
+            format!(
+                "no {prefix}*.rlib in {} (neither deps/ nor build/)",
+                profile_dir.display()
+            )
+        })
+}
+
 /// Names of the defined and undefined symbols of the image at `path` that
 /// contain `needle` (for example wasmtime's own `wasmtime_fiber_switch`,
 /// whose Rust-mangled name carries a hash).

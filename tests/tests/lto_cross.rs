@@ -119,8 +119,7 @@ fn check(triple: &'static str, lto: LtoMode, codegen_units: u32) -> Result<Strin
         // Binding is judged where it still means something (the final link
         // makes hidden globals local): the rlib's objects, without LTO.
         let rlib_note = if lto == LtoMode::Off {
-            let deps = binary.parent().unwrap().join("deps");
-            let rlib = spindle_tests::find_rlib(&deps, "spindle_fiber")
+            let rlib = spindle_tests::find_profile_rlib(binary.parent().unwrap(), "spindle_fiber")
                 .map_err(|e| format!("{cell}: {e:#}"))?;
             let in_rlib = spindle_tests::inspect_archive(&rlib, &symbols, false)
                 .map_err(|e| format!("{cell}: {e:#}"))?;
