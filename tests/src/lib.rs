@@ -158,6 +158,15 @@ impl Target {
             ),
             "s390x-unknown-linux-gnu" => (&["qemu-s390x"], "/usr/s390x-linux-gnu"),
             "aarch64-unknown-linux-gnu" => return Target::aarch64_linux(),
+            // Linked statically against zig's musl (.cargo/config.toml), so
+            // qemu needs no sysroot.
+            "loongarch64-unknown-linux-musl" => {
+                return Target {
+                    triple,
+                    run: Run::Runner(vec!["qemu-loongarch64".to_string()]),
+                    linker: Linker::Cargo,
+                };
+            }
             other => panic!("no qemu runner known for {other}"),
         };
         let mut runner: Vec<String> = qemu.iter().map(|s| s.to_string()).collect();
@@ -285,6 +294,23 @@ impl Cell {
     ) -> Result<PathBuf> {
         let manifest = manifest.to_str().context("manifest path is not UTF-8")?;
         self.build_with(&["--manifest-path", manifest], bin, target_dir)
+    }
+
+    /// Like [`build_standalone`](Cell::build_standalone), with the rustup
+    /// toolchain `toolchain` and `extra` cargo arguments (e.g. nightly and
+    /// `-Zbuild-std=std,panic_unwind` for a target rustup has no std for).
+    pub fn build_standalone_on_toolchain(
+        &self,
+        toolchain: &str,
+        extra: &[&str],
+        manifest: &Path,
+        bin: &str,
+        target_dir: &Path,
+    ) -> Result<PathBuf> {
+        let manifest = manifest.to_str().context("manifest path is not UTF-8")?;
+        let mut which = vec!["--manifest-path", manifest];
+        which.extend_from_slice(extra);
+        self.build_in(Some(toolchain), &which, bin, target_dir)
     }
 
     /// Like [`build`](Cell::build), with the rustup toolchain `toolchain`
@@ -711,6 +737,46 @@ pub fn find_rlib(deps_dir: &Path, crate_name: &str) -> Result<PathBuf> {
                     .is_some_and(|n| n.starts_with(&prefix))
         })
         .with_context(|| format!("no {prefix}*.rlib in {}", deps_dir.display()))
+}
+
+/// The `lib<name>-<hash>.rlib` of a build whose executables are in
+/// `profile_dir` (`<target-dir>/<triple>/<profile>`): in its `deps/` where
+/// cargo puts rlibs (stable), else anywhere under its `build/` (newer
+/// nightly cargo's build-dir layout puts each unit's output in
+/// `build/<package>/<hash>/out/`), the most recently written one there.
+pub fn find_profile_rlib(profile_dir: &Path, crate_name: &str) -> Result<PathBuf> {
+    let deps = profile_dir.join("deps");
+    if deps.is_dir() {
+        return find_rlib(&deps, crate_name);
+    }
+    let prefix = format!("lib{crate_name}-");
+    let mut found: Vec<(std::time::SystemTime, PathBuf)> = Vec::new();
+    let mut dirs = vec![profile_dir.join("build")];
+    while let Some(dir) = dirs.pop() {
+        let entries =
+            std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))?;
+        for entry in entries {
+            let entry = entry?;
+            let path = entry.path();
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if entry.file_type()?.is_dir() {
+                dirs.push(path);
+            } else if name.starts_with(&prefix) && name.ends_with(".rlib") {
+                found.push((entry.metadata()?.modified()?, path));
+            }
+        }
+    }
+    found
+        .into_iter()
+        .max_by_key(|(modified, _)| *modified)
+        .map(|(_, path)| path)
+        .with_context(|| {
+            format!(
+                "no {prefix}*.rlib in {} (neither deps/ nor build/)",
+                profile_dir.display()
+            )
+        })
 }
 
 /// Names of the defined and undefined symbols of the image at `path` that

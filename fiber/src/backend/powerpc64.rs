@@ -15,27 +15,39 @@
 //! # Registers
 //!
 //! Non-volatile in the ELF V2 ABI: r1 (the stack pointer), r2 (the TOC
-//! pointer), r14–r31, f14–f31, v20–v31, CR2–CR4 and VRSAVE. r13 is the
-//! thread pointer (never touched: fibers stay on their thread), LR, CTR,
-//! XER, r0, r3–r12, f0–f13, v0–v19 and the other CR fields are volatile.
+//! pointer), r14–r31, f14–f31, v20–v31 and CR2–CR4. r13 is the thread
+//! pointer (never touched: fibers stay on their thread), LR, CTR, XER, r0,
+//! r3–r12, f0–f13, v0–v19 and the other CR fields are volatile.
 //!
 //! Both sides reach the routines from inline asm that declares r14–r29,
 //! f14–f31, v20–v31, CR2–CR4, LR and everything volatile clobbered, so the
 //! compiler saves those only where live. What asm may not declare — r2
 //! (the TOC pointer), r30 (LLVM's base pointer) and r31 (the frame pointer)
-//! — and VRSAVE (a special-purpose register asm cannot name) the routines
-//! save themselves: `resume` saves them and LR for the parent, the fiber's
-//! inline asm for the fiber. r2 is switched although a program's TOC is
-//! usually one value: the parent and the fiber may run code of different
-//! shared objects, each with its own TOC. The FPSCR and VSCR, like MXCSR
-//! on x86_64, are shared thread state that is not switched.
+//! — the routines save themselves: `resume` saves them and LR for the
+//! parent, the fiber's inline asm for the fiber. r2 is switched although a
+//! program's TOC is usually one value: the parent and the fiber may run
+//! code of different shared objects (or of different TOC groups of one
+//! large binary), each with its own TOC. The FPSCR and VSCR, like MXCSR on
+//! x86_64, are shared thread state that is not switched.
+//!
+//! VRSAVE is neither saved nor restored, nor read: the ELF V2 ABI
+//! (OpenPOWER, "64-Bit ELF V2 ABI Specification", section "Registers",
+//! table "Register Roles") gives it the preservation rule *Reserved*, not
+//! *Nonvolatile*: "Reserved for system use. This register should not be
+//! read or written by application software." A callee owes its caller
+//! nothing for it, so a switch, which is a call on each side, owes nothing
+//! either; and since Linux keeps it per thread and fibers never leave
+//! their thread, both sides see the one value the system gave the thread.
+//! (The `fallback` backend does write it: glibc's `swapcontext` restores
+//! vector registers only for a context saved with VRSAVE non-zero, so
+//! `ucontext.rs` sets it to all ones before each switch.)
 //!
 //! # The stack: protected zone, frames, pages
 //!
 //! The ABI keeps the 288 bytes below r1 safe from signal handlers (the
 //! kernel builds its frames below them), and inline asm without `nostack`
 //! may use them (the compiler keeps nothing there around it). Every routine
-//! here saves what it must in the 48 bytes right below r1 and never moves
+//! here saves what it must in the 32 bytes right below r1 and never moves
 //! r1 except to switch stacks, so a suspended side's r1 is exactly what its
 //! code had: the fiber's handle is its r1 itself. r1 is 16-aligned at
 //! every call.
@@ -70,7 +82,7 @@
 //!                  | back chain = control |  header (obj - 32)
 //!   handle(r1) ──► +----------------------+
 //!                  | trampoline address   |  handle - 8: first continuation
-//!                  | (register slots)     |  handle - 16 .. - 40, unused
+//!                  | (register slots)     |  handle - 16 .. - 32, unused
 //! ```
 //!
 //! Parent stack while the fiber runs (`X` is what the link slot holds: the
@@ -82,10 +94,9 @@
 //!   X - 16   saved r31
 //!   X - 24   saved r30
 //!   X - 32   saved r2
-//!   X - 40   saved VRSAVE
 //! ```
 //!
-//! Fiber stack while the parent runs: the same five slots below the
+//! Fiber stack while the parent runs: the same four slots below the
 //! fiber's r1 (the handle), with the continuation address (label 2 of the
 //! inline asm in [`Asm::suspend`]) in place of LR.
 
@@ -100,10 +111,10 @@ pub enum Asm {}
 
 impl Sealed for Asm {}
 
-// resume(msg: r3, fiber_sp: r4, link: r5) -> (msg: r3, fiber_sp: r4)
+// resume(msg: r3, fiber_sp: r4, link: r5) -> (msg: r3, fiber_sp: r5)
 //   -- custom convention, called only with `bl` from `Asm::resume`'s asm
 //
-// Saves the parent's LR, r31, r30, r2 and VRSAVE below its r1 (the caller
+// Saves the parent's LR, r31, r30 and r2 below its r1 (the caller
 // declared everything else clobbered), stores X = r1 in the link slot,
 // switches to the fiber's r1 and `bctr`s to the continuation stored below
 // it. r3 (message) and r5 (link) reach the fiber unchanged. The routine
@@ -121,8 +132,6 @@ global_asm!(
     ".cfi_offset r31, -16",
     ".cfi_offset r30, -24",
     ".cfi_offset r2, -32",
-    "mfvrsave 0",
-    "std 0, -40(1)",
     "std 1, 0(5)",
     "ld 12, -8(4)",
     "mtctr 12",
@@ -139,24 +148,23 @@ global_asm!(
 //
 // Entered from the inline asm in `Asm::suspend` (and the entry function's
 // final suspend) with the fiber's registers and continuation saved below
-// its r1. Returns the message and the fiber's r1 as resume's r3:r4,
-// reloads the parent's LR, r31, r30, r2 and VRSAVE from below X, sets r1
-// to X and `blr`s: the return that answers the parent's `bl`.
+// its r1. Returns the message and the fiber's r1 as resume's r3 and r5,
+// sets r1 to X (the link slot's value) first and then reloads the parent's
+// LR, r31, r30 and r2 from below it, so no register has to carry X: the
+// slots are inside X's protected zone from that instruction on. Ends with
+// the `blr` that answers the parent's `bl`.
 global_asm!(
     ".text",
     asm_begin!("suspend"),
     ".cfi_startproc",
     ".cfi_undefined lr",
-    "ld 5, 0(4)",
-    "mr 4, 1",
-    "ld 0, -8(5)",
+    "mr 5, 1",
+    "ld 1, 0(4)",
+    "ld 0, -8(1)",
     "mtlr 0",
-    "ld 31, -16(5)",
-    "ld 30, -24(5)",
-    "ld 2, -32(5)",
-    "ld 0, -40(5)",
-    "mtvrsave 0",
-    "mr 1, 5",
+    "ld 31, -16(1)",
+    "ld 30, -24(1)",
+    "ld 2, -32(1)",
     "blr",
     ".cfi_endproc",
     asm_end!("suspend"),
@@ -221,7 +229,8 @@ unsafe impl Backend for Asm {
     unsafe fn init(control: *mut u8, _limit: *mut u8, obj: *mut u8, entry: EntryFn) -> *mut u8 {
         debug_assert_eq!(obj as usize % 16, 0);
         // SAFETY: control + 32 == top; the words above control and the 40
-        // bytes below obj are ours to write (Backend::init contract).
+        // bytes below obj (the header and the first continuation) are ours
+        // to write (Backend::init contract).
         unsafe {
             (control.add(8) as *mut usize).write(entry as *const () as usize);
             (control.add(16) as *mut usize).write(0);
@@ -237,16 +246,16 @@ unsafe impl Backend for Asm {
         let (back, fiber_sp): (*mut u8, *mut u8);
         // SAFETY: `*handle` is the fiber's saved r1 with its continuation
         // below it and `control` its link slot. `resume` preserves r1, r2,
-        // r30, r31 and VRSAVE and writes only the 48 bytes below r1, which
-        // asm without `nostack` may use; every other register (LR included:
+        // r30 and r31 and writes only the 32 bytes below r1, which asm
+        // without `nostack` may use; every other register (LR included:
         // `bl` writes it) is declared clobbered.
         unsafe {
             asm!(
                 "bl {resume}",
                 resume = sym spindle_fiber_resume,
                 inlateout("r3") msg => back,
-                inlateout("r4") *handle => fiber_sp,
-                inlateout("r5") control => _,
+                inlateout("r4") *handle => _,
+                inlateout("r5") control => fiber_sp,
                 lateout("r14") _, lateout("r15") _, lateout("r16") _, lateout("r17") _,
                 lateout("r18") _, lateout("r19") _, lateout("r20") _, lateout("r21") _,
                 lateout("r22") _, lateout("r23") _, lateout("r24") _, lateout("r25") _,
@@ -271,8 +280,8 @@ unsafe impl Backend for Asm {
     unsafe fn suspend(control: *mut u8, msg: *mut u8) -> *mut u8 {
         let back: *mut u8;
         // SAFETY: we run on the fiber whose link slot is `control`. The asm
-        // stores r31, r30, r2, VRSAVE and its continuation address in the
-        // 40 bytes below r1 (the protected zone, which asm without `nostack`
+        // stores r31, r30, r2 and its continuation address in the 32 bytes
+        // below r1 (the protected zone, which asm without `nostack`
         // may use) and never moves r1; `resume` comes back to label 2 with
         // r1 unchanged, where they are reloaded. `bcl 20, 31` reads the
         // address of the next instruction without a link-stack push. All
@@ -282,8 +291,6 @@ unsafe impl Backend for Asm {
                 "std 31, -16(1)",
                 "std 30, -24(1)",
                 "std 2, -32(1)",
-                "mfvrsave 0",
-                "std 0, -40(1)",
                 "bcl 20, 31, 3f",
                 "3:",
                 "mflr 12",
@@ -294,8 +301,6 @@ unsafe impl Backend for Asm {
                 "ld 31, -16(1)",
                 "ld 30, -24(1)",
                 "ld 2, -32(1)",
-                "ld 0, -40(1)",
-                "mtvrsave 0",
                 suspend = sym spindle_fiber_suspend,
                 inlateout("r3") msg => back,
                 in("r4") control,

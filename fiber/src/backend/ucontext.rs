@@ -63,6 +63,31 @@ extern "C" fn start(hi: u32, lo: u32) {
     }
 }
 
+/// Called right before every `swapcontext`. glibc's powerpc64
+/// `swapcontext` stores all vector registers into the context it saves, but
+/// loads them from the context it switches to only if that context's saved
+/// VRSAVE is non-zero (VRSAVE read as the AltiVec-era mask of live vector
+/// registers). Code for the ELF V2 ABI never sets VRSAVE (the ABI reserves
+/// it for the system), so it is 0 there, and v20–v31, which ELF V2 makes
+/// non-volatile, would come back holding the other side's values. With
+/// VRSAVE all ones when a context is saved, the switch back to it restores
+/// every vector register. (`tests/audit_abi.rs` leaves VRSAVE alone and
+/// checks v20–v31 on this backend too.)
+#[inline(always)]
+fn mark_vector_registers_live() {
+    #[cfg(target_arch = "powerpc64")]
+    // SAFETY: writes only r0 (declared) and VRSAVE, which compiled ELF V2
+    // code neither reads nor writes; no memory, stack or flags touched.
+    unsafe {
+        core::arch::asm!(
+            "li 0, -1",
+            "mtvrsave 0",
+            out("r0") _,
+            options(nomem, nostack, preserves_flags)
+        );
+    }
+}
+
 fn check(rc: libc::c_int, what: &str) {
     if rc != 0 {
         // A failing context call leaves no consistent state to unwind into.
@@ -116,6 +141,7 @@ unsafe impl Backend for Ucontext {
         // SAFETY: `control` is a live Control block of a suspended fiber.
         unsafe {
             (*c).transfer = msg;
+            mark_vector_registers_live();
             check(
                 sys::swapcontext(ptr::addr_of_mut!((*c).parent), ptr::addr_of!((*c).fiber)),
                 "swapcontext (resume)",
@@ -131,6 +157,7 @@ unsafe impl Backend for Ucontext {
         // context that resumed us.
         unsafe {
             (*c).transfer = msg;
+            mark_vector_registers_live();
             check(
                 sys::swapcontext(ptr::addr_of_mut!((*c).fiber), ptr::addr_of!((*c).parent)),
                 "swapcontext (suspend)",
