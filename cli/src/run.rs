@@ -116,6 +116,37 @@ pub struct DirGrant {
     pub read_only: bool,
 }
 
+/// What `spindle run`'s command line came to: the words after `run`
+/// parsed exactly as `main` parses them. For the `run_args` fuzz target,
+/// which checks that every accepted command line means one thing.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct ParsedRun {
+    pub export: Option<String>,
+    pub args: Vec<String>,
+    pub dirs: Vec<DirGrant>,
+    pub envs: Vec<(String, String)>,
+    pub wasi_args: Vec<String>,
+}
+
+/// Parses `words` (what follows `spindle run`) as the command line does;
+/// the error is clap's message.
+#[doc(hidden)]
+pub fn parse_run_words(words: &[String]) -> Result<ParsedRun, String> {
+    use clap::FromArgMatches;
+    let matches = RunArgs::augment_args(clap::Command::new("run"))
+        .try_get_matches_from(std::iter::once("run").chain(words.iter().map(String::as_str)))
+        .map_err(|e| e.to_string())?;
+    let a = RunArgs::from_arg_matches(&matches).map_err(|e| e.to_string())?;
+    Ok(ParsedRun {
+        export: a.export,
+        args: a.args,
+        dirs: a.dirs,
+        envs: a.envs,
+        wasi_args: a.wasi_args,
+    })
+}
+
 /// The accepted `--dir` forms, for messages.
 const DIR_FORMS: &str = "HOST, HOST:MODE, HOST:/GUEST or HOST:/GUEST:MODE, where GUEST is an \
      absolute path in the plugin and MODE is `ro` (also `r`, `readonly`, `read-only`) or `rw` \
@@ -456,7 +487,10 @@ fn parse_float<F: Float>(text: &str) -> Result<F, String> {
     Ok(sign(value))
 }
 
-fn show_value(v: &Val) -> String {
+/// A result as `run` prints it. [`parse_value`] reads it back to the same
+/// value: the same bits, except that a NaN prints without sign or payload.
+#[doc(hidden)]
+pub fn show_value(v: &Val) -> String {
     match v {
         Val::I32(x) => x.to_string(),
         Val::I64(x) => x.to_string(),

@@ -141,3 +141,24 @@ pub fn diagnose_log_quietly(
     };
     logs::causes(text, &args)
 }
+
+/// What `doctor --log` read in a log, before diagnosing it: the undefined
+/// symbols as the linker printed them, the most references kept for one,
+/// the libraries not found, the files ignored for their architecture and
+/// the linkers that spoke. For the `doctor_log` fuzz target, which checks
+/// that each known linker line embedded in noise is recognised.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct LogContents {
+    pub undefined: Vec<String>,
+    pub most_references: usize,
+    pub missing_libraries: Vec<String>,
+    pub ignored: Vec<String>,
+    pub linkers: Vec<String>,
+}
+
+/// The parse behind `doctor --log`, without the diagnosis.
+#[doc(hidden)]
+pub fn read_log_quietly(text: &str) -> LogContents {
+    logs::contents(text)
+}

@@ -96,8 +96,22 @@ pub fn set_entry(text: &str, path: &str) -> Result<Option<String>, EditError> {
     let mut entry = InlineTable::new();
     entry.insert("path", Value::from(path));
     match crates_io.get_mut(CRATE) {
-        // Replace the value, keeping the key's place and its comments.
-        Some(item) => *item = Item::Value(Value::InlineTable(entry)),
+        // Replace the value, keeping the key's place and its comments: the
+        // ones above it belong to the key, the one after it on its line to
+        // the old value, so that one moves onto the new value.
+        // An entry written as its own `[patch.crates-io.<crate>]` table
+        // stays one, so the comments above its header stay too.
+        Some(Item::Table(table)) => {
+            table.clear();
+            table.insert("path", toml_edit::value(path));
+        }
+        Some(item) => {
+            let mut value = Value::InlineTable(entry);
+            if let Some(old) = item.as_value() {
+                *value.decor_mut() = old.decor().clone();
+            }
+            *item = Item::Value(value);
+        }
         None => {
             crates_io.insert(CRATE, Item::Value(Value::InlineTable(entry)));
         }
@@ -215,6 +229,43 @@ mod tests {
             "\n[patch.crates-io]\nwasmtime-internal-fiber = { path = \"spindle/wasmtime-internal-fiber\" }\n"
         );
         assert_eq!(entry(&out).unwrap(), Entry::Path(P.into()));
+    }
+
+    #[test]
+    fn replacing_the_entry_keeps_the_comment_on_its_line() {
+        // Found by the patch_manifest fuzz target: the comment after the old
+        // value was dropped with it.
+        let text = "patch.crates-io.foo = { path = \"../foo\" }\t# c1\n\
+                    patch.crates-io.wasmtime-internal-fiber = { git = \"https://x.invalid/w\" }\t# c2 pinned\n\
+                    [package]\t# c3\nname = \"app\"\n";
+        let out = set(text);
+        assert_eq!(
+            out,
+            "patch.crates-io.foo = { path = \"../foo\" }\t# c1\n\
+             patch.crates-io.wasmtime-internal-fiber = { path = \"spindle/wasmtime-internal-fiber\" }\t# c2 pinned\n\
+             [package]\t# c3\nname = \"app\"\n"
+        );
+        let table = "[patch.crates-io]\nwasmtime-internal-fiber = { version = \"38\" } # why\n";
+        assert_eq!(
+            set(table),
+            "[patch.crates-io]\nwasmtime-internal-fiber = { path = \"spindle/wasmtime-internal-fiber\" } # why\n"
+        );
+    }
+
+    #[test]
+    fn an_entry_written_as_a_table_stays_one_with_its_comments() {
+        // Found by the patch_manifest fuzz target: the comment above the
+        // entry's own table header was dropped with the table.
+        let text = "# c0 top\n[patch.crates-io.wasmtime-internal-fiber]\nversion = \"38.0.3\"\n\
+                    [patch.crates-io.bar]\ngit = \"https://x.invalid/bar\"\n\n[package]# c1\nname = \"app\"\n";
+        let out = set(text);
+        assert_eq!(
+            out,
+            "# c0 top\n[patch.crates-io.wasmtime-internal-fiber]\npath = \"spindle/wasmtime-internal-fiber\"\n\
+             [patch.crates-io.bar]\ngit = \"https://x.invalid/bar\"\n\n[package]# c1\nname = \"app\"\n"
+        );
+        assert_eq!(entry(&out).unwrap(), Entry::Path(P.into()));
+        assert_eq!(set_entry(&out, P).unwrap(), None);
     }
 
     #[test]

@@ -65,6 +65,23 @@ pub(super) fn causes(text: &str, args: &DoctorArgs) -> Result<Vec<(String, Strin
         .collect())
 }
 
+/// What the parsers read in `text`, for [`super::read_log_quietly`].
+pub(super) fn contents(text: &str) -> super::LogContents {
+    let log = parse::parse(text);
+    super::LogContents {
+        undefined: log.undefined.iter().map(|u| u.raw.clone()).collect(),
+        most_references: log
+            .undefined
+            .iter()
+            .map(|u| u.referenced_by.len())
+            .max()
+            .unwrap_or(0),
+        missing_libraries: log.missing_libraries.clone(),
+        ignored: log.ignored.iter().map(|i| i.file.clone()).collect(),
+        linkers: log.linkers.iter().cloned().collect(),
+    }
+}
+
 /// `spindle doctor --log FILE`: exit 1 when a link failure was found, 0
 /// when the log holds none Spindle recognises.
 pub(super) fn from_log(path: &Path, args: &DoctorArgs) -> Result<u8, Failure> {
