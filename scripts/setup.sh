@@ -16,7 +16,7 @@ need_targets=(
     x86_64-pc-windows-msvc    # LTO matrix: cargo check + object inspection (no MSVC linker)
     aarch64-pc-windows-msvc   # cargo check of the Win32 Fibers backend + object inspection
 )
-# Issue 13: glibc cross targets (fiber suite, ucontext layout check and LTO
+# glibc cross targets (fiber suite, ucontext layout check and LTO
 # cells under qemu-user; linkers and runners in .cargo/config.toml).
 need_targets+=(
     riscv64gc-unknown-linux-gnu
@@ -49,7 +49,7 @@ for c in "${need_components[@]}"; do
     fi
 done
 
-# Issue 13: older compilers. 1.85 is spindle-fiber's rust-version (test.sh
+# Older compilers. 1.85 is spindle-fiber's rust-version (test.sh
 # runs its suite on it); 1.91.1 is the rustc on which wasmtime 38.0.3's
 # switch vanished, and the LTO matrix links the aarch64-apple-darwin
 # ThinLTO probe with it. 1.96 and 1.97 are the rust-versions of wasmtime 49
@@ -73,15 +73,13 @@ if ! rustup target list --toolchain 1.91.1 --installed | grep -qx aarch64-apple-
     rustup target add --toolchain 1.91.1 aarch64-apple-darwin >/dev/null 2>&1 ||
         fail "could not add aarch64-apple-darwin to rustup toolchain 1.91.1"
 fi
-# --- issue 17: the seed's build
-# tests/tests/seed.rs builds the seed application on 1.91.1 for
+# The seed's build: tests/tests/seed.rs builds the seed application on 1.91.1 for
 # aarch64-apple-darwin (above) and, behind `cargo seed-full`, runs it on
 # aarch64-unknown-linux-gnu under qemu.
 if ! rustup target list --toolchain 1.91.1 --installed | grep -qx aarch64-unknown-linux-gnu; then
     rustup target add --toolchain 1.91.1 aarch64-unknown-linux-gnu >/dev/null 2>&1 ||
         fail "could not add aarch64-unknown-linux-gnu to rustup toolchain 1.91.1"
 fi
-# --- end of issue 17: the seed's build
 
 # Debian packages, installed only when missing.
 need_packages=(
@@ -93,7 +91,7 @@ need_packages=(
     wine                   # runs the Windows test binaries (scripts/wine-run.sh)
     wine64
 )
-# Issue 13: cross gcc (linker, and the C compiler of tests/ucontext-layout)
+# Cross gcc (linker, and the C compiler of tests/ucontext-layout)
 # and glibc (headers, and the qemu sysroot /usr/<triple>) per cross target.
 need_packages+=(
     gcc-riscv64-linux-gnu libc6-dev-riscv64-cross
@@ -103,14 +101,10 @@ need_packages+=(
     gcc-powerpc64le-linux-gnu libc6-dev-ppc64el-cross
     gcc-s390x-linux-gnu libc6-dev-s390x-cross
 )
-# --- issue 15: valgrind
 need_packages+=(valgrind) # memcheck runs the fiber suite (fiber/README.md, scripts/test.sh)
-# --- end of issue 15: valgrind
-# --- issue 14: C plugin
 # The C plugin (examples/plugins/c-greeter, cli/tests/all/c_plugin.rs): clang for
 # wasm32-wasi, wasm-ld, wasi-libc's malloc, compiler-rt's wasm32 builtins.
 need_packages+=(clang lld wasi-libc libclang-rt-dev-wasm32)
-# --- end of issue 14: C plugin
 missing=()
 for p in "${need_packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -149,7 +143,7 @@ if ! cargo-zigbuild --version >/dev/null 2>&1 || ! python3 -c "import ziglang" 2
     cargo-zigbuild --version >/dev/null 2>&1 || fail "cargo-zigbuild installed but does not run (is pip's bin directory on PATH?)"
 fi
 
-# --- doctor link logs (cli/tests/all/doctor_logs.rs, scripts/make-link-logs.sh) ---
+# Doctor's link logs (cli/tests/all/doctor_logs.rs, scripts/make-link-logs.sh):
 # A real wasm link failure on nightly (Rust 1.96+ no longer passes
 # --allow-undefined); the test prints "NOT RUN: ..." without it, this makes
 # CI run it. (Its mingw COFF link uses mingw-w64, installed above.)
@@ -158,9 +152,7 @@ if ! rustup +nightly target list --installed 2>/dev/null | grep -qx wasm32-unkno
     rustup toolchain install nightly --profile minimal --target wasm32-unknown-unknown >/dev/null ||
         fail "could not install nightly with wasm32-unknown-unknown"
 fi
-# --- end doctor link logs ---
 
-# --- issue 15: Miri
 # `cargo +nightly miri test -p spindle-fiber` (fiber/README.md): Miri needs
 # the standard library's sources to build its own sysroot.
 nightly_components=$(rustup component list --toolchain nightly --installed 2>/dev/null || true)
@@ -169,27 +161,22 @@ if ! grep -q '^miri' <<<"$nightly_components" || ! grep -qx 'rust-src' <<<"$nigh
     rustup component add --toolchain nightly miri rust-src >/dev/null 2>&1 ||
         fail "could not add the miri and rust-src components to nightly"
 fi
-# --- end of issue 15: Miri
-# --- issue 15: fuzzing (fuzz/, scripts/fuzz.sh) ---
-# cargo-fuzz drives the fuzz targets on nightly (libFuzzer); fuzz/ is its
+# Fuzzing (fuzz/, scripts/fuzz.sh): cargo-fuzz drives the fuzz targets on nightly (libFuzzer); fuzz/ is its
 # own workspace with its own lock file.
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "setup: installing cargo-fuzz"
     cargo install --quiet cargo-fuzz --locked || fail "could not install cargo-fuzz"
 fi
 cargo fetch --quiet --manifest-path fuzz/Cargo.toml || fail "cargo fetch failed for fuzz"
-# --- end of issue 15: fuzzing ---
 
 # Crates are fetched once here, so the tests' nested cargo builds never race
 # to download them.
 cargo fetch --quiet || fail "cargo fetch failed"
-# --- issue 14: plugin kit
 # The host outside the workspace and the kit's plugin: own lock files.
 for manifest in tests/outside-host/Cargo.toml examples/plugins/pdk-greeter/Cargo.toml; do
     cargo fetch --quiet --manifest-path "$manifest" || fail "cargo fetch failed for $manifest"
 done
-# --- end of issue 14: plugin kit
-# Issue 27: wasmtime's async probe and the cross round-trip benchmark, each
+# wasmtime's async probe and the cross round-trip benchmark, each
 # its own workspace and lock file; loongarch64 builds std from nightly's
 # rust-src (installed above for Miri) and links with zig (ziglang, above).
 for manifest in tests/async-probe/Cargo.toml benches/cross-switch/Cargo.toml; do
@@ -199,7 +186,7 @@ command -v qemu-loongarch64 >/dev/null || fail "qemu-loongarch64 (Debian's qemu-
 # The runtime LTO probe is its own workspace with its own lock file.
 cargo fetch --quiet --manifest-path tests/runtime-probe/Cargo.toml ||
     fail "cargo fetch failed for tests/runtime-probe"
-# Issue 13's application outside the workspace, also its own lock file.
+# The cross targets' application outside the workspace, also its own lock file.
 cargo fetch --quiet --manifest-path tests/fiber-app/Cargo.toml ||
     fail "cargo fetch failed for tests/fiber-app"
 cargo fetch --quiet --manifest-path tests/runtime-probe-unpatched/Cargo.toml ||

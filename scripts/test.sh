@@ -1,23 +1,17 @@
 #!/usr/bin/env bash
 # The whole test suite: README's test command, and what CI runs.
-#   formatting, clippy (all targets, warnings are errors), every workspace
-#   test (including the LTO matrices), wasmtime's fibers replaced by Spindle's
-#   for the tests that exercise them, and spindle-fiber's suite again with the
-#   portable backend forced, on aarch64, riscv64, ppc64le, s390x and armv7
-#   under qemu and i686 natively (IA-32 mode), on
-#   x86_64 Windows under Wine (both Windows backends; wasmtime's async there
-#   on its own fibers and patched) and on rustc 1.85.
+#
+#   scripts/test.sh              every step, in order (what .ci/run runs)
+#   scripts/test.sh --list       the steps' names and what each runs
+#   scripts/test.sh STEP...      only these steps, in the order given
+#
+# A plain `cargo test --workspace` is the fast loop: it leaves out the tests
+# that build other projects in release or under LTO (they are `#[ignore]`d
+# with a reason); the `nested-builds` step runs CI's cells of those, and the
+# cargo aliases in .cargo/config.toml run every cell (docs/testing.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Each step starts with the disk left and this checkout's build output: a
-# CI run once died of a full disk, so every log says where space goes.
-step() {
-    printf '\n==> %s\n' "$*"
-    printf '    (disk: %s free; target %s, fuzz/target %s)\n' \
-        "$(df -h --output=avail . | tail -n 1 | tr -d ' ')" \
-        "$(du -sh target 2>/dev/null | cut -f1)" "$(du -sh fuzz/target 2>/dev/null | cut -f1)"
-}
 # On CI (a fresh clone, run once) nothing is built twice incrementally, and
 # the build directories of a finished step that no later step reads are
 # removed; a developer's rerun keeps both. On CI, setup installed every tool,
@@ -32,171 +26,286 @@ drop_on_ci() {
         rm -rf "$@"
     fi
 }
-started=$SECONDS
 
-step "cargo fmt --check"
-cargo fmt --all -- --check
-
-step "cargo clippy --workspace --all-targets -- -D warnings"
-cargo clippy --workspace --all-targets --quiet -- -D warnings
-
-step "cargo test --workspace (includes the LTO matrices; wasmtime on its own fibers)"
-# Also `spindle patch`: its unit and workspace tests (cli/tests/all/patch.rs,
-# cargo metadata only, ~15 s) and one proof cell, wasmtime 46.0.3 patched,
-# built in release, run and inspected (tests/tests/patch_cells.rs; 3.4 min
-# cold measured here; every cell: `cargo patch-full`).
-SPINDLE_EXPECT_FIBER=wasmtime cargo test --workspace --no-fail-fast
-# The nested builds of the LTO, seed, patch-cell, async-probe and probe
-# tests (target/debug stays: the patched steps and the soak step reuse it).
-drop_on_ci target/lto-matrix target/lto-runtime target/lto-cross target/seed target/patch-cells target/tmp target/async-probe
-
-# The same wasmtime tests with wasmtime-internal-fiber replaced by
-# fiber/wasmtime-compat, through the [patch.crates-io] line a user adds (here
-# as `--config`, so the workspace manifest stays unpatched). The patched build
-# rewrites Cargo.lock; any later plain cargo command puts it back. (Not
+# wasmtime-internal-fiber replaced by fiber/wasmtime-compat through the
+# [patch.crates-io] line a user adds, here as `--config` so the workspace
+# manifest stays unpatched. A patched build rewrites Cargo.lock; any later
+# plain cargo command puts it back, and so does this script on exit. (Not
 # `--offline`: metadata reads every package in the lock file, including the
 # Extism bench's optional ones that no build here downloads.)
 patch='patch.crates-io.wasmtime-internal-fiber.path="fiber/wasmtime-compat"'
-trap 'cargo metadata --format-version 1 >/dev/null 2>&1 || true' EXIT
+restore_lock() { cargo metadata --format-version 1 >/dev/null; }
 
-step "wasmtime on Spindle's fibers: async stacks, pooling, custom stacks, traps, fuel, epochs"
-SPINDLE_EXPECT_FIBER=spindle cargo test -p spindle-tests --test wasmtime_fibers --config "$patch"
+# ---------------------------------------------------------------------------
+# The steps, in the order a full run takes them. `step NAME "what it runs"`
+# registers one; its body is the function run_NAME (dashes as underscores).
+names=()
+declare -A about
+step() {
+    names+=("$1")
+    about[$1]=$2
+}
 
-step "spindle-runtime (resumable calls included) on Spindle's fibers"
-cargo test -p spindle-runtime --features wasi --config "$patch"
-cargo metadata --format-version 1 >/dev/null
+step fmt "cargo fmt --check"
+run_fmt() { cargo fmt --all -- --check; }
 
-# --- issue 17: drop-ins for wasmtime 38.0.3 and 36.0.20
-# The seed's patched thin-LTO aarch64-apple-darwin link on rustc 1.91.1 is a
-# test of the workspace run above (tests/tests/seed.rs; a cold wasmtime
-# release build, 16 min measured cold on this shared machine). Here: the
-# shared unit tests on the two older drop-ins, on the seed's compiler
-# (about 40 s cold). The rest of the proof: `cargo seed-full`.
-step "the wasmtime 38.0.3 and 36.0.20 drop-ins' own tests on rustc 1.91.1"
-cargo +1.91.1 test --locked --manifest-path fiber/wasmtime-compat-38/Cargo.toml --target-dir target/compat-versions
-cargo +1.91.1 test --locked --manifest-path fiber/wasmtime-compat-36/Cargo.toml --target-dir target/compat-versions
-drop_on_ci target/compat-versions
-# --- end of issue 17: drop-ins for wasmtime 38.0.3 and 36.0.20
-# --- issue 14: plugin kit
-# The kit itself on its wasm targets (the workspace clippy above only sees it
-# natively): std, and no_std with its allocator and panic handler; and the
-# kit's plugin, so clippy sees the expansions. ~40 s cold here.
-# Its plugins are built and run by `cargo test --workspace`
-# (examples/tests/pdk.rs, cli/tests/all/c_plugin.rs).
-step "spindle-pdk on wasm32-unknown-unknown and wasm32-wasip1 (std and no_std)"
-for t in wasm32-unknown-unknown wasm32-wasip1; do
-    cargo clippy -p spindle-pdk --target "$t" --quiet -- -D warnings
-    cargo clippy -p spindle-pdk --target "$t" --quiet --no-default-features \
-        --features allocator,panic-handler -- -D warnings
-done
-# The macros' expansions as a user's clippy sees them, in the kit's plugin.
-for f in std no-std; do
-    (cd examples/plugins/pdk-greeter &&
-        cargo clippy --quiet --locked --offline --target wasm32-unknown-unknown \
-            --target-dir ../../../target/pdk-greeter-clippy \
-            --no-default-features --features "$f" -- -D warnings)
-done
-drop_on_ci target/pdk-greeter-clippy
-# --- end of issue 14: plugin kit
+# Every committed lock file is current: a build from it resolves exactly
+# what it names (the workspace's and those of the projects tests build).
+step locks "cargo metadata --locked for every manifest with a committed Cargo.lock"
+run_locks() {
+    local lock stale=()
+    while IFS= read -r lock; do
+        cargo metadata --locked --format-version 1 \
+            --manifest-path "$(dirname "$lock")/Cargo.toml" >/dev/null || stale+=("$lock")
+    done < <(git ls-files '*Cargo.lock')
+    if ((${#stale[@]})); then
+        echo "error: stale lock files (run cargo metadata in their directory): ${stale[*]}" >&2
+        return 1
+    fi
+}
 
-step "spindle-fiber with the portable backend as the native one (feature fallback)"
-cargo test -p spindle-fiber --features fallback
+step clippy "cargo clippy --workspace --all-targets -- -D warnings"
+run_clippy() { cargo clippy --workspace --all-targets --locked --quiet -- -D warnings; }
 
-# --- issue 15: sanitizers, valgrind, Miri (fiber/README.md)
-# Aliases in .cargo/config.toml. Measured cold here (2 shared cores): ASan
-# 79 s + 49 s, memcheck about 2 min (binaries from the workspace test run),
-# Miri (not run here) about 2 min plus 1.5 min for its sysroot. The drop-in's
-# tests and wasmtime's async tests under ASan (`cargo +nightly asan-full`, a
-# whole wasmtime build under ASan) are not run here: about 9 minutes cold.
-step "spindle-fiber and the drop-in under AddressSanitizer (nightly), asm then ucontext backend"
-cargo +nightly asan
-cargo +nightly asan-fallback
-step "spindle-fiber's tests under Valgrind memcheck"
-cargo memcheck
-# Miri (`cargo +nightly miri test -p spindle-fiber`, about 3.5 min cold with
-# its sysroot) is left to that documented command to keep CI under 50 min.
-# --- end of issue 15: sanitizers, valgrind, Miri
+step workspace "cargo test --workspace: every crate's tests, wasmtime on its own fibers"
+run_workspace() {
+    SPINDLE_EXPECT_FIBER=wasmtime cargo test --workspace --locked --no-fail-fast
+}
 
-step "spindle-fiber on aarch64-unknown-linux-gnu under qemu-aarch64 (both backends)"
-# One test thread: the crash tests fork a child, and qemu-user's fork can
-# deadlock (child stuck on a lock another guest thread held) when the guest
-# is multithreaded. Seen here as a hang; single-threaded it cannot happen.
-cargo test -p spindle-fiber --target aarch64-unknown-linux-gnu -- --test-threads=1
+# CI's cells of the tests that build other projects (each `#[ignore]`d in
+# plain `cargo test`, so the fast loop stays fast). Every name listed must
+# run and pass: a renamed test cannot drop out silently.
+nested_cells=(
+    # The probe binary under every LTO mode x codegen-units 1/16 on x86_64
+    # and aarch64 Linux and both Apple targets, and the harness's negative
+    # controls (tests/tests/lto_matrix.rs, docs/lto.md).
+    lto_matrix
+    inspection_reports_absent_and_local_symbols
+    harness_rejects_unexported_switch_symbols
+    known_trap_extern_declaration_without_rust_use_does_not_link
+    apple_thin_lto_cells_on_rustc_1_91_1
+    # Windows: two gnu cells under Wine, the MSVC objects, an outside crate
+    # (tests/tests/lto_windows.rs; all cells: `cargo lto-matrix-windows`).
+    lto_matrix_windows_gnu_under_wine
+    windows_msvc_checked_and_objects_inspected
+    outside_crate_thin_lto_runs_under_wine
+    harness_rejects_unexported_switch_symbols_on_windows
+    # An application on riscv64's and powerpc64le's switch under ThinLTO,
+    # run under qemu (all targets and cells: `cargo cross-full`).
+    fiber_app_on_riscv64_asm_under_thin_lto
+    fiber_app_on_powerpc64le_asm_under_thin_lto
+    # wasmtime's async on the drop-in on s390x under qemu (all targets,
+    # with wasm: `cargo async-cross`).
+    wasmtime_async_host_calls_on_s390x_asm
+    # `spindle patch` on wasmtime 46.0.3: a release ThinLTO build, run and
+    # inspected (every release line: `cargo patch-full`).
+    patch_cell_46_0_3
+    # The seed: wasmtime 38.0.3, patched, ThinLTO, aarch64-apple-darwin on
+    # rustc 1.91.1, linked and inspected (everything: `cargo seed-full`).
+    seed_38_patched_links_thin_lto_aarch64_darwin
+)
+step nested-builds "CI's cells of the nested builds: LTO matrices, cross and Windows LTO, patch cell, seed"
+run_nested_builds() {
+    local log=target/nested-builds.log missing=() cell
+    mkdir -p target
+    cargo test -p spindle-tests --no-fail-fast -- --ignored --exact --nocapture \
+        "${nested_cells[@]}" 2>&1 | tee "$log"
+    for cell in "${nested_cells[@]}"; do
+        grep -q "^test $cell \.\.\. " "$log" || missing+=("$cell")
+    done
+    if ((${#missing[@]})); then
+        echo "error: these nested-build cells did not run and pass: ${missing[*]}" >&2
+        return 1
+    fi
+    drop_on_ci target/lto-matrix target/lto-cross target/seed target/patch-cells \
+        target/tmp target/async-probe
+}
 
-# --- Issue 13: glibc cross targets and older compilers (a representative
-# subset; everything with `cargo cross-full` and `cargo pulley-async`).
-step "spindle-fiber on rustc 1.85, its rust-version"
-CARGO_TARGET_DIR=target/msrv cargo +1.85 test -p spindle-fiber
-drop_on_ci target/msrv
+step patched "wasmtime's fiber tests and spindle-runtime (resumable calls included) on Spindle's fibers"
+run_patched() {
+    # Async stacks, pooling, custom stacks, traps, fuel, epochs.
+    SPINDLE_EXPECT_FIBER=spindle cargo test -p spindle-tests --test wasmtime_fibers --config "$patch"
+    cargo test -p spindle-runtime --features wasi --config "$patch"
+    restore_lock
+}
 
-step "ucontext_t of spindle-fiber's own declarations = glibc's headers (riscv64, armv7)"
-cargo test -p spindle-ucontext-layout --target riscv64gc-unknown-linux-gnu
-cargo test -p spindle-ucontext-layout --target armv7-unknown-linux-gnueabihf
+# The seed's patched thin-LTO aarch64-apple-darwin link on rustc 1.91.1 is
+# a nested-builds cell. Here: the shared unit tests on the two older
+# drop-ins, on the seed's compiler (the rest: `cargo seed-full`).
+step compat-versions "the wasmtime 38.0.3 and 36.0.20 drop-ins' own tests on rustc 1.91.1"
+run_compat_versions() {
+    local v
+    for v in 38 36; do
+        cargo +1.91.1 test --locked --manifest-path "fiber/wasmtime-compat-$v/Cargo.toml" \
+            --target-dir target/compat-versions
+    done
+    drop_on_ci target/compat-versions
+}
 
-step "spindle-fiber on riscv64gc-unknown-linux-gnu under qemu-riscv64 (riscv64 asm and ucontext)"
-cargo test -p spindle-fiber --target riscv64gc-unknown-linux-gnu -- --test-threads=1
+# The workspace clippy sees the kit natively only. Its plugins are built
+# and run by the workspace tests (examples/tests/pdk.rs, cli's c_plugin).
+step pdk "spindle-pdk on wasm32-unknown-unknown and wasm32-wasip1 (std and no_std), and its plugin's clippy"
+run_pdk() {
+    local t f
+    for t in wasm32-unknown-unknown wasm32-wasip1; do
+        cargo clippy -p spindle-pdk --target "$t" --quiet -- -D warnings
+        cargo clippy -p spindle-pdk --target "$t" --quiet --no-default-features \
+            --features allocator,panic-handler -- -D warnings
+    done
+    # The macros' expansions as a user's clippy sees them.
+    for f in std no-std; do
+        (cd examples/plugins/pdk-greeter &&
+            cargo clippy --quiet --locked --offline --target wasm32-unknown-unknown \
+                --target-dir ../../../target/pdk-greeter-clippy \
+                --no-default-features --features "$f" -- -D warnings)
+    done
+    drop_on_ci target/pdk-greeter-clippy
+}
 
-step "spindle-fiber on powerpc64le-unknown-linux-gnu under qemu-ppc64le, 64 KiB pages (powerpc64 asm and ucontext)"
-cargo test -p spindle-fiber --target powerpc64le-unknown-linux-gnu -- --test-threads=1
-# --- end of issue 13
-# --- issue 27: assembly switches for s390x, arm, x86, powerpc64le, loongarch64
-# The suites (each backend of the target, ABI audits, overflow, backtrace)
-# of the targets that got assembly; powerpc64le's is the step above. The
-# rest: `cargo cross-full` (every LTO cell, Thumb-2, `fallback`),
-# `cargo async-cross` (wasmtime's async with wasm on each),
-# `cargo +nightly loongarch64` and scripts/cross-switch.sh (performance).
-# `cargo test --workspace` ran powerpc64le's fiber-app LTO cell and
-# wasmtime's async on s390x (tests/tests/lto_cross.rs, async_cross.rs).
-# Measured cold here, with two other engineers' builds on the 2 cores: this
-# clippy 22 s, the three suites 70 + 59 + 35 s, and in earlier steps the
-# s390x wasmtime cell 80 s, the powerpc64le LTO cell about 15 s and the
-# powerpc64le suite about 30 s more (it runs the assembly backend too now):
-# about 5.2 minutes in all.
-step "clippy on spindle-fiber for the targets with new assembly (the workspace clippy sees x86_64 only)"
-cargo clippy -p spindle-fiber --all-targets --quiet --target s390x-unknown-linux-gnu \
-    --target armv7-unknown-linux-gnueabihf --target thumbv7neon-unknown-linux-gnueabihf \
-    --target i686-unknown-linux-gnu --target powerpc64le-unknown-linux-gnu -- -D warnings
-step "spindle-fiber on s390x-unknown-linux-gnu under qemu-s390x (s390x asm and ucontext)"
-cargo test -p spindle-fiber --target s390x-unknown-linux-gnu -- --test-threads=1
-step "spindle-fiber on armv7-unknown-linux-gnueabihf under qemu-arm (arm asm in A32, and ucontext)"
-cargo test -p spindle-fiber --target armv7-unknown-linux-gnueabihf -- --test-threads=1
-step "spindle-fiber on i686-unknown-linux-gnu natively, IA-32 compatibility mode (x86 asm and ucontext)"
-cargo test -p spindle-fiber --target i686-unknown-linux-gnu -- --test-threads=1
-# --- end of issue 27
-step "spindle-fiber on x86_64-pc-windows-gnu under Wine (x86_64-windows-asm, then windows-fibers)"
+step fallback "spindle-fiber with the portable backend as the native one (feature fallback)"
+run_fallback() { cargo test -p spindle-fiber --features fallback; }
+
+# The drop-in's tests and wasmtime's async under ASan (`cargo +nightly
+# asan-full`, a whole wasmtime build under ASan, about 9 minutes) and Miri
+# (`cargo +nightly miri test -p spindle-fiber`, about 3.5 minutes with its
+# sysroot) are left to those commands to keep CI's time.
+step asan "spindle-fiber under AddressSanitizer (nightly), asm then ucontext backend"
+run_asan() {
+    cargo +nightly asan
+    cargo +nightly asan-fallback
+}
+
+step memcheck "spindle-fiber's tests under Valgrind memcheck"
+run_memcheck() { cargo memcheck; }
+
+# One test thread under qemu: the crash tests fork a child, and qemu-user's
+# fork can deadlock (the child stuck on a lock another guest thread held)
+# when the guest is multithreaded. Seen here as a hang; single-threaded it
+# cannot happen. Every cell of every cross target: `cargo cross-full`.
+cross_suite() { cargo test -p spindle-fiber --target "$1" -- --test-threads=1; }
+
+step aarch64 "spindle-fiber on aarch64-unknown-linux-gnu under qemu-aarch64 (aarch64 asm and ucontext)"
+run_aarch64() { cross_suite aarch64-unknown-linux-gnu; }
+
+step msrv "spindle-fiber on rustc 1.85, its rust-version"
+run_msrv() {
+    CARGO_TARGET_DIR=target/msrv cargo +1.85 test -p spindle-fiber
+    drop_on_ci target/msrv
+}
+
+step ucontext-layout "ucontext_t of spindle-fiber's own declarations = glibc's headers (riscv64, armv7)"
+run_ucontext_layout() {
+    cargo test -p spindle-ucontext-layout --target riscv64gc-unknown-linux-gnu
+    cargo test -p spindle-ucontext-layout --target armv7-unknown-linux-gnueabihf
+}
+
+step riscv64 "spindle-fiber on riscv64gc-unknown-linux-gnu under qemu-riscv64 (riscv64 asm and ucontext)"
+run_riscv64() { cross_suite riscv64gc-unknown-linux-gnu; }
+
+step ppc64le "spindle-fiber on powerpc64le-unknown-linux-gnu under qemu-ppc64le, 64 KiB pages (powerpc64 asm and ucontext)"
+run_ppc64le() { cross_suite powerpc64le-unknown-linux-gnu; }
+
+step cross-clippy "clippy on spindle-fiber for s390x, armv7, thumbv7neon, i686 and powerpc64le"
+run_cross_clippy() {
+    cargo clippy -p spindle-fiber --all-targets --quiet --target s390x-unknown-linux-gnu \
+        --target armv7-unknown-linux-gnueabihf --target thumbv7neon-unknown-linux-gnueabihf \
+        --target i686-unknown-linux-gnu --target powerpc64le-unknown-linux-gnu -- -D warnings
+}
+
+step s390x "spindle-fiber on s390x-unknown-linux-gnu under qemu-s390x (s390x asm and ucontext)"
+run_s390x() { cross_suite s390x-unknown-linux-gnu; }
+
+step armv7 "spindle-fiber on armv7-unknown-linux-gnueabihf under qemu-arm (arm asm in A32, and ucontext)"
+run_armv7() { cross_suite armv7-unknown-linux-gnueabihf; }
+
+step i686 "spindle-fiber on i686-unknown-linux-gnu natively, IA-32 compatibility mode (x86 asm and ucontext)"
+run_i686() { cross_suite i686-unknown-linux-gnu; }
+
 # Linked with mingw-w64, run by scripts/wine-run.sh (.cargo/config.toml).
-cargo test -p spindle-fiber --target x86_64-pc-windows-gnu
-cargo test -p spindle-fiber --target x86_64-pc-windows-gnu --features fallback
+step windows-fiber "spindle-fiber on x86_64-pc-windows-gnu under Wine (x86_64-windows-asm, then windows-fibers)"
+run_windows_fiber() {
+    cargo test -p spindle-fiber --target x86_64-pc-windows-gnu
+    cargo test -p spindle-fiber --target x86_64-pc-windows-gnu --features fallback
+}
 
-# --- issue 12: wasmtime on Windows
-step "the drop-in's own tests on x86_64-pc-windows-gnu under Wine (x86_64-windows-asm, then windows-fibers)"
-cargo test -p wasmtime-internal-fiber --target x86_64-pc-windows-gnu
-cargo test -p wasmtime-internal-fiber --target x86_64-pc-windows-gnu --features spindle-wasmtime-fiber/fallback
+step windows-compat "the drop-in's own tests on x86_64-pc-windows-gnu under Wine (x86_64-windows-asm, then windows-fibers)"
+run_windows_compat() {
+    cargo test -p wasmtime-internal-fiber --target x86_64-pc-windows-gnu
+    cargo test -p wasmtime-internal-fiber --target x86_64-pc-windows-gnu \
+        --features spindle-wasmtime-fiber/fallback
+}
 
 # --nocapture: the cells that cannot run (custom stacks on Win32 Fibers) and
-# what Wine does after a stack overflow on one are printed, not hidden.
-# wasmtime's async on its own Win32 fibers (the unpatched control, a second
-# Windows wasmtime build, about 3 min) is `cargo wasmtime-windows-own`: kept
-# out of CI when issues 14 and 17 brought a cold run to 49.6 min.
-step "wasmtime's async on x86_64-pc-windows-gnu under Wine: on Spindle's switch (patched)"
-SPINDLE_EXPECT_FIBER=spindle cargo test -p spindle-tests --test wasmtime_fibers \
-    --target x86_64-pc-windows-gnu --config "$patch" -- --nocapture
-# (on spindle's windows-fibers backend: `cargo wasmtime-windows-fibers`)
-cargo metadata --format-version 1 >/dev/null
-drop_on_ci target/x86_64-pc-windows-gnu
-# --- end of issue 12: wasmtime on Windows
-# --- issue 15: fuzzing and soak
-step "fuzz targets: every committed seed replayed, then 10 s of each of the nine (unoptimized build)"
+# what Wine does after a stack overflow on one are printed, not hidden. The
+# unpatched control (`cargo wasmtime-windows-own`) and the windows-fibers
+# backend (`cargo wasmtime-windows-fibers`) are a wasmtime build each.
+step windows-wasmtime "wasmtime's async on x86_64-pc-windows-gnu under Wine, on Spindle's switch (patched)"
+run_windows_wasmtime() {
+    SPINDLE_EXPECT_FIBER=spindle cargo test -p spindle-tests --test wasmtime_fibers \
+        --target x86_64-pc-windows-gnu --config "$patch" -- --nocapture
+    restore_lock
+    drop_on_ci target/x86_64-pc-windows-gnu
+}
+
 # Unoptimized: the instrumented wasmtime build is most of this step's cost.
 # The long run is `scripts/fuzz.sh 3600` (fuzz/README.md).
-FUZZ_PROFILE=dev scripts/fuzz.sh 10
-drop_on_ci fuzz/target
+step fuzz "fuzz targets: every committed seed replayed, then 10 s of each target (unoptimized build)"
+run_fuzz() {
+    FUZZ_PROFILE=dev scripts/fuzz.sh 10
+    drop_on_ci fuzz/target
+}
 
-step "soak tests at 1 % of their counts, unoptimized (full counts: scripts/soak.sh, RELIABILITY.md)"
-# --workspace: the same features as the workspace test step, so nothing is
+# --workspace: the same features as the workspace step, so nothing is
 # rebuilt (scripts/soak.sh builds per package, which rebuilds wasmtime).
-SPINDLE_SOAK_SCALE=0.01 cargo test --workspace --test soak -- --ignored --nocapture --test-threads=1
-# --- end of issue 15: fuzzing and soak
+step soak "soak tests at 1 % of their counts, unoptimized (full counts: scripts/soak.sh, RELIABILITY.md)"
+run_soak() {
+    SPINDLE_SOAK_SCALE=0.01 cargo test --workspace --test soak -- --ignored --nocapture --test-threads=1
+}
 
-step "done"
-printf '\n==> all tests passed in %ss\n' "$((SECONDS - started))"
+# ---------------------------------------------------------------------------
+usage() {
+    echo "usage: scripts/test.sh [--list | STEP...]   (no argument: every step)"
+}
+if [[ ${1:-} == --list ]]; then
+    for name in "${names[@]}"; do
+        printf '%-17s %s\n' "$name" "${about[$name]}"
+    done
+    exit 0
+fi
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then
+    usage
+    exit 0
+fi
+selected=("$@")
+if ((${#selected[@]} == 0)); then
+    selected=("${names[@]}")
+fi
+for name in "${selected[@]}"; do
+    if [[ -z ${about[$name]+set} ]]; then
+        echo "error: no step named '$name'; \`scripts/test.sh --list\` shows them" >&2
+        usage >&2
+        exit 2
+    fi
+done
+
+trap 'restore_lock 2>/dev/null || true' EXIT
+started=$SECONDS
+timings=()
+for name in "${selected[@]}"; do
+    # Each step starts with the disk left and this checkout's build output:
+    # a CI run once died of a full disk, so every log says where space goes.
+    printf '\n==> [%s] %s\n' "$name" "${about[$name]}"
+    printf '    (at %ss; disk: %s free; target %s, fuzz/target %s)\n' \
+        "$((SECONDS - started))" \
+        "$(df -h --output=avail . | tail -n 1 | tr -d ' ')" \
+        "$(du -sh target 2>/dev/null | cut -f1)" "$(du -sh fuzz/target 2>/dev/null | cut -f1)"
+    step_started=$SECONDS
+    "run_${name//-/_}"
+    timings+=("$(printf '%6ss  %s' "$((SECONDS - step_started))" "$name")")
+done
+
+printf '\n==> time per step\n'
+printf '    %s\n' "${timings[@]}"
+printf '\n==> %s passed in %ss\n' \
+    "$(((${#selected[@]} == ${#names[@]})) && echo "all steps" || echo "${selected[*]}")" \
+    "$((SECONDS - started))"

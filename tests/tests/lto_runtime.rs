@@ -1,4 +1,4 @@
-//! Issue 5's LTO proof: an application embedding spindle-runtime, with
+//! The patched runtime's LTO proof: an application embedding spindle-runtime, with
 //! wasmtime's fibers replaced by Spindle's through `[patch.crates-io]`
 //! (`tests/runtime-probe`, its own workspace), runs a resumable plugin call.
 //! Each cell builds it, reads the binary with the `object` crate (Spindle's
@@ -6,10 +6,12 @@
 //! trace of wasmtime's own `wasmtime_fiber_switch`: proof that the async
 //! stack switches are Spindle's), and runs it where it can run.
 //!
-//! Each cell is a release build of wasmtime and Cranelift (minutes on two
-//! cores), so `cargo test` runs the two cells that matter most, where the
-//! original bug struck (ThinLTO) on the host and on aarch64-apple-darwin.
-//! The full matrix is one command (docs/wasmtime-patch.md):
+//! Each cell is a release build of wasmtime and Cranelift (about 4 minutes
+//! on two cores), so none is in CI: CI's patched-application LTO cells are
+//! `spindle patch`'s wasmtime 46.0.3 cell built with ThinLTO and run
+//! (tests/tests/patch_cells.rs) and the seed's patched ThinLTO link for
+//! aarch64-apple-darwin (tests/tests/seed.rs), which prove the same thing
+//! of the same switch. The matrix is one command (docs/wasmtime-patch.md):
 //!
 //! ```text
 //! cargo lto-runtime-full     # = cargo test -p spindle-tests --test lto_runtime -- --ignored --nocapture
@@ -88,17 +90,7 @@ fn run_cells(cells: Vec<(Target, LtoMode)>) {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
-/// The cells `cargo test` (and so CI) runs.
-#[test]
-fn runtime_on_spindle_fibers_links_under_thin_lto() {
-    let mut cells = vec![(Target::host(), LtoMode::Thin)];
-    if std::env::var_os("SPINDLE_LTO_HOST_ONLY").is_none() {
-        cells.push((Target::apple("aarch64-apple-darwin"), LtoMode::Thin));
-    }
-    run_cells(cells);
-}
-
-/// Every cell issue 5 names: x86_64-linux off/thin/fat (run), aarch64-linux
+/// Every cell: x86_64-linux off/thin/fat (run), aarch64-linux
 /// thin (run under qemu), both Apple targets thin (link + inspect).
 #[test]
 #[ignore = "minutes per cell; run with `cargo lto-runtime-full`"]
