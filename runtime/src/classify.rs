@@ -95,6 +95,14 @@ fn classify_kind(err: wasmtime::Error, budget: CallBudget) -> ErrorKind {
     if let Some(exit) = err.downcast_ref::<wasmtime_wasi::I32Exit>() {
         return ErrorKind::Exit { code: exit.0 };
     }
+    #[cfg(feature = "wasi")]
+    if let Some((function, problem)) = wasi_argument_refusal(&err) {
+        return ErrorKind::WasiArgument {
+            function,
+            problem,
+            backtrace,
+        };
+    }
     match err.downcast::<Internal>() {
         Ok(internal) => match internal {
             Internal::Deadline => ErrorKind::DeadlineExceeded {
@@ -135,6 +143,22 @@ fn classify_kind(err: wasmtime::Error, budget: CallBudget) -> ErrorKind {
             },
         },
         Err(other) => ErrorKind::Wasmtime(other),
+    }
+}
+
+/// wasmtime-wasi decodes each WASI call's arguments with wiggle, which fails
+/// with a `GuestError`; the ones that reach here are those WASI defines as
+/// traps. Returns the function (when wiggle names it) and the problem.
+#[cfg(feature = "wasi")]
+fn wasi_argument_refusal(err: &wasmtime::Error) -> Option<(Option<String>, String)> {
+    match err.downcast_ref::<wiggle::GuestError>()? {
+        wiggle::GuestError::InFunc {
+            modulename,
+            funcname,
+            err,
+            ..
+        } => Some((Some(format!("{modulename}::{funcname}")), err.to_string())),
+        other => Some((None, other.to_string())),
     }
 }
 

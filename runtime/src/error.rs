@@ -396,6 +396,18 @@ pub enum ErrorKind {
         /// Why it could not be opened.
         reason: String,
     },
+    /// The plugin called a WASI function with an argument wasmtime-wasi
+    /// refuses to decode: an enum or flag value out of range, a pointer out
+    /// of bounds, wrapping or misaligned. WASI defines these as traps; the
+    /// call ends and nothing was done for it.
+    WasiArgument {
+        /// `wasi_snapshot_preview1::<name>` when wasmtime-wasi names it.
+        function: Option<String>,
+        /// What was wrong, in wasmtime-wasi's words.
+        problem: String,
+        /// Where the plugin was when it made the call.
+        backtrace: Backtrace,
+    },
     /// A host or instance setting is inconsistent (e.g. a fuel limit on a host
     /// built without fuel metering).
     Config(String),
@@ -417,7 +429,8 @@ impl ErrorKind {
             | ErrorKind::HostFunction { backtrace, .. }
             | ErrorKind::HostPanic { backtrace, .. }
             | ErrorKind::CannotSuspend { backtrace, .. }
-            | ErrorKind::WasiOutputLimit { backtrace, .. } => Some(backtrace),
+            | ErrorKind::WasiOutputLimit { backtrace, .. }
+            | ErrorKind::WasiArgument { backtrace, .. } => Some(backtrace),
             ErrorKind::Allocator {
                 problem: AllocatorProblem::Trapped { backtrace, .. },
                 ..
@@ -596,6 +609,20 @@ impl fmt::Display for ErrorKind {
                 "cannot grant directory {} to the plugin as {guest:?}: {reason}",
                 host.display()
             ),
+            ErrorKind::WasiArgument {
+                function: Some(function),
+                problem,
+                ..
+            } => write!(
+                f,
+                "the plugin called `{function}` with an argument WASI refuses: {problem}"
+            ),
+            ErrorKind::WasiArgument { problem, .. } => {
+                write!(
+                    f,
+                    "the plugin called WASI with an argument it refuses: {problem}"
+                )
+            }
             ErrorKind::Config(msg) => write!(f, "invalid configuration: {msg}"),
             ErrorKind::Wasmtime(e) => write!(f, "{e:#}"),
         }

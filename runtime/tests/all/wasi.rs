@@ -684,3 +684,77 @@ mod with_wasi {
         assert_eq!(&inst.memory()[ptr as usize..(ptr + len) as usize], b"QUIET");
     }
 }
+
+/// WASI arguments wasmtime-wasi refuses to decode end the call with their
+/// own kind, naming the function when wasmtime-wasi does; a request past
+/// wasmtime-wasi's own size bound stays its catch-all error, refused before
+/// anything is allocated. The host goes on working.
+#[cfg(feature = "wasi")]
+#[test]
+fn wasi_arguments_wasmtime_wasi_refuses() {
+    use spindle_runtime::{ErrorKind, Host, Limits, Wasi};
+    let host = Host::<()>::builder().wasi(Wasi::new()).build().unwrap();
+    let run = |body: &str| {
+        let wat = format!(
+            r#"(module
+              (import "wasi_snapshot_preview1" "clock_time_get"
+                (func $clock (param i32 i64 i32) (result i32)))
+              (import "wasi_snapshot_preview1" "random_get"
+                (func $random (param i32 i32) (result i32)))
+              (memory (export "memory") 1)
+              (func (export "_start") (drop {body})))"#
+        );
+        let plugin = host.load_wat("refused", &wat).unwrap();
+        let mut inst = plugin
+            .instantiate_with_wasi((), Limits::new(), &Wasi::new())
+            .unwrap();
+        inst.run_command()
+    };
+
+    let err = run("(call $clock (i32.const 99) (i64.const 0) (i32.const 8))").unwrap_err();
+    match err.kind() {
+        ErrorKind::WasiArgument {
+            function: Some(function),
+            problem,
+            backtrace,
+        } => {
+            assert_eq!(function, "wasi_snapshot_preview1::clock_time_get");
+            assert_eq!(problem, "Invalid enum value Clockid");
+            assert!(!backtrace.frames().is_empty(), "{err:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        err.to_string(),
+        "the plugin called `wasi_snapshot_preview1::clock_time_get` with an argument WASI \
+         refuses: Invalid enum value Clockid"
+    );
+
+    let err = run("(call $random (i32.const 65530) (i32.const 100))").unwrap_err();
+    assert!(
+        matches!(
+            err.kind(),
+            ErrorKind::WasiArgument { function: None, problem, .. }
+                if problem == "Pointer out of bounds: Region { start: 65530, len: 100 }"
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "the plugin called WASI with an argument it refuses: \
+         Pointer out of bounds: Region { start: 65530, len: 100 }"
+    );
+
+    let err = run("(call $random (i32.const 0) (i32.const 0x70000000))").unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::Wasmtime(_)), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("requested len 1879048192 exceeds limit 67108864"),
+        "{err}"
+    );
+
+    assert_eq!(
+        run("(call $random (i32.const 0) (i32.const 16))").unwrap(),
+        0
+    );
+}
