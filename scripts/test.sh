@@ -36,6 +36,43 @@ drop_on_ci() {
 patch='patch.crates-io.wasmtime-internal-fiber.path="fiber/wasmtime-compat"'
 restore_lock() { cargo metadata --format-version 1 >/dev/null; }
 
+# `run_in_pairs FUNCTION ARG...` runs FUNCTION once per ARG, two at a time
+# (each in its own subshell, stopping at its first failing command), then
+# prints each run's whole output in the order given, so the logs of
+# parallel runs never interleave.
+run_in_pairs() {
+    local fn=$1 dir i=0 arg failed=()
+    shift
+    dir=$(mktemp -d)
+    for arg in "$@"; do
+        while (($(jobs -rp | wc -l) >= 2)); do
+            sleep 1
+        done
+        (
+            set +e
+            (
+                set -e
+                "$fn" "$arg"
+            ) >"$dir/$i.log" 2>&1
+            echo $? >"$dir/$i.status"
+        ) &
+        i=$((i + 1))
+    done
+    wait
+    i=0
+    for arg in "$@"; do
+        printf -- '--- %s %s: exit %s\n' "$fn" "$arg" "$(cat "$dir/$i.status")"
+        cat "$dir/$i.log"
+        [[ $(cat "$dir/$i.status") == 0 ]] || failed+=("$arg")
+        i=$((i + 1))
+    done
+    rm -rf "$dir"
+    if ((${#failed[@]})); then
+        echo "error: $fn failed for: ${failed[*]}" >&2
+        return 1
+    fi
+}
+
 # ---------------------------------------------------------------------------
 # The steps, in the order a full run takes them. `step NAME "what it runs"`
 # registers one; its body is the function run_NAME (dashes as underscores).
@@ -178,24 +215,22 @@ run_asan() {
 step memcheck "spindle-fiber's tests under Valgrind memcheck"
 run_memcheck() { cargo memcheck; }
 
+# Every cross target's suite, two at a time: under qemu each suite runs on
+# one thread (below), so one suite alone leaves a core idle. One cargo
+# invocation first builds every target's test binaries: each target alone
+# is a chain of small crates one core compiles while the other idles.
 # One test thread under qemu: the crash tests fork a child, and qemu-user's
 # fork can deadlock (the child stuck on a lock another guest thread held)
 # when the guest is multithreaded. Seen here as a hang; single-threaded it
 # cannot happen. Every cell of every cross target: `cargo cross-full`.
-cross_suite() { cargo test -p spindle-fiber --target "$1" -- --test-threads=1; }
 cross_targets=(aarch64-unknown-linux-gnu riscv64gc-unknown-linux-gnu powerpc64le-unknown-linux-gnu
     s390x-unknown-linux-gnu armv7-unknown-linux-gnueabihf i686-unknown-linux-gnu)
-
-# One cargo invocation builds every cross target's test binaries at once:
-# each target alone is a chain of small crates one core compiles while the
-# other idles. The steps below then only link what is missing and run.
-step cross-build "spindle-fiber's test binaries for the six Linux cross targets, built together"
-run_cross_build() {
+step cross "spindle-fiber on aarch64, riscv64, ppc64le (64 KiB pages), s390x, armv7 under qemu and i686 natively (IA-32), each target's asm and ucontext"
+run_cross() {
     cargo test -p spindle-fiber --no-run --quiet "${cross_targets[@]/#/--target=}"
+    run_in_pairs cross_suite "${cross_targets[@]}"
 }
-
-step aarch64 "spindle-fiber on aarch64-unknown-linux-gnu under qemu-aarch64 (aarch64 asm and ucontext)"
-run_aarch64() { cross_suite aarch64-unknown-linux-gnu; }
+cross_suite() { cargo test -p spindle-fiber --target "$1" -- --test-threads=1; }
 
 step msrv "spindle-fiber on rustc 1.85, its rust-version"
 run_msrv() {
@@ -209,11 +244,7 @@ run_ucontext_layout() {
     cargo test -p spindle-ucontext-layout --target armv7-unknown-linux-gnueabihf
 }
 
-step riscv64 "spindle-fiber on riscv64gc-unknown-linux-gnu under qemu-riscv64 (riscv64 asm and ucontext)"
-run_riscv64() { cross_suite riscv64gc-unknown-linux-gnu; }
 
-step ppc64le "spindle-fiber on powerpc64le-unknown-linux-gnu under qemu-ppc64le, 64 KiB pages (powerpc64 asm and ucontext)"
-run_ppc64le() { cross_suite powerpc64le-unknown-linux-gnu; }
 
 step cross-clippy "clippy on spindle-fiber for s390x, armv7, thumbv7neon, i686 and powerpc64le"
 run_cross_clippy() {
@@ -222,14 +253,8 @@ run_cross_clippy() {
         --target i686-unknown-linux-gnu --target powerpc64le-unknown-linux-gnu -- -D warnings
 }
 
-step s390x "spindle-fiber on s390x-unknown-linux-gnu under qemu-s390x (s390x asm and ucontext)"
-run_s390x() { cross_suite s390x-unknown-linux-gnu; }
 
-step armv7 "spindle-fiber on armv7-unknown-linux-gnueabihf under qemu-arm (arm asm in A32, and ucontext)"
-run_armv7() { cross_suite armv7-unknown-linux-gnueabihf; }
 
-step i686 "spindle-fiber on i686-unknown-linux-gnu natively, IA-32 compatibility mode (x86 asm and ucontext)"
-run_i686() { cross_suite i686-unknown-linux-gnu; }
 
 # Linked with mingw-w64, run by scripts/wine-run.sh (.cargo/config.toml).
 step windows-fiber "spindle-fiber on x86_64-pc-windows-gnu under Wine (x86_64-windows-asm, then windows-fibers)"
