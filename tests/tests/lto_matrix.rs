@@ -7,6 +7,9 @@
 //! The table it prints is the one in docs/lto.md; it is also written to
 //! `target/lto-matrix/REPORT.md`.
 
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use spindle_tests::{Cell, LtoMode, Target, switch_symbols, workspace_root};
 
 fn targets() -> Vec<Target> {
@@ -26,59 +29,66 @@ fn lto_matrix() {
     let mut rows = Vec::new();
     let mut failures = Vec::new();
     let mut outputs = Vec::new();
+    let mut cells = Vec::new();
     for target in targets() {
         for lto in LtoMode::ALL {
             for codegen_units in [1, 16] {
-                let cell = Cell {
+                cells.push(Cell {
                     target: target.clone(),
                     lto,
                     codegen_units,
                     features: None,
-                };
-                match cell.check("spindle-lto-probe", "spindle-lto-probe", &symbols) {
-                    Ok(outcome) => {
-                        let ran = match (&outcome.ran, outcome.not_run_reason) {
-                            (Some(line), _) => {
-                                outputs.push(line.clone());
-                                if line.starts_with("spindle-lto-probe ok:") {
-                                    "ran ✓".to_string()
-                                } else {
-                                    failures.push(format!("{cell}: unexpected output {line:?}"));
-                                    "ran ✗".to_string()
-                                }
-                            }
-                            (None, Some(reason)) => format!("not run ({reason})"),
-                            (None, None) => "not run".to_string(),
-                        };
-                        if !outcome.inspection.anchor_present {
-                            failures.push(format!(
-                                "{cell}: the #[used] anchor KEEP_SWITCH_SYMBOLS is missing"
-                            ));
+                });
+            }
+        }
+    }
+    let results = two_at_a_time(&cells, |cell| {
+        cell.check("spindle-lto-probe", "spindle-lto-probe", &symbols)
+    });
+    for (cell, result) in cells.iter().zip(results) {
+        let (target, lto, codegen_units) = (&cell.target, cell.lto, cell.codegen_units);
+        match result {
+            Ok(outcome) => {
+                let ran = match (&outcome.ran, outcome.not_run_reason) {
+                    (Some(line), _) => {
+                        outputs.push(line.clone());
+                        if line.starts_with("spindle-lto-probe ok:") {
+                            "ran ✓".to_string()
+                        } else {
+                            failures.push(format!("{cell}: unexpected output {line:?}"));
+                            "ran ✗".to_string()
                         }
-                        println!("{cell}: {:.1?}\n{}", outcome.build_time, outcome.inspection);
-                        rows.push(format!(
-                            "| {} | {} | {} | linked ✓ | inspected ✓ ({}, {}){} | {} |",
-                            target.triple,
-                            lto,
-                            codegen_units,
-                            outcome.inspection.format,
-                            outcome.inspection.architecture,
-                            if outcome.rlib.is_some() {
-                                "; rlib: global+hidden ✓"
-                            } else {
-                                ""
-                            },
-                            ran
-                        ));
                     }
-                    Err(e) => {
-                        rows.push(format!(
-                            "| {} | {} | {} | ✗ | ✗ | ✗ |",
-                            target.triple, lto, codegen_units
-                        ));
-                        failures.push(format!("{e:#}"));
-                    }
+                    (None, Some(reason)) => format!("not run ({reason})"),
+                    (None, None) => "not run".to_string(),
+                };
+                if !outcome.inspection.anchor_present {
+                    failures.push(format!(
+                        "{cell}: the #[used] anchor KEEP_SWITCH_SYMBOLS is missing"
+                    ));
                 }
+                println!("{cell}: {:.1?}\n{}", outcome.build_time, outcome.inspection);
+                rows.push(format!(
+                    "| {} | {} | {} | linked ✓ | inspected ✓ ({}, {}){} | {} |",
+                    target.triple,
+                    lto,
+                    codegen_units,
+                    outcome.inspection.format,
+                    outcome.inspection.architecture,
+                    if outcome.rlib.is_some() {
+                        "; rlib: global+hidden ✓"
+                    } else {
+                        ""
+                    },
+                    ran
+                ));
+            }
+            Err(e) => {
+                rows.push(format!(
+                    "| {} | {} | {} | ✗ | ✗ | ✗ |",
+                    target.triple, lto, codegen_units
+                ));
+                failures.push(format!("{e:#}"));
             }
         }
     }
@@ -113,6 +123,32 @@ fn lto_matrix() {
         "LTO matrix failures:\n{}",
         failures.join("\n\n")
     );
+}
+
+/// `f` of every item, two at a time: each cell builds in its own target
+/// directory, and one cell's build (a chain of a few crates) keeps about one
+/// core busy. The results come back in the items' order.
+fn two_at_a_time<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<R>>> = Mutex::new(items.iter().map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { break };
+                    let result = f(item);
+                    results.lock().unwrap()[i] = Some(result);
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.expect("every item was taken by a worker"))
+        .collect()
 }
 
 /// Negative controls: the inspection must be able to fail. On a real probe
