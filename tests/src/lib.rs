@@ -795,3 +795,60 @@ pub fn symbols_containing(path: &Path, needle: &str) -> Result<Vec<String>> {
     names.dedup();
     Ok(names)
 }
+
+/// loongarch64 Linux, which rustup has no rust-std for here: its binaries
+/// are built by nightly cargo with std compiled from rust-src
+/// ([`LOONGARCH64_BUILD_STD`]), linked statically against musl by zig
+/// (`scripts/zig-cc-loongarch64.sh`, named in `.cargo/config.toml`) and run
+/// under `qemu-loongarch64` ([`Target::qemu_linux`]).
+pub const LOONGARCH64_TRIPLE: &str = "loongarch64-unknown-linux-musl";
+
+/// The rustup toolchain loongarch64 builds use (for `-Zbuild-std`).
+pub const LOONGARCH64_TOOLCHAIN: &str = "nightly";
+
+/// The cargo argument that builds std for loongarch64 from rust-src.
+pub const LOONGARCH64_BUILD_STD: &str = "-Zbuild-std=std,panic_unwind";
+
+/// What a loongarch64 build needs here, each checked by running it: the
+/// nightly toolchain with rust-src (for `-Zbuild-std`), zig from PyPI's
+/// `ziglang` (the linker script calls `python3 -m ziglang`) and
+/// qemu-loongarch64. Returns every missing piece, by name, so a harness
+/// can fail naming them rather than skip.
+pub fn loongarch64_missing() -> Vec<String> {
+    let mut missing = Vec::new();
+    let works = |program: &str, args: &[&str]| {
+        Command::new(program)
+            .args(args)
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    };
+    let sysroot = Command::new("rustup")
+        .args(["run", LOONGARCH64_TOOLCHAIN, "rustc", "--print", "sysroot"])
+        .env_remove("RUSTC")
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    match sysroot {
+        None => missing.push(format!(
+            "the {LOONGARCH64_TOOLCHAIN} toolchain (`rustup toolchain install {LOONGARCH64_TOOLCHAIN}`)"
+        )),
+        Some(sysroot) => {
+            if !sysroot.join("lib/rustlib/src/rust/library/std").is_dir() {
+                missing.push(format!(
+                    "rust-src for {LOONGARCH64_TOOLCHAIN} \
+                     (`rustup component add rust-src --toolchain {LOONGARCH64_TOOLCHAIN}`)"
+                ));
+            }
+        }
+    }
+    if !works("python3", &["-m", "ziglang", "version"]) {
+        missing.push("zig (`pip install ziglang`, run as `python3 -m ziglang`)".into());
+    }
+    if !works("qemu-loongarch64", &["--version"]) {
+        missing.push("qemu-loongarch64 (Debian's qemu-user)".into());
+    }
+    missing
+}

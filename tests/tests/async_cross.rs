@@ -15,13 +15,24 @@
 //!   s390x (wasmtime compiles natively for it) and run by Pulley on armv7,
 //!   thumbv7neon, i686 and powerpc64le. Each is a wasmtime build with a
 //!   compiler or interpreter for that target (several minutes each here).
-//!   loongarch64 is not among them: its std is built from nightly's
-//!   rust-src (`cargo +nightly loongarch64`), which this harness does not
-//!   drive.
+//!   Its loongarch64 cell ([`async_cross_loongarch64`], Pulley) is built
+//!   differently: rustup has no rust-std for loongarch64 here, so nightly
+//!   cargo builds std from rust-src (`-Zbuild-std`, the whole wasmtime
+//!   build on top of it, cold each time the toolchain moves), zig links it
+//!   statically against musl and `qemu-loongarch64` runs it; a missing
+//!   nightly, rust-src, zig or qemu-loongarch64 fails that cell by name.
+//!
+//! Every cell's binary is read with the `object` crate before it runs: it
+//! must define Spindle's versioned switch routines (text, no undefined
+//! twin, the `#[used]` anchor kept) and hold no `wasmtime_fiber_switch`,
+//! or the patch did not apply and the line proves nothing about Spindle.
 
 use std::time::Instant;
 
-use spindle_tests::{Cell, LtoMode, Target, workspace_root};
+use spindle_tests::{
+    Cell, LOONGARCH64_BUILD_STD, LOONGARCH64_TOOLCHAIN, LOONGARCH64_TRIPLE, LtoMode, Target,
+    inspect_file, switch_symbols, symbols_containing, workspace_root,
+};
 
 #[path = "../../support/nested_cargo.rs"]
 mod nested_cargo;
@@ -69,17 +80,42 @@ fn probe(
         features,
     };
     let started = Instant::now();
+    let target_dir = workspace_root().join("target/async-probe");
     let binary = if dev {
         build_dev(triple)?
-    } else {
-        cell.build_standalone(
+    } else if triple == LOONGARCH64_TRIPLE {
+        cell.build_standalone_on_toolchain(
+            LOONGARCH64_TOOLCHAIN,
+            &[LOONGARCH64_BUILD_STD],
             &manifest(),
             "spindle-async-probe",
-            &workspace_root().join("target/async-probe"),
+            &target_dir,
         )
         .map_err(|e| format!("{e:#}"))?
+    } else {
+        cell.build_standalone(&manifest(), "spindle-async-probe", &target_dir)
+            .map_err(|e| format!("{e:#}"))?
     };
     let built = started.elapsed();
+    let symbols = switch_symbols(spindle_fiber::SYMBOL_VERSION);
+    let inspection =
+        inspect_file(&binary, &symbols, false).map_err(|e| format!("{cell}: {e:#}"))?;
+    inspection
+        .verdict()
+        .map_err(|problem| format!("{cell}: {problem}\n{inspection}"))?;
+    if !inspection.anchor_present {
+        return Err(format!(
+            "{cell}: the #[used] anchor is missing\n{inspection}"
+        ));
+    }
+    let theirs = symbols_containing(&binary, "wasmtime_fiber_switch")
+        .map_err(|e| format!("{cell}: {e:#}"))?;
+    if !theirs.is_empty() {
+        return Err(format!(
+            "{cell}: wasmtime's own fiber switch is in the binary, so the patch did not \
+             apply: {theirs:?}"
+        ));
+    }
     let started = Instant::now();
     let line = cell
         .run(&binary)
@@ -87,7 +123,10 @@ fn probe(
         .ok_or_else(|| format!("{cell}: did not run"))?;
     let profile = if dev { "dev profile" } else { "release" };
     println!(
-        "{triple} ({profile}): built in {built:.0?}, ran in {:.1?}: {line}",
+        "{triple} ({profile}): built in {built:.0?}; {} defined, no wasmtime_fiber_switch ({}); \
+         ran in {:.1?}: {line}",
+        symbols.join(", "),
+        inspection.architecture,
         started.elapsed()
     );
     let want = format!("spindle-async-probe ok: backend={backend} ");
@@ -139,4 +178,25 @@ fn async_cross_full() {
         rows.join("\n")
     );
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// loongarch64 on Pulley (Cranelift has no loongarch64 backend): wasmtime's
+/// own fiber crate has a loongarch64 switch, so the patch replaces working
+/// assembly here and must be no regression.
+#[test]
+#[ignore = "a cold nightly -Zbuild-std wasmtime build; run with `cargo async-cross`"]
+fn async_cross_loongarch64() {
+    let missing = spindle_tests::loongarch64_missing();
+    assert!(
+        missing.is_empty(),
+        "cannot build the loongarch64 cell here; missing: {}",
+        missing.join("; ")
+    );
+    match probe(LOONGARCH64_TRIPLE, "loongarch64-asm", Some("wasm"), false) {
+        Ok(line) => println!(
+            "\n| target | backend | probe |\n|---|---|---|\n\
+             | {LOONGARCH64_TRIPLE} | `loongarch64-asm` | ✓ {line} |"
+        ),
+        Err(e) => panic!("{e}"),
+    }
 }

@@ -41,7 +41,10 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
-use spindle_tests::{Cell, LtoMode, Target, inspect_file, switch_symbols, workspace_root};
+use spindle_tests::{
+    Cell, LOONGARCH64_BUILD_STD, LOONGARCH64_TOOLCHAIN, LOONGARCH64_TRIPLE, LtoMode, Target,
+    inspect_file, switch_symbols, workspace_root,
+};
 
 fn app_manifest() -> PathBuf {
     workspace_root().join("tests/fiber-app/Cargo.toml")
@@ -61,11 +64,7 @@ const CROSS_TARGETS: [(&str, &str); 6] = [
 
 /// loongarch64 and its backend: not in [`CROSS_TARGETS`], whose suites and
 /// layout checks run on stable with rustup's std (see the module docs).
-const LOONGARCH64: (&str, &str) = ("loongarch64-unknown-linux-musl", "loongarch64-asm");
-
-/// What a loongarch64 cell is built with: std from nightly's rust-src.
-const LOONGARCH64_TOOLCHAIN: &str = "nightly";
-const BUILD_STD: &str = "-Zbuild-std=std,panic_unwind";
+const LOONGARCH64: (&str, &str) = (LOONGARCH64_TRIPLE, "loongarch64-asm");
 
 /// The backend name the app must print on `triple`.
 fn expected_backend(triple: &str) -> &'static str {
@@ -93,7 +92,7 @@ fn check(triple: &'static str, lto: LtoMode, codegen_units: u32) -> Result<Strin
     let binary = if triple == LOONGARCH64.0 {
         cell.build_standalone_on_toolchain(
             LOONGARCH64_TOOLCHAIN,
-            &[BUILD_STD],
+            &[LOONGARCH64_BUILD_STD],
             &app_manifest(),
             "spindle-fiber-app",
             &target_dir,
@@ -353,49 +352,6 @@ fn cross_full() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
-/// What a loongarch64 build needs here, each checked by running it: the
-/// nightly toolchain with rust-src (for `-Zbuild-std`), zig from PyPI's
-/// `ziglang` (the linker script calls `python3 -m ziglang`) and
-/// qemu-loongarch64. Returns every missing piece, by name.
-fn loongarch64_missing() -> Vec<String> {
-    let mut missing = Vec::new();
-    let works = |program: &str, args: &[&str]| {
-        Command::new(program)
-            .args(args)
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false)
-    };
-    let sysroot = Command::new("rustup")
-        .args(["run", LOONGARCH64_TOOLCHAIN, "rustc", "--print", "sysroot"])
-        .env_remove("RUSTC")
-        .env_remove("RUSTUP_TOOLCHAIN")
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
-    match sysroot {
-        None => missing.push(format!(
-            "the {LOONGARCH64_TOOLCHAIN} toolchain (`rustup toolchain install {LOONGARCH64_TOOLCHAIN}`)"
-        )),
-        Some(sysroot) => {
-            if !sysroot.join("lib/rustlib/src/rust/library/std").is_dir() {
-                missing.push(format!(
-                    "rust-src for {LOONGARCH64_TOOLCHAIN} \
-                     (`rustup component add rust-src --toolchain {LOONGARCH64_TOOLCHAIN}`)"
-                ));
-            }
-        }
-    }
-    if !works("python3", &["-m", "ziglang", "version"]) {
-        missing.push("zig (`pip install ziglang`, run as `python3 -m ziglang`)".into());
-    }
-    if !works("qemu-loongarch64", &["--version"]) {
-        missing.push("qemu-loongarch64 (Debian's qemu-user)".into());
-    }
-    missing
-}
-
 /// loongarch64's LTO matrix: fiber-app under every LTO mode × codegen-units
 /// {1, 16}, each binary's switch symbols and anchor read with `object` and
 /// the binary run under qemu-loongarch64. Nothing is skipped: a missing
@@ -403,7 +359,7 @@ fn loongarch64_missing() -> Vec<String> {
 #[test]
 #[ignore = "eight nightly -Zbuild-std builds (std per cell); run with `cargo cross-full`"]
 fn loongarch64_lto_cells() {
-    let missing = loongarch64_missing();
+    let missing = spindle_tests::loongarch64_missing();
     assert!(
         missing.is_empty(),
         "cannot build loongarch64 here; missing: {}",
