@@ -6,7 +6,6 @@
 //!
 //! - `args`: the command line, its help and the parsers of flag values;
 //! - `literals`: the wasm value literals of call arguments, and printed results;
-//! - `names`: parameter names from the name section, for argument errors;
 //! - `modes`: the three ways to run (export call, `--input`, WASI command);
 //! - `failures`: runtime errors as exit codes and messages.
 
@@ -14,7 +13,6 @@ mod args;
 mod failures;
 mod literals;
 mod modes;
-mod names;
 
 use spindle_runtime::{Host, Limits, LoadLimits};
 
@@ -49,7 +47,7 @@ pub fn run(args: RunArgs) -> Result<u8, Failure> {
         .build()
         .map_err(|e| Failure::plugin(format!("cannot set up the host: {}", e.report())))?;
     // Read by the runtime's reader (regular files only, within the host's
-    // load limits), kept here for the parameter names of the name section.
+    // load limits), kept here to ask it for parameter names (`param_names`).
     let (name, binary) = spindle_runtime::read_plugin_file(&args.plugin, &LoadLimits::default())
         .map_err(load_failure)?;
     let plugin = host.load_bytes(&name, &binary).map_err(load_failure)?;

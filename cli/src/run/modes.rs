@@ -8,12 +8,11 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 use spindle_runtime::wasmtime::{FuncType, ValType};
-use spindle_runtime::{Limits, Output, Plugin, Wasi};
+use spindle_runtime::{Limits, Output, Plugin, Wasi, param_names};
 
 use super::args::{MAX_INPUT_FILE, RunArgs};
 use super::failures::{call_failure, exit_status, result_missing};
 use super::literals::{parse_value, show_value};
-use super::names::param_names;
 use super::signature_of;
 use crate::builtins;
 use crate::{EXIT_OK, Failure};
