@@ -149,7 +149,7 @@ pub fn spec() -> Result<HostSpec, Failure> {
         .build()
         .map_err(|e| Failure::plugin(format!("cannot build the built-in host: {e}")))?;
     let mut spec = HostSpec::of_host(&host);
-    // `spindle run` adds WASI to this host (run.rs).
+    // `spindle run` adds WASI to this host (run/mod.rs).
     spec.wasi(true);
     Ok(spec)
 }

@@ -55,6 +55,7 @@
 //! | error        | Error, ErrorKind, Report                                |
 //! | link         | the import/export report                                |
 //! | load_limits  | the pre-compile bounds pass                             |
+//! | names        | function and parameter names from the name section      |
 //! | types        | Val, Values, Signature                                  |
 //! | backtrace    | Backtrace, Frame: the wasm frames an error carries      |
 //! +--------------+---------------------------------------------------------+
@@ -74,6 +75,7 @@ mod instance;
 mod limits;
 mod link;
 mod load_limits;
+mod names;
 mod native_stack;
 mod plugin;
 mod resumable;
@@ -96,6 +98,7 @@ pub use instance::{CancelHandle, Func, Instance};
 pub use limits::Limits;
 pub use link::{LinkError, LinkProblem};
 pub use load_limits::{LoadLimit, LoadLimitError, LoadLimits};
+pub use names::param_names;
 pub use plugin::Plugin;
 pub use resumable::{Call, Step, Suspend};
 pub use store::State;

@@ -12,7 +12,9 @@
 
 use std::fmt;
 
-use wasmparser::{BlockType, KnownCustom, Name, Operator, Parser, Payload, TypeRef};
+use wasmparser::{BlockType, Operator, Parser, Payload, TypeRef};
+
+use crate::names::function_name;
 
 /// Bounds on what a plugin may contain, checked before compiling. Set with
 /// [`HostBuilder::load_limits`](crate::HostBuilder::load_limits); the
@@ -212,6 +214,8 @@ pub(crate) fn check(bytes: &[u8], limits: &LoadLimits) -> Result<(), LoadLimitEr
     match first_violation(bytes, limits, &over) {
         Ok(None) | Err(_) => Ok(()),
         Ok(Some(mut e)) => {
+            // Read only when a limit was exceeded, so a well-formed module
+            // pays nothing for it.
             if let Some(i) = e.func_index {
                 e.func_name = function_name(bytes, i);
             }
@@ -363,28 +367,4 @@ fn check_body(
         }
     }
     Ok(None)
-}
-
-/// The name section's name for function `index`, if any. Only read when a
-/// limit was exceeded, so a well-formed module pays nothing for it.
-fn function_name(bytes: &[u8], index: u32) -> Option<String> {
-    for payload in Parser::new(0).parse_all(bytes) {
-        let Payload::CustomSection(custom) = payload.ok()? else {
-            continue;
-        };
-        let KnownCustom::Name(names) = custom.as_known() else {
-            continue;
-        };
-        for name in names {
-            let Ok(Name::Function(map)) = name else {
-                continue;
-            };
-            for naming in map.into_iter().flatten() {
-                if naming.index == index {
-                    return Some(naming.name.to_string());
-                }
-            }
-        }
-    }
-    None
 }
