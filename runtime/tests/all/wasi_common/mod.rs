@@ -4,12 +4,11 @@
 //! one would wait on the lock the outer build holds.
 #![allow(dead_code)]
 
-#[path = "../../../../support/nested_cargo.rs"]
-mod nested_cargo;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
+
+use spindle_test_support::nested_cargo;
 
 /// The built plugins.
 pub struct WasiPlugins {
