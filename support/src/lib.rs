@@ -7,4 +7,5 @@
 //! build scripts and spindle-fiber's tests can use it on rustc 1.85 and on
 //! every cross target.
 
+pub mod child;
 pub mod nested_cargo;
