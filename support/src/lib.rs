@@ -3,9 +3,13 @@
 //! could otherwise only share by copying them or by including one another's
 //! files with `#[path]`.
 //!
-//! Only ever a dev- or build-dependency. It needs std and nothing else, so
-//! build scripts and spindle-fiber's tests can use it on rustc 1.85 and on
-//! every cross target.
+//! Only ever a dev- or build-dependency. Without features it needs std and
+//! nothing else, so spindle-fiber's tests can use it on rustc 1.85 and on
+//! every cross target; the `runtime` feature adds the spindle-runtime host
+//! fixture.
 
 pub mod child;
+#[cfg(feature = "runtime")]
+pub mod fixture_host;
 pub mod nested_cargo;
+pub mod soak;
