@@ -12,4 +12,6 @@ pub mod child;
 #[cfg(feature = "runtime")]
 pub mod fixture_host;
 pub mod nested_cargo;
+pub mod not_run;
 pub mod soak;
+pub mod wasi_plugins;

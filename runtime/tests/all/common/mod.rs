@@ -6,6 +6,7 @@
 use spindle_runtime::HostBuilder;
 
 pub use spindle_test_support::fixture_host::*;
+pub use spindle_test_support::not_run::not_run;
 
 /// A unique scratch directory under the system temp dir.
 pub fn scratch_dir(tag: &str) -> std::path::PathBuf {
@@ -37,15 +38,4 @@ pub fn key_file_for(dir: &std::path::Path) -> std::path::PathBuf {
 pub fn remove_cache(dir: &std::path::Path) {
     let _ = std::fs::remove_dir_all(dir);
     let _ = std::fs::remove_dir_all(dir.with_extension("keydir"));
-}
-
-/// Reports a test that cannot run here for a missing tool, target or
-/// privilege. With `SPINDLE_REQUIRE_ALL` set (`scripts/test.sh` sets it on
-/// CI, where setup installed everything) it fails the test instead, so
-/// nothing passes on CI by not running.
-pub fn not_run(why: &str) {
-    if std::env::var_os("SPINDLE_REQUIRE_ALL").is_some() {
-        panic!("cannot run: {why} (SPINDLE_REQUIRE_ALL is set)");
-    }
-    eprintln!("NOT RUN: {why}");
 }
