@@ -7,9 +7,6 @@
 //! The nested cargo gets its own target directory under OUT_DIR: the outer
 //! build holds the lock on the outer one.
 
-#[path = "../support/nested_cargo.rs"]
-mod nested_cargo;
-
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -31,7 +28,7 @@ fn main() {
         .args(["--target", "wasm32-unknown-unknown"])
         .arg("--target-dir")
         .arg(&target_dir);
-    nested_cargo::scrub_outer_build(&mut cmd);
+    spindle_test_support::nested_cargo::scrub_outer_build(&mut cmd);
     let status = cmd
         .status()
         .unwrap_or_else(|e| panic!("cannot run cargo to build the Extism echo plugin: {e}"));

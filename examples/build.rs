@@ -8,9 +8,6 @@
 //! The nested cargo gets its own target directory under OUT_DIR: sharing the
 //! outer one would wait forever on the lock the outer build holds.
 
-#[path = "../support/nested_cargo.rs"]
-mod nested_cargo;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -65,7 +62,7 @@ fn build_plugin(
     if let Some(f) = feature {
         cmd.args(["--features", f]);
     }
-    nested_cargo::scrub_outer_build(&mut cmd);
+    spindle_test_support::nested_cargo::scrub_outer_build(&mut cmd);
     let status = cmd
         .status()
         .unwrap_or_else(|e| panic!("cannot run cargo to build the example plugin: {e}"));

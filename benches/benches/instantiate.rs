@@ -22,14 +22,13 @@
 //!
 //! Run: `cargo bench -p spindle-benches --bench instantiate`.
 
-#[path = "../../runtime/tests/all/wasi_common/mod.rs"]
-mod wasi_common;
-
 use std::hint::black_box;
+use std::path::Path;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group};
 use spindle_runtime::{Host, Output, Wasi};
+use spindle_test_support::wasi_plugins;
 use wasmtime::{Config, Engine, Linker, Module, Store};
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p1::WasiP1Ctx;
@@ -63,7 +62,7 @@ fn plain(c: &mut Criterion) {
 }
 
 fn wasi(c: &mut Criterion) {
-    let path = &wasi_common::plugins().plain;
+    let path = &wasi_plugins::plugins(Path::new(env!("CARGO_TARGET_TMPDIR"))).plain;
     let bytes = std::fs::read(path).unwrap();
     let mut g = c.benchmark_group("instantiate/wasi");
     let engine = raw_engine();

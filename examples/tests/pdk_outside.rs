@@ -41,7 +41,7 @@ fn a_host_outside_the_workspace_calls_the_kit_plugin_20000_times_with_flat_memor
         .arg("--")
         .arg(&stable[0])
         .arg(&nightly[0]);
-    common::nested_cargo::scrub_outer_build(&mut cmd);
+    spindle_test_support::nested_cargo::scrub_outer_build(&mut cmd);
     let out = cmd.output().expect("running cargo on tests/outside-host");
     let stdout = String::from_utf8_lossy(&out.stdout);
     println!("{stdout}");

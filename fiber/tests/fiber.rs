@@ -961,14 +961,8 @@ fn gdb_backtrace_walks_from_fiber_into_resumer() {
         ])
         .arg("--args")
         .arg(&exe)
-        .args([
-            "child_gdb_target",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("SPINDLE_CHILD", "child_gdb_target")
+        .args(child_args("child_gdb_target"))
+        .env(CHILD, "child_gdb_target")
         .output()
         .expect("gdb is needed for this test (scripts/setup.sh installs it)");
     let text =

@@ -36,15 +36,7 @@ fn assert_reported(out: &std::process::Output) -> String {
 /// overflows.
 #[test]
 fn overflow_on_a_raw_pthread_is_reported() {
-    let exe = std::env::current_exe().unwrap();
-    let out = no_sanitizer_altstack(&mut command(&exe))
-        .args([
-            "child_overflow_on_raw_pthread",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-        ])
-        .env("SPINDLE_CHILD", "child_overflow_on_raw_pthread")
+    let out = no_sanitizer_altstack(&mut child_command("child_overflow_on_raw_pthread"))
         .output()
         .unwrap();
     let text = assert_reported(&out);
@@ -84,7 +76,7 @@ fn alternate_stack_has_guard() -> bool {
 #[test]
 #[ignore = "run as a child process by overflow_on_a_raw_pthread_is_reported"]
 fn child_overflow_on_raw_pthread() {
-    if std::env::var("SPINDLE_CHILD").as_deref() != Ok("child_overflow_on_raw_pthread") {
+    if !in_child("child_overflow_on_raw_pthread") {
         return;
     }
     extern "C" fn thread_main(_: *mut libc::c_void) -> *mut libc::c_void {

@@ -54,7 +54,7 @@ fn forced_unwind_turned_into_another_panic_frees_the_stack() {
 #[test]
 #[ignore = "run as a child process by forced_unwind_turned_into_another_panic_frees_the_stack"]
 fn child_convert_and_measure() {
-    if std::env::var("SPINDLE_CHILD").as_deref() != Ok("child_convert_and_measure") {
+    if !in_child("child_convert_and_measure") {
         return;
     }
     panic::set_hook(Box::new(|_| {}));

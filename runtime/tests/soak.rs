@@ -1,125 +1,42 @@
 //! Soak: many instantiations, suspended calls and hostile plugins on one
 //! host, with the process's resident memory read from /proc at the start,
-//! after a warm-up and at the end. Ignored by default; `scripts/soak.sh`
-//! runs them in release mode and prints the figures (RELIABILITY.md).
-//! `SPINDLE_SOAK_SCALE` (a factor, default 1) scales the counts down for CI.
-
-#[path = "all/common/mod.rs"]
-mod common;
-use common::*;
+//! after a warm-up and at the end (the harness: `spindle_test_support::soak`).
+//! Ignored by default; `scripts/soak.sh` runs them in release mode and
+//! prints the figures (RELIABILITY.md). `SPINDLE_SOAK_SCALE` (a factor,
+//! default 1) scales the counts down for CI.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use spindle_runtime::{BoxError, Call, Ctx, Error, ErrorKind, Host, Limits, Step, TrapCode};
+use spindle_test_support::fixture_host::*;
+use spindle_test_support::soak::Soak;
 
-/// Resident set and mapping count of this process.
-#[derive(Clone, Copy, Debug)]
-struct Usage {
-    rss_kib: u64,
-    maps: usize,
-}
-
-#[cfg(target_os = "linux")]
-fn usage() -> Usage {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    let rss_kib = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS in /proc/self/status");
-    let maps = std::fs::read_to_string("/proc/self/maps")
-        .expect("/proc/self/maps")
-        .lines()
-        .count();
-    Usage { rss_kib, maps }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn usage() -> Usage {
-    panic!(
-        "the soak tests read RSS and mappings from /proc and run on Linux only; \
-         this target ({}) has no /proc",
-        std::env::consts::OS
-    )
-}
-
-fn scaled(count: u64) -> u64 {
-    let scale: f64 = match std::env::var("SPINDLE_SOAK_SCALE") {
-        Ok(s) => s
-            .parse()
-            .unwrap_or_else(|_| panic!("SPINDLE_SOAK_SCALE={s:?} is not a number")),
-        Err(_) => 1.0,
-    };
-    ((count as f64 * scale) as u64).max(20)
-}
-
-/// Runs `step(i)` `count` times (scaled) with a warm-up of 1 % (at least
-/// 10), prints the figure line and checks that RSS and the mapping count
-/// grew by at most the given bounds after the warm-up.
-fn soak(
-    what: &str,
-    count: u64,
-    max_rss_growth_kib: u64,
-    max_map_growth: usize,
-    mut step: impl FnMut(u64),
-) {
-    let count = scaled(count);
-    let warm = (count / 100).max(10);
-    let start = usage();
-    for i in 0..warm {
-        step(i);
-    }
-    let warmed = usage();
-    for i in warm..count {
-        step(i);
-    }
-    let end = usage();
-    println!(
-        "SOAK {what}: count={count} rss_kib start={} warm={} end={} (growth after warm-up {} KiB) \
-         maps start={} warm={} end={}",
-        start.rss_kib,
-        warmed.rss_kib,
-        end.rss_kib,
-        end.rss_kib as i64 - warmed.rss_kib as i64,
-        start.maps,
-        warmed.maps,
-        end.maps
-    );
-    assert!(
-        end.rss_kib <= warmed.rss_kib + max_rss_growth_kib,
-        "{what}: RSS grew from {} KiB to {} KiB after the warm-up",
-        warmed.rss_kib,
-        end.rss_kib
-    );
-    assert!(
-        end.maps <= warmed.maps + max_map_growth,
-        "{what}: mappings grew from {} to {} after the warm-up",
-        warmed.maps,
-        end.maps
-    );
-}
+/// The fewest runs however small `SPINDLE_SOAK_SCALE` is: 10 after the
+/// warm-up of 10.
+const MIN_COUNT: u64 = 20;
 
 #[test]
 #[ignore = "soak: run with scripts/soak.sh"]
 fn soak_instantiate_call_drop_on_one_host() {
     let host = host();
     let plugin = host.load_wat("good.wat", GOOD).expect("good plugin loads");
-    soak(
-        "plugin instantiate + call + drop (one Host)",
-        100_000,
-        8 << 10,
-        16,
-        |i| {
-            let mut inst = plugin
-                .instantiate(Journal::default())
-                .expect("instantiates");
-            let a = (i % 1000) as i32;
-            assert_eq!(inst.call::<(i32, i32), i32>("add", (a, 2)).unwrap(), a + 2);
-            inst.call::<(), ()>("greet", ()).unwrap();
-            assert_eq!(inst.state().lines, ["hello from wasm"]);
-        },
-    );
+    Soak {
+        what: "plugin instantiate + call + drop (one Host)",
+        count: 100_000,
+        min_count: MIN_COUNT,
+        max_rss_growth_kib: 8 << 10,
+        max_map_growth: 16,
+    }
+    .run(|i| {
+        let mut inst = plugin
+            .instantiate(Journal::default())
+            .expect("instantiates");
+        let a = (i % 1000) as i32;
+        assert_eq!(inst.call::<(i32, i32), i32>("add", (a, 2)).unwrap(), a + 2);
+        inst.call::<(), ()>("greet", ()).unwrap();
+        assert_eq!(inst.state().lines, ["hello from wasm"]);
+    });
     assert_good_plugin_runs(&host);
 }
 
@@ -164,24 +81,25 @@ fn soak_resumable_calls_dropped_while_suspended() {
         .instantiate(Journal::default())
         .expect("instantiates");
     let mut started = 0u64;
-    soak(
-        "resumable call started, suspended, dropped (one Instance)",
-        10_000,
-        8 << 10,
-        16,
-        |i| {
-            let q = (i % 1000) as i32;
-            let mut call: Call<'_, i64, i32, i64> = inst.start("ask", q).expect("starts");
-            assert_eq!(call.run().unwrap(), Step::Suspended(q));
-            drop(call);
-            started += 1;
-            assert_eq!(
-                dropped.load(Ordering::SeqCst),
-                started,
-                "call {i} was not unwound"
-            );
-        },
-    );
+    Soak {
+        what: "resumable call started, suspended, dropped (one Instance)",
+        count: 10_000,
+        min_count: MIN_COUNT,
+        max_rss_growth_kib: 8 << 10,
+        max_map_growth: 16,
+    }
+    .run(|i| {
+        let q = (i % 1000) as i32;
+        let mut call: Call<'_, i64, i32, i64> = inst.start("ask", q).expect("starts");
+        assert_eq!(call.run().unwrap(), Step::Suspended(q));
+        drop(call);
+        started += 1;
+        assert_eq!(
+            dropped.load(Ordering::SeqCst),
+            started,
+            "call {i} was not unwound"
+        );
+    });
     // The instance that had all those calls dropped still answers, resumably
     // and plainly.
     let mut call: Call<'_, i64, i32, i64> = inst.start("ask", 5).unwrap();
@@ -237,55 +155,56 @@ fn soak_hostile_plugins_on_one_host() {
     let mut malformed = b"\0asm\x01\0\0\0".to_vec();
     malformed.extend_from_slice(&[0x01, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x60]);
     let mut counts = std::collections::BTreeMap::new();
-    soak(
-        "hostile plugins: infinite loop (fuel), memory bomb, deep recursion, trap, malformed",
-        1_000 * 5,
-        16 << 10,
-        16,
-        |i| {
-            let (expected, err) = match i % 5 {
-                0 => {
-                    let mut inst = hostile
-                        .instantiate_with(Journal::default(), limits.clone())
-                        .expect("instantiates");
-                    (Ending::Fuel, inst.call::<(), ()>("spin", ()).unwrap_err())
-                }
-                1 => {
-                    let mut inst = hostile
-                        .instantiate_with(Journal::default(), limits.clone())
-                        .expect("instantiates");
-                    let err = inst.call::<(), ()>("bomb", ()).unwrap_err();
-                    assert!(inst.memory().len() <= 4 << 20, "memory grew past the cap");
-                    (Ending::Memory, err)
-                }
-                2 => {
-                    // Deep recursion runs out of wasm stack before it runs
-                    // out of this much fuel.
-                    let mut inst = hostile
-                        .instantiate_with(Journal::default(), Limits::new().fuel(u64::MAX / 2))
-                        .expect("instantiates");
-                    (Ending::Stack, inst.call::<i32, i32>("deep", 0).unwrap_err())
-                }
-                3 => {
-                    let mut inst = hostile
-                        .instantiate_with(Journal::default(), limits.clone())
-                        .expect("instantiates");
-                    (
-                        Ending::Unreachable,
-                        inst.call::<(), ()>("trap", ()).unwrap_err(),
-                    )
-                }
-                _ => (
-                    Ending::Invalid,
-                    host.load_bytes("malformed.wasm", &malformed)
-                        .err()
-                        .expect("a malformed module must not load"),
-                ),
-            };
-            assert_eq!(ending(&format!("run {i}"), &err), expected, "{err}");
-            *counts.entry(expected).or_insert(0u64) += 1;
-        },
-    );
+    Soak {
+        what: "hostile plugins: infinite loop (fuel), memory bomb, deep recursion, trap, malformed",
+        count: 1_000 * 5,
+        min_count: MIN_COUNT,
+        max_rss_growth_kib: 16 << 10,
+        max_map_growth: 16,
+    }
+    .run(|i| {
+        let (expected, err) = match i % 5 {
+            0 => {
+                let mut inst = hostile
+                    .instantiate_with(Journal::default(), limits.clone())
+                    .expect("instantiates");
+                (Ending::Fuel, inst.call::<(), ()>("spin", ()).unwrap_err())
+            }
+            1 => {
+                let mut inst = hostile
+                    .instantiate_with(Journal::default(), limits.clone())
+                    .expect("instantiates");
+                let err = inst.call::<(), ()>("bomb", ()).unwrap_err();
+                assert!(inst.memory().len() <= 4 << 20, "memory grew past the cap");
+                (Ending::Memory, err)
+            }
+            2 => {
+                // Deep recursion runs out of wasm stack before it runs
+                // out of this much fuel.
+                let mut inst = hostile
+                    .instantiate_with(Journal::default(), Limits::new().fuel(u64::MAX / 2))
+                    .expect("instantiates");
+                (Ending::Stack, inst.call::<i32, i32>("deep", 0).unwrap_err())
+            }
+            3 => {
+                let mut inst = hostile
+                    .instantiate_with(Journal::default(), limits.clone())
+                    .expect("instantiates");
+                (
+                    Ending::Unreachable,
+                    inst.call::<(), ()>("trap", ()).unwrap_err(),
+                )
+            }
+            _ => (
+                Ending::Invalid,
+                host.load_bytes("malformed.wasm", &malformed)
+                    .err()
+                    .expect("a malformed module must not load"),
+            ),
+        };
+        assert_eq!(ending(&format!("run {i}"), &err), expected, "{err}");
+        *counts.entry(expected).or_insert(0u64) += 1;
+    });
     println!("SOAK hostile endings: {counts:?}");
     assert_eq!(
         counts.len(),

@@ -34,9 +34,6 @@ use spindle_tests::{
     inspect_file, switch_symbols, symbols_containing, workspace_root,
 };
 
-#[path = "../../support/nested_cargo.rs"]
-mod nested_cargo;
-
 fn manifest() -> std::path::PathBuf {
     workspace_root().join("tests/async-probe/Cargo.toml")
 }
@@ -47,7 +44,7 @@ fn build_dev(triple: &str) -> Result<std::path::PathBuf, String> {
     let target_dir = workspace_root().join("target/async-probe");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = std::process::Command::new(cargo);
-    nested_cargo::scrub_outer_build(&mut cmd);
+    spindle_test_support::nested_cargo::scrub_outer_build(&mut cmd);
     let out = cmd
         .current_dir(workspace_root())
         .args(["build", "--quiet", "--manifest-path"])

@@ -27,9 +27,6 @@ use std::time::Instant;
 
 use spindle_tests::{inspect_file, switch_symbols, symbols_containing, workspace_root};
 
-#[path = "../../support/nested_cargo.rs"]
-mod nested_cargo;
-
 /// One wasmtime build at a time: the machine is shared.
 static BUILD: Mutex<()> = Mutex::new(());
 
@@ -50,7 +47,7 @@ struct Cell {
 fn cargo(cell: &Cell, dir: &Path) -> Command {
     let mut cmd = Command::new("rustup");
     cmd.args(["run", cell.toolchain, "cargo"]);
-    nested_cargo::scrub_outer_build(&mut cmd);
+    spindle_test_support::nested_cargo::scrub_outer_build(&mut cmd);
     cmd.env_remove("CARGO")
         .env_remove("RUSTUP_TOOLCHAIN")
         .env("CARGO_INCREMENTAL", "0")

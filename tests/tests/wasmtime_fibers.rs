@@ -761,35 +761,8 @@ const STATUS_STACK_OVERFLOW: u32 = 0xC000_00FD;
 fn host_stack_overflow_hits_the_guard() {
     check_fiber_impl();
     for alloc in allocs() {
-        let exe = std::env::current_exe().unwrap();
-        // A cross-built test binary runs under the emulator that
-        // .cargo/config.toml names for its target (no binfmt_misc), so its
-        // child must be started through it too.
-        let runner = std::env::var(
-            format!(
-                "SPINDLE_CROSS_RUNNER_{}_{}",
-                std::env::consts::ARCH,
-                std::env::consts::OS
-            )
-            .to_uppercase(),
-        )
-        .ok();
-        let mut cmd = match runner.as_deref().map(str::split_whitespace) {
-            Some(mut words) => {
-                let mut cmd = std::process::Command::new(words.next().expect("empty runner"));
-                cmd.args(words).arg(&exe);
-                cmd
-            }
-            None => std::process::Command::new(&exe),
-        };
-        cmd.args([
-            "--exact",
-            "overflow_child",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("SPINDLE_OVERFLOW_CHILD", format!("{alloc:?}"));
+        let mut cmd = spindle_test_support::child::child_command("overflow_child");
+        cmd.env("SPINDLE_OVERFLOW_CHILD", format!("{alloc:?}"));
         let expected = if cfg!(windows) {
             "has overflowed its stack"
         } else {

@@ -3,8 +3,6 @@
 //! (`CARGO_BIN_EXE_spindle`) in a child process.
 
 mod common;
-#[path = "../../../runtime/tests/all/wasi_common/mod.rs"]
-mod wasi_common;
 
 mod c_plugin;
 mod doctor;

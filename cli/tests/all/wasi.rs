@@ -2,9 +2,14 @@
 //! plugins built for wasm32-wasip1 (runtime/tests/plugins/wasi-plugin) and
 //! the runtime's WAT edge cases, through the `spindle` binary.
 
-use crate::wasi_common::plugins;
+use spindle_test_support::wasi_plugins::WasiPlugins;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
+
+/// The WASI test plugins, built under this test binary's target tmpdir.
+fn plugins() -> &'static WasiPlugins {
+    spindle_test_support::wasi_plugins::plugins(Path::new(env!("CARGO_TARGET_TMPDIR")))
+}
 
 fn spindle(args: &[&str]) -> Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_spindle"))

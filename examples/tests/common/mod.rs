@@ -4,9 +4,6 @@
 //! tests/pdk_outside.rs.
 #![allow(dead_code)] // each test binary uses a part of it
 
-#[path = "../../../support/nested_cargo.rs"]
-pub mod nested_cargo;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -84,7 +81,7 @@ pub fn build_plugin(
     if let Some(f) = features {
         cmd.args(["--no-default-features", "--features", f]);
     }
-    nested_cargo::scrub_outer_build(&mut cmd);
+    spindle_test_support::nested_cargo::scrub_outer_build(&mut cmd);
     let out = cmd.output().unwrap_or_else(|e| {
         panic!("cannot run cargo ({toolchain:?}) to build the kit's plugin: {e}")
     });

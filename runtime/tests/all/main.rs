@@ -5,8 +5,6 @@
 //! threads, its memory), which the other tests here would disturb.
 
 mod common;
-#[cfg(feature = "wasi")]
-mod wasi_common;
 
 mod bad_input;
 mod bytes;

@@ -15,13 +15,18 @@ fn wasi_tests_need_the_wasi_feature() {
 
 #[cfg(feature = "wasi")]
 mod with_wasi {
-    use crate::wasi_common::plugins;
     use spindle_runtime::{
         BoxError, Ctx, ErrorKind, Host, HostBuilder, Limits, LinkProblem, Output, Step, Wasi,
     };
+    use spindle_test_support::wasi_plugins::WasiPlugins;
     use std::path::{Path, PathBuf};
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
+
+    /// The WASI test plugins, built under this test binary's target tmpdir.
+    fn plugins() -> &'static WasiPlugins {
+        spindle_test_support::wasi_plugins::plugins(Path::new(env!("CARGO_TARGET_TMPDIR")))
+    }
 
     fn data(name: &str) -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -10,6 +10,8 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
+pub use spindle_test_support::not_run::not_run;
+
 /// The binary under test; `SPINDLE_TEST_BIN` points these tests at another
 /// build (that is how they were run against 9b1ab03).
 pub fn spindle_binary() -> PathBuf {
@@ -92,15 +94,4 @@ pub fn spindle_as(args: &[&str], address_space: Option<u64>, uid: Option<u32>) -
         stderr,
         max_rss_kib: usage.ru_maxrss,
     }
-}
-
-/// Reports a test that cannot run here for a missing tool, target or
-/// privilege. With `SPINDLE_REQUIRE_ALL` set (`scripts/test.sh` sets it on
-/// CI, where setup installed everything) it fails the test instead, so
-/// nothing passes on CI by not running.
-pub fn not_run(why: &str) {
-    if std::env::var_os("SPINDLE_REQUIRE_ALL").is_some() {
-        panic!("cannot run: {why} (SPINDLE_REQUIRE_ALL is set)");
-    }
-    eprintln!("NOT RUN: {why}");
 }

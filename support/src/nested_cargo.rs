@@ -1,8 +1,7 @@
 //! What every nested cargo that spindle's build scripts and tests start
 //! (to build a wasm plugin or a crate outside the workspace) must not
-//! inherit from the outer build. One list, included with `#[path]` by each
-//! of them: build scripts and integration tests of different crates cannot
-//! share a module any other way without a crate of their own.
+//! inherit from the outer build: one list for all of them, so a variable
+//! added here is scrubbed everywhere.
 
 use std::process::Command;
 

@@ -1,17 +1,17 @@
-//! The WASI test plugins of `tests/plugins/wasi-plugin`, compiled to
-//! wasm32-wasip1 once per test binary (the CLI's tests include this file
-//! too). The nested cargo gets its own target directory: sharing the outer
-//! one would wait on the lock the outer build holds.
-#![allow(dead_code)]
-
-#[path = "../../../../support/nested_cargo.rs"]
-mod nested_cargo;
+//! The WASI test plugins of `runtime/tests/plugins/wasi-plugin`, compiled
+//! to wasm32-wasip1 once per process, for the runtime's and the CLI's tests
+//! and the `instantiate` bench. The nested cargo gets its own target
+//! directory: sharing the outer one would wait on the lock the outer build
+//! holds.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+use crate::nested_cargo;
+
 /// The built plugins.
+#[derive(Debug)]
 pub struct WasiPlugins {
     /// The reactor: `_initialize`, `hello`, `greet`, `flood`, `exit_with`,
     /// ..., and `ask_and_print`, which imports `app.ask`.
@@ -31,23 +31,31 @@ fn plugin_dir() -> PathBuf {
         .expect("runtime/tests/plugins/wasi-plugin exists")
 }
 
-/// Builds the plugins (once per process) and returns their paths. Fails the
-/// test, loudly, if the wasm32-wasip1 target is missing.
-pub fn plugins() -> &'static WasiPlugins {
-    static BUILT: OnceLock<WasiPlugins> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("wasi-plugin");
+/// Builds the plugins (once per process) under `target_tmpdir` (the
+/// caller's `CARGO_TARGET_TMPDIR`, which only integration tests and benches
+/// are given) and returns their paths. Fails the test, loudly, if the
+/// wasm32-wasip1 target is missing.
+pub fn plugins(target_tmpdir: &Path) -> &'static WasiPlugins {
+    static BUILT: OnceLock<(PathBuf, WasiPlugins)> = OnceLock::new();
+    let (built_in, plugins) = BUILT.get_or_init(|| {
+        let target = target_tmpdir.join("wasi-plugin");
         build(&target.join("reactor"), Some("asker"));
         build(&target.join("plain"), None);
         build(&target.join("wrapped"), Some("wrapped"));
         let out = |dir: &str, file: &str| target.join(dir).join("wasm32-wasip1/release").join(file);
-        WasiPlugins {
+        let plugins = WasiPlugins {
             reactor: out("reactor", "wasi_plugin.wasm"),
             plain: out("plain", "wasi_plugin.wasm"),
             wrapped: out("wrapped", "wasi_plugin.wasm"),
             command: out("plain", "wasi-cmd.wasm"),
-        }
-    })
+        };
+        (target_tmpdir.to_path_buf(), plugins)
+    });
+    assert_eq!(
+        built_in, target_tmpdir,
+        "the WASI plugins were built under another directory in this process"
+    );
+    plugins
 }
 
 fn build(target_dir: &Path, feature: Option<&str>) {
