@@ -1,6 +1,6 @@
 //! Dropping a suspended fiber when the crate is built with `-C panic=abort`,
 //! where its frames cannot be unwound. Run by the test
-//! `drop_under_panic_abort` (fiber/tests/leaking.rs), which builds it so:
+//! `drop_under_panic_abort` (fiber/tests/all/leaking.rs), which builds it so:
 //!
 //! ```sh
 //! RUSTFLAGS="-C panic=abort" cargo run -p spindle-fiber --example panic_abort_drop -- owned|raw

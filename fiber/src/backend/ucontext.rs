@@ -71,7 +71,7 @@ extern "C" fn start(hi: u32, lo: u32) {
 /// it for the system), so it is 0 there, and v20–v31, which ELF V2 makes
 /// non-volatile, would come back holding the other side's values. With
 /// VRSAVE all ones when a context is saved, the switch back to it restores
-/// every vector register. (`tests/audit_abi.rs` leaves VRSAVE alone and
+/// every vector register. (`tests/all/audit_abi.rs` leaves VRSAVE alone and
 /// checks v20–v31 on this backend too.)
 #[inline(always)]
 fn mark_vector_registers_live() {

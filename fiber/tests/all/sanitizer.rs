@@ -8,11 +8,10 @@
 //! RUSTFLAGS=-Zsanitizer=address RUSTDOCFLAGS=-Zsanitizer=address \
 //!     cargo +nightly test -p spindle-fiber --target x86_64-unknown-linux-gnu
 //! ```
-// Not under Miri, which is a sanitizer of its own (tests/miri_only.rs).
+// Not under Miri, which is a sanitizer of its own (tests/all/miri_only.rs).
 #![cfg(all(unix, not(miri)))]
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use spindle_fiber::{
     Backend, Fiber, FiberResult, FiberStack, RawStack, Stack, StackPool, Suspender,
@@ -105,7 +104,7 @@ fn on<I: 'static, Y, R, B: Backend>(
 
 fn child_exercise() {
     for backend in ["asm", "ucontext"] {
-        if !in_child(&format!("child_exercise_{backend}")) {
+        if !in_child(child!(&format!("child_exercise_{backend}"))) {
             continue;
         }
         match backend {
@@ -136,7 +135,7 @@ fn child_exercise_ucontext() {
 /// "ignoring requested __asan_handle_no_return" (the stack it sees spans two
 /// stacks) at the first unwind, and that false reports may follow.
 fn assert_no_asan_warnings(child: &str) {
-    let out = run_child(child);
+    let out = run_child(child!(child));
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -257,7 +256,7 @@ fn stacks_come_back_unpoisoned_ucontext() {
 #[test]
 #[ignore = "run as a child process by a_bug_on_a_fiber_stack_is_still_reported"]
 fn child_overflowing_local() {
-    if !in_child("child_overflowing_local") {
+    if !in_child(child!("child_overflowing_local")) {
         return;
     }
     let mut f = Fiber::new(|_: usize, s: &Suspender<usize, u64>| {
@@ -279,7 +278,7 @@ fn child_overflowing_local() {
     ignore = "needs -Zsanitizer=address (see fiber/README.md)"
 )]
 fn a_bug_on_a_fiber_stack_is_still_reported() {
-    let out = run_child("child_overflowing_local");
+    let out = run_child(child!("child_overflowing_local"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("ERROR: AddressSanitizer: stack-buffer-overflow")

@@ -5,8 +5,7 @@
 //! Tests that must crash (stack overflow, aborts) run this same binary as a
 //! child process: see `run_child` and the `#[ignore]`d `child_*` tests.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::cell::{Cell, RefCell};
 use std::panic::{self, AssertUnwindSafe};
@@ -363,7 +362,7 @@ macro_rules! backend_tests {
             #[cfg_attr(miri, ignore = "leaks a suspended fiber on purpose: under Miri its thread never ends, which Miri reports as a leak")]
             fn swallowed_forced_unwind_is_a_clear_panic_and_leaks_the_stack() {
                 // A 'static fiber on an owned Stack: the one kind Spindle may
-                // leak (tests/leaking.rs has the kinds it must abort for).
+                // leak (tests/all/leaking.rs has the kinds it must abort for).
                 let mut fiber = Fiber::<_, _, _, _, B>::with_stack(Stack::new(STACK).unwrap(), |(), s: &Suspender<(), (), B>| loop {
                     // Swallows everything, including ForcedUnwind.
                     let _ = panic::catch_unwind(AssertUnwindSafe(|| s.suspend(())));
@@ -394,8 +393,7 @@ macro_rules! backend_tests {
             #[test]
             #[cfg_attr(miri, ignore = "Miri cannot start child processes or read /proc")]
             fn many_create_resume_drop_cycles_do_not_grow_mapped_memory() {
-                let name = concat!(stringify!($module), "::child_cycles_without_growth");
-                let out = run_child(name);
+                let out = run_child(child!("child_cycles_without_growth"));
                 assert!(
                     out.status.success(),
                     "{}",
@@ -407,7 +405,7 @@ macro_rules! backend_tests {
             #[test]
             #[ignore = "run as a child process by many_create_resume_drop_cycles_do_not_grow_mapped_memory"]
             fn child_cycles_without_growth() {
-                if !in_child(concat!(stringify!($module), "::child_cycles_without_growth")) {
+                if !in_child(child!("child_cycles_without_growth")) {
                     return;
                 }
                 let cycle = |i: u64| {
@@ -706,7 +704,7 @@ fn backtrace_walks_from_fiber_into_resumer() {
 #[test]
 #[cfg_attr(miri, ignore = "Miri cannot start child processes")]
 fn stack_overflow_is_reported_clearly() {
-    let out = run_child("child_stack_overflow");
+    let out = run_child(child!("child_stack_overflow"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(
@@ -733,7 +731,7 @@ fn libc_sigabrt() -> i32 {
 #[test]
 #[ignore = "run as a child process by stack_overflow_is_reported_clearly"]
 fn child_stack_overflow() {
-    if !in_child("child_stack_overflow") {
+    if !in_child(child!("child_stack_overflow")) {
         return;
     }
     spindle_fiber::install_overflow_handler().unwrap();
@@ -752,7 +750,7 @@ fn child_stack_overflow() {
 }
 
 fn assert_overflow_reported(child: &str) {
-    let out = run_child(child);
+    let out = run_child(child!(child));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("fatal runtime error: fiber stack overflow, aborting"),
@@ -770,18 +768,18 @@ fn overflow_by_recursion(n: u64) -> u64 {
 
 /// A stack that is not Spindle's own `Stack` (here a `RawStack` over memory
 /// the test maps, guard included) is covered by tracking the running fiber.
-#[cfg(unix)] // Windows: tests/windows.rs
+#[cfg(unix)] // Windows: tests/all/windows.rs
 #[test]
 #[cfg_attr(miri, ignore = "Miri cannot start child processes")]
 fn overflow_on_a_raw_stack_is_reported() {
     assert_overflow_reported("child_overflow_on_raw_stack");
 }
 
-#[cfg(unix)] // Windows: tests/windows.rs
+#[cfg(unix)] // Windows: tests/all/windows.rs
 #[test]
 #[ignore = "run as a child process by overflow_on_a_raw_stack_is_reported"]
 fn child_overflow_on_raw_stack() {
-    if !in_child("child_overflow_on_raw_stack") {
+    if !in_child(child!("child_overflow_on_raw_stack")) {
         return;
     }
     spindle_fiber::install_overflow_handler().unwrap();
@@ -828,7 +826,7 @@ fn overflow_on_a_stack_mapped_before_install_is_reported() {
 #[test]
 #[ignore = "run as a child process by overflow_on_a_stack_mapped_before_install_is_reported"]
 fn child_overflow_on_early_stack() {
-    if !in_child("child_overflow_on_early_stack") {
+    if !in_child(child!("child_overflow_on_early_stack")) {
         return;
     }
     let early = Stack::new(64 * 1024).unwrap();
@@ -853,7 +851,7 @@ fn overflow_is_reported_after_many_stacks_came_and_went() {
 #[test]
 #[ignore = "run as a child process by overflow_is_reported_after_many_stacks_came_and_went"]
 fn child_overflow_after_many_stacks() {
-    if !in_child("child_overflow_after_many_stacks") {
+    if !in_child(child!("child_overflow_after_many_stacks")) {
         return;
     }
     spindle_fiber::install_overflow_handler().unwrap();
@@ -878,11 +876,11 @@ fn child_overflow_after_many_stacks() {
     unreachable!("the fiber overflowed");
 }
 
-#[cfg(unix)] // Windows: tests/windows.rs
+#[cfg(unix)] // Windows: tests/all/windows.rs
 #[test]
 #[cfg_attr(miri, ignore = "Miri cannot start child processes")]
 fn overflow_handler_chains_to_the_previous_handler() {
-    let out = run_child("child_foreign_fault");
+    let out = run_child(child!("child_foreign_fault"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(42), "child stderr:\n{stderr}");
     assert!(
@@ -892,11 +890,11 @@ fn overflow_handler_chains_to_the_previous_handler() {
     assert!(!stderr.contains("fiber stack overflow"), "{stderr}");
 }
 
-#[cfg(unix)] // Windows: tests/windows.rs
+#[cfg(unix)] // Windows: tests/all/windows.rs
 #[test]
 #[ignore = "run as a child process by overflow_handler_chains_to_the_previous_handler"]
 fn child_foreign_fault() {
-    if !in_child("child_foreign_fault") {
+    if !in_child(child!("child_foreign_fault")) {
         return;
     }
     extern "C" fn previous(_: i32) {
@@ -961,8 +959,8 @@ fn gdb_backtrace_walks_from_fiber_into_resumer() {
         ])
         .arg("--args")
         .arg(&exe)
-        .args(child_args("child_gdb_target"))
-        .env(CHILD, "child_gdb_target")
+        .args(child_args(child!("child_gdb_target")))
+        .env(CHILD, child!("child_gdb_target"))
         .output()
         .expect("gdb is needed for this test (scripts/setup.sh installs it)");
     let text =
@@ -1019,7 +1017,7 @@ extern "C" fn spindle_gdb_resumer(
 #[test]
 #[ignore = "run under gdb by gdb_backtrace_walks_from_fiber_into_resumer"]
 fn child_gdb_target() {
-    if !in_child("child_gdb_target") {
+    if !in_child(child!("child_gdb_target")) {
         return;
     }
     let stack = Stack::new(STACK).unwrap();

@@ -5,8 +5,7 @@
 //! `fiber.rs` run on Windows too). Run under Wine here.
 #![cfg(all(windows, target_arch = "x86_64"))]
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::panic::{self, AssertUnwindSafe};
 
@@ -187,7 +186,7 @@ fn overflow_by_recursion(n: u64) -> u64 {
 /// overflow reserve and are reported (tests in fiber.rs).
 #[test]
 fn overflow_on_a_raw_stack_kills_the_child_unreported() {
-    let out = run_child("child_overflow_on_raw_stack");
+    let out = run_child(child!("child_overflow_on_raw_stack"));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     eprintln!(
@@ -208,7 +207,7 @@ fn overflow_on_a_raw_stack_kills_the_child_unreported() {
 #[test]
 #[ignore = "run as a child process by overflow_on_a_raw_stack_is_reported"]
 fn child_overflow_on_raw_stack() {
-    if !in_child("child_overflow_on_raw_stack") {
+    if !in_child(child!("child_overflow_on_raw_stack")) {
         return;
     }
     spindle_fiber::install_overflow_handler().unwrap();
@@ -245,7 +244,7 @@ fn child_overflow_on_raw_stack() {
 /// before ours, untouched.
 #[test]
 fn overflow_handler_passes_other_faults_on() {
-    let out = run_child("child_foreign_fault");
+    let out = run_child(child!("child_foreign_fault"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(42), "child stderr:\n{stderr}");
     assert!(
@@ -258,7 +257,7 @@ fn overflow_handler_passes_other_faults_on() {
 #[test]
 #[ignore = "run as a child process by overflow_handler_passes_other_faults_on"]
 fn child_foreign_fault() {
-    if !in_child("child_foreign_fault") {
+    if !in_child(child!("child_foreign_fault")) {
         return;
     }
     unsafe extern "system" fn previous(_: *mut *mut u32) -> i32 {

@@ -13,18 +13,18 @@ fn suites_that_do_not_run_on_this_target() {
         (
             "unwinding",
             "it measures mapped memory from /proc/self/maps; the Windows stack lifecycle is \
-             measured in tests/windows.rs and tests/fiber.rs",
+             measured in tests/all/windows.rs and tests/all/fiber.rs",
         ),
         (
             "overflow_threads",
             "it tests the unix alternate signal stack; Windows reports overflows through a \
-             vectored exception handler (tests/windows.rs)",
+             vectored exception handler (tests/all/windows.rs)",
         ),
         (
             "cet_landing_pads",
             "it reads an ELF with objdump (x86_64 Linux only)",
         ),
     ] {
-        println!("NOTE: fiber/tests/{suite}.rs does not run on this target: {why}");
+        println!("NOTE: fiber/tests/all/{suite}.rs does not run on this target: {why}");
     }
 }

@@ -1,11 +1,10 @@
 //! Overflow reports on threads that Rust's std start-up did not prepare
 //! (issue 18, item 6): a raw pthread, and every thread of a `#![no_main]`
 //! program. Both die with `fiber stack overflow`, not a plain SIGSEGV.
-// Not under Miri: no signals, no child processes (tests/miri_only.rs).
+// Not under Miri: no signals, no child processes (tests/all/miri_only.rs).
 #![cfg(all(unix, not(miri)))]
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::os::unix::process::ExitStatusExt;
 
@@ -36,7 +35,7 @@ fn assert_reported(out: &std::process::Output) -> String {
 /// overflows.
 #[test]
 fn overflow_on_a_raw_pthread_is_reported() {
-    let out = no_sanitizer_altstack(&mut child_command("child_overflow_on_raw_pthread"))
+    let out = no_sanitizer_altstack(&mut child_command(child!("child_overflow_on_raw_pthread")))
         .output()
         .unwrap();
     let text = assert_reported(&out);
@@ -76,7 +75,7 @@ fn alternate_stack_has_guard() -> bool {
 #[test]
 #[ignore = "run as a child process by overflow_on_a_raw_pthread_is_reported"]
 fn child_overflow_on_raw_pthread() {
-    if !in_child("child_overflow_on_raw_pthread") {
+    if !in_child(child!("child_overflow_on_raw_pthread")) {
         return;
     }
     extern "C" fn thread_main(_: *mut libc::c_void) -> *mut libc::c_void {

@@ -13,7 +13,7 @@
 //! came back different, in the order it loads them; the seed is folded to
 //! a machine word, so parent and fiber checks load different values on
 //! 32-bit targets too.
-// Not under Miri, which runs no assembly (tests/miri_only.rs says so).
+// Not under Miri, which runs no assembly (tests/all/miri_only.rs says so).
 #![cfg(all(
     any(
         target_arch = "x86_64",

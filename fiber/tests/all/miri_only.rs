@@ -26,6 +26,6 @@ fn suites_that_do_not_run_under_miri() {
              signals nor child processes",
         ),
     ] {
-        println!("NOTE: fiber/tests/{suite}.rs does not run under Miri: {why}");
+        println!("NOTE: fiber/tests/all/{suite}.rs does not run under Miri: {why}");
     }
 }

@@ -3,7 +3,7 @@
 //! binary's machine code with `objdump`: the first instruction of
 //! `trampoline`, and the instruction after every `jmp` to `suspend` (the
 //! continuation that `resume` jumps back to).
-// Not under Miri, which has no machine code to read (tests/miri_only.rs).
+// Not under Miri, which has no machine code to read (tests/all/miri_only.rs).
 #![cfg(all(
     target_arch = "x86_64",
     target_os = "linux",

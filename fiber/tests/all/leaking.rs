@@ -10,10 +10,9 @@
 //! `compile_fail` examples on `FiberStack` and `Fiber`. The same under
 //! `panic = "abort"` is `drop_under_panic_abort` below.
 
-#![cfg(unix)] // not on Windows: see tests/unix_only.rs
+#![cfg(unix)] // not on Windows: see tests/all/unix_only.rs
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::panic::{self, AssertUnwindSafe};
 use std::process::Command;
@@ -84,7 +83,7 @@ fn scribble_then_exit() -> ! {
 }
 
 fn assert_frames_intact(child: &str) {
-    let out = run_child(child);
+    let out = run_child(child!(child));
     let text = output_of(&out);
     assert!(
         out.status.success(),
@@ -95,7 +94,7 @@ fn assert_frames_intact(child: &str) {
 }
 
 fn assert_aborts_before_reuse(child: &str, message: &str) {
-    let out = run_child(child);
+    let out = run_child(child!(child));
     let text = output_of(&out);
     assert_eq!(
         signal_of(&out),
@@ -118,7 +117,7 @@ fn forgetting_a_fiber_on_an_owned_stack_keeps_its_frames() {
 #[test]
 #[ignore = "run as a child process by forgetting_a_fiber_on_an_owned_stack_keeps_its_frames"]
 fn child_forget_owned() {
-    if !in_child("child_forget_owned") {
+    if !in_child(child!("child_forget_owned")) {
         return;
     }
     static STARTED: AtomicBool = AtomicBool::new(false);
@@ -143,7 +142,7 @@ fn swallowed_forced_unwind_on_an_owned_stack_leaks_and_keeps_its_frames() {
 #[test]
 #[ignore = "run as a child process by swallowed_forced_unwind_on_an_owned_stack_leaks_and_keeps_its_frames"]
 fn child_swallow_owned() {
-    if !in_child("child_swallow_owned") {
+    if !in_child(child!("child_swallow_owned")) {
         return;
     }
     static STARTED: AtomicBool = AtomicBool::new(false);
@@ -171,7 +170,7 @@ fn swallowed_forced_unwind_on_a_raw_stack_aborts() {
 #[test]
 #[ignore = "run as a child process by swallowed_forced_unwind_on_a_raw_stack_aborts"]
 fn child_swallow_raw() {
-    if !in_child("child_swallow_raw") {
+    if !in_child(child!("child_swallow_raw")) {
         return;
     }
     static STARTED: AtomicBool = AtomicBool::new(false);
@@ -217,7 +216,7 @@ fn swallowed_forced_unwind_in_a_scoped_fiber_aborts() {
 #[test]
 #[ignore = "run as a child process by swallowed_forced_unwind_in_a_scoped_fiber_aborts"]
 fn child_swallow_scoped() {
-    if !in_child("child_swallow_scoped") {
+    if !in_child(child!("child_swallow_scoped")) {
         return;
     }
     let started = AtomicBool::new(false);

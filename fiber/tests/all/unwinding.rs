@@ -1,10 +1,9 @@
 //! Forced unwinds that do not go as planned: issue 18, items 4, 5 and 8
 //! (`audit_unwind convert-leak`, `stolen`, `panicking-leaks`).
 
-#![cfg(unix)] // not on Windows: see tests/unix_only.rs
+#![cfg(unix)] // not on Windows: see tests/all/unix_only.rs
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -44,7 +43,7 @@ fn mapped_bytes() -> usize {
 #[test]
 #[cfg_attr(miri, ignore = "Miri cannot start child processes")]
 fn forced_unwind_turned_into_another_panic_frees_the_stack() {
-    let out = run_child("child_convert_and_measure");
+    let out = run_child(child!("child_convert_and_measure"));
     let text =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{:?}:\n{text}", out.status);
@@ -54,7 +53,7 @@ fn forced_unwind_turned_into_another_panic_frees_the_stack() {
 #[test]
 #[ignore = "run as a child process by forced_unwind_turned_into_another_panic_frees_the_stack"]
 fn child_convert_and_measure() {
-    if !in_child("child_convert_and_measure") {
+    if !in_child(child!("child_convert_and_measure")) {
         return;
     }
     panic::set_hook(Box::new(|_| {}));
