@@ -25,7 +25,8 @@ use std::fmt::Debug;
 use std::ops::Range;
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
-use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Once, OnceLock};
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
@@ -465,15 +466,25 @@ fn body<I: Value, Y: Value, R: Value>(
 const ARENA_SLOTS: usize = 6;
 const ARENA_STACK: usize = 256 * 1024;
 
+/// Memory for raw stacks, allocated once for the process and never freed,
+/// with a busy flag per slot. A global rather than a thread-local: at exit
+/// LeakSanitizer counts what only a thread-local still points to as leaked,
+/// and this memory is meant to live as long as the process.
+static ARENA: OnceLock<Vec<(usize, AtomicBool)>> = OnceLock::new();
+
+fn arena() -> &'static [(usize, AtomicBool)] {
+    ARENA.get_or_init(|| {
+        (0..ARENA_SLOTS)
+            .map(|_| {
+                let mem: &'static mut [u128] =
+                    Box::leak(vec![0u128; ARENA_STACK / 16].into_boxed_slice());
+                (mem.as_mut_ptr() as usize, AtomicBool::new(false))
+            })
+            .collect()
+    })
+}
+
 thread_local! {
-    /// Memory for raw stacks, allocated once and never freed.
-    static ARENA: Vec<(usize, Cell<bool>)> = (0..ARENA_SLOTS)
-        .map(|_| {
-            let mem: &'static mut [u128] =
-                Box::leak(vec![0u128; ARENA_STACK / 16].into_boxed_slice());
-            (mem.as_mut_ptr() as usize, Cell::new(false))
-        })
-        .collect();
     static POOL: RefCell<StackPool> = RefCell::new(StackPool::new(256 * 1024).with_max_idle(4));
     static SPARE: RefCell<Vec<Spare>> = const { RefCell::new(Vec::new()) };
 }
@@ -487,22 +498,23 @@ struct Arena {
 
 impl Arena {
     fn take() -> Option<Arena> {
-        ARENA.with(|a| {
-            let (slot, (base, busy)) = a.iter().enumerate().find(|(_, (_, b))| !b.get())?;
-            busy.set(true);
-            // SAFETY: the slot is leaked memory, so valid forever, and used by
-            // this Arena alone until its Drop clears `busy`. The programs'
-            // stack use is bounded (MAX_DEPTH nesting runs on child stacks,
-            // Recurse is at most 32 small frames), well within 256 KiB even unoptimized.
-            let raw = unsafe { RawStack::from_raw_parts_unguarded(*base as *mut u8, ARENA_STACK) };
-            Some(Arena { raw, slot })
-        })
+        let (slot, (base, _)) = arena().iter().enumerate().find(|(_, (_, busy))| {
+            busy.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        })?;
+        // SAFETY: the slot is leaked memory, so valid forever, and used by
+        // this Arena alone from the compare-exchange that set `busy` until its
+        // Drop clears it. The programs' stack use is bounded (MAX_DEPTH
+        // nesting runs on child stacks, Recurse is at most 32 small frames),
+        // well within 256 KiB even unoptimized.
+        let raw = unsafe { RawStack::from_raw_parts_unguarded(*base as *mut u8, ARENA_STACK) };
+        Some(Arena { raw, slot })
     }
 }
 
 impl Drop for Arena {
     fn drop(&mut self) {
-        ARENA.with(|a| a[self.slot].1.set(false));
+        arena()[self.slot].1.store(false, Ordering::Release);
     }
 }
 
